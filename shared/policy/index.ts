@@ -1,0 +1,21 @@
+/**
+ * shared/policy: the one place that decides what scangate may run. Pure: no Node or Workers APIs, no I/O.
+ * The edge validates every request with it and the runner validates every dispatched argv again.
+ */
+export { revalidateArgv, validateScanRequest, type ScanRequestInput, type ValidationResult } from './validate.ts';
+export {
+  DEFAULT_POLICY,
+  POLICY_RANGES,
+  PolicyInputSchema,
+  describeClamp,
+  resolvePolicy,
+  type Policy,
+  type PolicyClamp,
+  type PolicyInput,
+  type ResolvePolicyResult,
+} from './policy.ts';
+export { TEMPLATES, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, isTemplateName, type TemplateName } from './templates.ts';
+export { canonicalNetwork, compileTargetRules, parseTarget, parseTargets, type Target } from './targets.ts';
+export { OPTIONS, FORBIDDEN, type OptionSpec } from './options.ts';
+export { SAFE_CATEGORIES, SAFE_SCRIPTS, INTRUSIVE_CATEGORIES, INTRUSIVE_SCRIPTS } from './scripts.ts';
+export type { ScanError } from '../errors/index.ts';
