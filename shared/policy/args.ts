@@ -154,9 +154,13 @@ function unknownOption(token: string): Failure {
     return invalid(`${name} is a long option written with one dash`, `Write -${name}.`, { option: name });
   }
   if (name.startsWith('--')) {
-    const full = OPTIONS.find((s) => s.name.startsWith(name) && s.name.length > name.length);
-    if (full) {
-      return invalid(`${name} is an abbreviation; options must be spelled in full`, `Write ${full.name}.`, { option: name });
+    const candidates = OPTIONS.map((s) => s.name)
+      .filter((n) => n.startsWith(name) && n.length > name.length)
+      .sort((a, b) => a.length - b.length);
+    if (candidates.length > 0) {
+      return invalid(`${name} is an abbreviation; options must be spelled in full`, `Write ${candidates.slice(0, 3).join(' or ')}.`, {
+        option: name,
+      });
     }
   } else if (name.length > 2 && /^-[A-Za-z]+$/.test(name)) {
     const letters = [...name.slice(1)];

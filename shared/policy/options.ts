@@ -61,15 +61,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: '--top-ports', value: integer(1, 65535), selectsPorts: true, slot: 'ports', portScan: true, summary: 'the N most common ports' },
   { name: '-F', selectsPorts: true, slot: 'ports', portScan: true, summary: 'fast: the 100 most common ports' },
   { name: '-r', summary: 'scan ports in order' },
-  // Host discovery
+  // Host discovery. ICMP, UDP and SCTP probes need raw sockets: nmap quits without them (-PU, -PY) or quietly
+  // falls back to a TCP ping (-PE, -PP, -PM), neither of which is what was asked for.
   { name: '-Pn', discovery: true, summary: 'skip host discovery (treat hosts as up)' },
   { name: '-PS', value: probePorts, attached: 'only', discovery: true, summary: 'TCP SYN ping, optional ports glued on (-PS22,80)' },
   { name: '-PA', value: probePorts, attached: 'only', discovery: true, summary: 'TCP ACK ping' },
-  { name: '-PU', value: probePorts, attached: 'only', discovery: true, summary: 'UDP ping' },
-  { name: '-PY', value: probePorts, attached: 'only', discovery: true, summary: 'SCTP INIT ping' },
-  { name: '-PE', discovery: true, summary: 'ICMP echo ping' },
-  { name: '-PP', discovery: true, summary: 'ICMP timestamp ping' },
-  { name: '-PM', discovery: true, summary: 'ICMP netmask ping' },
+  { name: '-PU', value: probePorts, attached: 'only', discovery: true, privileged: true, summary: 'UDP ping' },
+  { name: '-PY', value: probePorts, attached: 'only', discovery: true, privileged: true, summary: 'SCTP INIT ping' },
+  { name: '-PE', discovery: true, privileged: true, summary: 'ICMP echo ping' },
+  { name: '-PP', discovery: true, privileged: true, summary: 'ICMP timestamp ping' },
+  { name: '-PM', discovery: true, privileged: true, summary: 'ICMP netmask ping' },
   { name: '--disable-arp-ping', summary: 'no ARP or ND ping' },
   { name: '-n', summary: 'never resolve DNS' },
   { name: '-6', summary: 'IPv6 (added automatically for IPv6 targets)' },
