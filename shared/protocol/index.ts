@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { ERROR_TYPES } from '../errors/index.ts';
+import { ReportSchema } from '../nmap-xml/report.ts';
+import { canonicalNetwork } from '../policy/targets.ts';
+
+/**
+ * The runner link: JSON text frames over one WebSocket, validated with these schemas at both ends.
+ * One schema per message; every object is strict (an unknown key is a malformed frame, not a hint).
+ */
+
+/** The protocol this code speaks. A `hello` with any other version gets an `error` and a close. */
+export const PROTOCOL_VERSION = 1;
+export const SUPPORTED_PROTOCOLS: readonly number[] = [PROTOCOL_VERSION];
+
+/** Most bytes of output in one `job.output` frame. */
+export const MAX_OUTPUT_CHUNK_BYTES = 64 * 1024;
+/** Longest wait before buffered output is sent as a `job.output` frame. */
+export const MAX_OUTPUT_DELAY_MS = 250;
+/** Largest frame either end accepts (a `job.finished` with a big report is the largest). */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** UTF-8 length of a string without allocating (TextEncoder would copy it). */
+export function utf8ByteLength(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job ids are 1–64 letters, digits, _ or -');
+const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const LastSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Cidr = z.string().max(64).refine((s) => canonicalNetwork(s) === s, 'a canonical CIDR (network address, compressed IPv6)');
+
+export const ScanErrorSchema = z.strictObject({
+  type: z.enum(ERROR_TYPES),
+  message: z.string().min(1).max(2048),
+  recoverySuggestion: z.string().min(1).max(2048),
+  retryAfterSec: z.number().int().min(0).optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+// ── runner → edge ────────────────────────────────────────────────────────────────────────────────────
+
+export const HelloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int().min(0),
+  runnerVersion: z.string().min(1).max(64),
+  nmapVersion: z.string().max(64).nullable(),
+  privileged: z.boolean(),
+  maxConcurrency: z.number().int().min(1).max(64),
+  networks: z.array(Cidr).min(1).max(64),
+  /** Jobs this runner still holds from before a reconnect: where its output got to, and whether it ended. */
+  resume: z.array(z.strictObject({ jobId: JobId, lastSeq: LastSeq, finished: z.boolean() })).max(256),
+});
+
+export const JobAcceptedSchema = z.strictObject({ type: z.literal('job.accepted'), jobId: JobId });
+
+export const JobRejectedSchema = z.strictObject({ type: z.literal('job.rejected'), jobId: JobId, error: ScanErrorSchema });
+
+export const JobOutputSchema = z.strictObject({
+  type: z.literal('job.output'),
+  jobId: JobId,
+  seq: Seq,
+  stream: z.enum(['stdout', 'stderr']),
+  data: z
+    .string()
+    .min(1)
+    .refine((d) => utf8ByteLength(d) <= MAX_OUTPUT_CHUNK_BYTES, `at most ${MAX_OUTPUT_CHUNK_BYTES} bytes of output per frame`),
+});
+
+export const JobProgressSchema = z.strictObject({
+  type: z.literal('job.progress'),
+  jobId: JobId,
+  percent: z.number().min(0).max(100),
+  etaSec: z.number().int().min(0).optional(),
+});
+
+export const JobFinishedSchema = z.strictObject({
+  type: z.literal('job.finished'),
+  jobId: JobId,
+  /** Seq of the last `job.output` of this job (0 if it wrote nothing): the edge has everything once it has this. */
+  lastSeq: LastSeq,
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(16).nullable(),
+  timedOut: z.boolean(),
+  cancelled: z.boolean(),
+  durationMs: z.number().int().min(0),
+  truncated: z.strictObject({ stdout: z.boolean(), stderr: z.boolean() }),
+  report: ReportSchema.nullable(),
+  /** Why the job failed when nmap could not run or its output could not be read (spawn failure, bad XML). */
+  error: ScanErrorSchema.nullable(),
+});
+
+export const RunnerMessageSchema = z.discriminatedUnion('type', [
+  HelloSchema,
+  JobAcceptedSchema,
+  JobRejectedSchema,
+  JobOutputSchema,
+  JobProgressSchema,
+  JobFinishedSchema,
+]);
+
+// ── edge → runner ────────────────────────────────────────────────────────────────────────────────────
+
+export const WelcomeSchema = z.strictObject({
+  type: z.literal('welcome'),
+  runnerId: z.string().min(1).max(64),
+  heartbeatSec: z.number().int().min(5).max(300),
+});
+
+/** What the runner re-validates a dispatched argv with (it may narrow this further with its own settings). */
+export const DispatchPolicySchema = z.strictObject({
+  allowIntrusive: z.boolean(),
+  allowEvasion: z.boolean(),
+  maxHosts: z.number().int().min(1).max(65536),
+  maxTargets: z.number().int().min(1).max(256),
+  maxPortRanges: z.number().int().min(1).max(1000),
+});
+
+export const JobDispatchSchema = z.strictObject({
+  type: z.literal('job.dispatch'),
+  jobId: JobId,
+  /** Canonical argv from validateScanRequest: options, `--`, targets. Never run through a shell. */
+  argv: z.array(z.string().min(1).max(255)).min(2).max(300),
+  timeoutSec: z.number().int().min(1).max(3600),
+  policy: DispatchPolicySchema,
+  limits: z.strictObject({
+    stdoutMaxBytes: z.number().int().min(1024).max(16 * 1024 * 1024),
+    stderrMaxBytes: z.number().int().min(1024).max(4 * 1024 * 1024),
+  }),
+});
+
+export const JobCancelSchema = z.strictObject({ type: z.literal('job.cancel'), jobId: JobId });
+
+export const AckSchema = z.strictObject({ type: z.literal('ack'), jobId: JobId, seq: LastSeq });
+
+export const LinkErrorSchema = z.strictObject({
+  type: z.literal('error'),
+  /** `unsupported_protocol` and `revoked` end the runner; the others are worth a reconnect. */
+  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'internal']),
+  message: z.string().min(1).max(2048),
+  recoverySuggestion: z.string().min(1).max(2048),
+  supportedProtocols: z.array(z.number().int()).optional(),
+});
+
+export const EdgeMessageSchema = z.discriminatedUnion('type', [
+  WelcomeSchema,
+  JobDispatchSchema,
+  JobCancelSchema,
+  AckSchema,
+  LinkErrorSchema,
+]);
+
+export type Hello = z.infer<typeof HelloSchema>;
+export type JobAccepted = z.infer<typeof JobAcceptedSchema>;
+export type JobRejected = z.infer<typeof JobRejectedSchema>;
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+export type JobFinished = z.infer<typeof JobFinishedSchema>;
+export type RunnerMessage = z.infer<typeof RunnerMessageSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type DispatchPolicy = z.infer<typeof DispatchPolicySchema>;
+export type JobDispatch = z.infer<typeof JobDispatchSchema>;
+export type JobCancel = z.infer<typeof JobCancelSchema>;
+export type Ack = z.infer<typeof AckSchema>;
+export type LinkError = z.infer<typeof LinkErrorSchema>;
+export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
+
+export type FrameResult<T> = { ok: true; message: T } | { ok: false; problem: string };
+
+function parseFrame<T>(schema: z.ZodType<T>, frame: unknown): FrameResult<T> {
+  if (typeof frame !== 'string') return { ok: false, problem: 'frames are JSON text, not binary' };
+  if (frame.length > MAX_FRAME_BYTES || utf8ByteLength(frame) > MAX_FRAME_BYTES) {
+    return { ok: false, problem: `frame is larger than ${MAX_FRAME_BYTES} bytes` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return { ok: false, problem: 'frame is not valid JSON' };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const issue = parsed.error.issues[0];
+  const kind = typeof json === 'object' && json !== null && 'type' in json ? String((json as { type: unknown }).type) : '?';
+  return { ok: false, problem: `malformed ${kind} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message}` };
+}
+
+/** Reads a frame the runner sent (at the edge). Never throws. */
+export function parseRunnerFrame(frame: unknown): FrameResult<RunnerMessage> {
+  return parseFrame(RunnerMessageSchema, frame);
+}
+
+/** Reads a frame the edge sent (at the runner). Never throws. */
+export function parseEdgeFrame(frame: unknown): FrameResult<EdgeMessage> {
+  return parseFrame(EdgeMessageSchema, frame);
+}
+
+/** Encodes a frame for the edge, checking it first: sending a malformed frame is a bug, so this throws. */
+export function encodeRunnerFrame(message: RunnerMessage): string {
+  return JSON.stringify(RunnerMessageSchema.parse(message));
+}
+
+/** Encodes a frame for the runner, checking it first: sending a malformed frame is a bug, so this throws. */
+export function encodeEdgeFrame(message: EdgeMessage): string {
+  return JSON.stringify(EdgeMessageSchema.parse(message));
+}
