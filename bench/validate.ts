@@ -13,7 +13,7 @@ interface CorpusCase {
   policy?: Record<string, unknown>;
 }
 
-const corpus = JSON.parse(readFileSync(new URL('../test/fixtures/validation.json', import.meta.url), 'utf8')) as { cases: CorpusCase[] };
+const corpus = JSON.parse(readFileSync(new URL('../test/fixtures/validation.json', import.meta.url).pathname, 'utf8')) as { cases: CorpusCase[] };
 const mix: Array<[unknown, Policy]> = corpus.cases.map((c) => {
   const r = resolvePolicy(c.policy ?? {});
   if (!r.ok) throw new Error(r.error.message);
