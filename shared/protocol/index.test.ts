@@ -71,7 +71,7 @@ const edgeMessages: EdgeMessage[] = [
   { type: 'welcome', runnerId: 'rn_1', heartbeatSec: 30 },
   {
     type: 'job.dispatch', jobId: 'job_1', argv, timeoutSec: 600,
-    policy: { allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100 },
+    policy: { allowedHostSuffixes: ['.lab.internal'], allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100 },
     limits: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
   },
   { type: 'job.cancel', jobId: 'job_1' },

@@ -19,6 +19,22 @@ export const MAX_OUTPUT_DELAY_MS = 250;
 /** Largest frame either end accepts (a `job.finished` with a big report is the largest). */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Heartbeat frames. They are fixed strings, not schema messages, so the edge can answer them with the
+ * Durable Object hibernation auto-response without waking the object: the runner sends PING_FRAME every
+ * `heartbeatSec` and treats a link with no PONG_FRAME for two intervals as dead.
+ */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+/**
+ * Acks: `ack {jobId, seq}` acknowledges every output frame of the job up to `seq`. A `job.finished` counts as
+ * seq `lastSeq + 1`, so the runner can drop a finished job only when the edge has stored its result.
+ */
+export function finishedAckSeq(lastSeq: number): number {
+  return lastSeq + 1;
+}
+
 /** UTF-8 length of a string without allocating (TextEncoder would copy it). */
 export function utf8ByteLength(s: string): number {
   let bytes = 0;
@@ -118,6 +134,7 @@ export const WelcomeSchema = z.strictObject({
 
 /** What the runner re-validates a dispatched argv with (it may narrow this further with its own settings). */
 export const DispatchPolicySchema = z.strictObject({
+  allowedHostSuffixes: z.array(z.string().min(3).max(253)).max(64),
   allowIntrusive: z.boolean(),
   allowEvasion: z.boolean(),
   maxHosts: z.number().int().min(1).max(65536),

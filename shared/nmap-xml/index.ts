@@ -1,0 +1,2 @@
+export { openPorts, parseNmapXml, type ParseResult } from './parse.ts';
+export { ReportSchema, type Host, type Port, type Report, type ScriptResult, type Service } from './report.ts';
