@@ -95,8 +95,10 @@ export const JobOutputSchema = z.strictObject({
 export const JobProgressSchema = z.strictObject({
   type: z.literal('job.progress'),
   jobId: JobId,
+  /** Percent done of the current phase (nmap reports each phase, e.g. Connect Scan, Service scan, on its own). */
   percent: z.number().min(0).max(100),
   etaSec: z.number().int().min(0).optional(),
+  phase: z.string().min(1).max(64).optional(),
 });
 
 export const JobFinishedSchema = z.strictObject({
