@@ -71,7 +71,7 @@ export function parseCommandLine(
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    return { ok: false, message: (e as Error).message.split('\n')[0]! };
+    return { ok: false, message: (e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '') };
   }
   const { values, positionals } = parsed;
   if (values.help) return { ok: true, command: { kind: 'help' } };

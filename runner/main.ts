@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * scangate-runner: the daemon a lab admin installs on a host inside the lab network. See `--help`.
+ */
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { EXIT, parseCommandLine, USAGE } from './config.ts';
+import { doctor, formatChecks } from './doctor.ts';
+import { RUNNER_VERSION, RunnerLink } from './link.ts';
+import { createLogger } from './log.ts';
+import { detectPrivilege, nmapVersion, which } from './system.ts';
+import type { Resolver } from './guard.ts';
+
+/** The system resolver (A and AAAA, /etc/hosts included), every address. */
+const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+
+async function main(): Promise<number> {
+  const parsed = parseCommandLine(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
+  if (!parsed.ok) {
+    process.stderr.write(`scangate-runner: ${parsed.message}\n`);
+    return EXIT.usage;
+  }
+  const { command } = parsed;
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(`scangate-runner ${RUNNER_VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (command.kind === 'doctor') {
+    const checks = await doctor(command.config);
+    process.stdout.write(formatChecks(checks));
+    return checks.some((c) => c.status === 'FAIL') ? EXIT.fatal : EXIT.ok;
+  }
+
+  const { config } = command;
+  const log = createLogger();
+  log.secret(config.token);
+  const nmapPath = await which(config.nmap);
+  const prlimit = await which('prlimit');
+  if (!nmapPath || !prlimit) {
+    log.log('error', 'runner.missing_tool', {
+      missing: !nmapPath ? config.nmap : 'prlimit',
+      hint: !nmapPath ? 'Install nmap (apt-get install nmap) or pass --nmap <path>.' : 'Install util-linux (prlimit).',
+    });
+    return EXIT.fatal;
+  }
+  const privilege = await detectPrivilege();
+  const version = (await nmapVersion(nmapPath)) ?? null;
+  log.log('info', 'runner.start', {
+    version: RUNNER_VERSION,
+    nmap: nmapPath,
+    nmapVersion: version,
+    privileged: privilege.privileged,
+    privilege: privilege.detail,
+    networks: config.networks,
+    maxConcurrency: config.maxConcurrency,
+  });
+  const link = new RunnerLink({
+    config,
+    log,
+    privilege,
+    nmapPath,
+    nmapVersion: version,
+    resolve: systemResolver,
+    ...(process.env.SCANGATE_STATS_EVERY && { statsEvery: process.env.SCANGATE_STATS_EVERY }),
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void link.shutdown());
+  return link.run();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`scangate-runner: fatal: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(EXIT.fatal);
+  },
+);
