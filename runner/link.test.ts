@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { validateScanRequest } from '../shared/policy/index.ts';
 import { finishedAckSeq, type JobFinished, type JobRejected, type RunnerMessage } from '../shared/protocol/index.ts';
 import { EdgeDouble } from '../test/helpers/edge-double.ts';
@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function setup(config: Partial<RunnerConfig> = {}, edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {}) {
+async function setup(cleanup: TestContext['onTestFinished'], config: Partial<RunnerConfig> = {}, edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {}) {
   const edge = await EdgeDouble.start({ tokens: [TOKEN], ...edgeOptions });
   const logs: string[] = [];
   const link = new RunnerLink({
@@ -59,7 +59,7 @@ async function setup(config: Partial<RunnerConfig> = {}, edgeOptions: Parameters
     statsEvery: '1s',
   });
   const exited = link.run();
-  onTestFinished(async () => {
+  cleanup(async () => {
     await link.shutdown();
     await exited;
     await edge.close();
@@ -69,8 +69,8 @@ async function setup(config: Partial<RunnerConfig> = {}, edgeOptions: Parameters
 }
 
 describe.concurrent('runner link', () => {
-  it('says hello with its capabilities and the bearer token', async () => {
-    const { edge } = await setup();
+  it('says hello with its capabilities and the bearer token', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     expect(edge.authorizations[0]).toBe(`Bearer ${TOKEN}`);
     expect(edge.hellos[0]).toEqual({
       type: 'hello', protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2,
@@ -78,8 +78,8 @@ describe.concurrent('runner link', () => {
     });
   });
 
-  it('runs a dispatched scan and streams sequenced output, progress and the report', async () => {
-    const { edge, logs } = await setup();
+  it('runs a dispatched scan and streams sequenced output, progress and the report', async ({ onTestFinished }) => {
+    const { edge, logs } = await setup(onTestFinished);
     edge.dispatch('job_ok', argvFor(`-sT -sV -p ${port}`, 'web.lab.internal'));
     const finished = await edge.waitFor(isFinished('job_ok'));
     expect(edge.received.find((m) => m.type === 'job.accepted')).toEqual({ type: 'job.accepted', jobId: 'job_ok' });
@@ -94,13 +94,13 @@ describe.concurrent('runner link', () => {
     expect(logs.some((l) => l.includes('"event":"job.finished"') && l.includes('job_ok'))).toBe(true);
   });
 
-  it.each([
+  it.for<[string, string[]]>([
     ['a public target', ['-T4', '--max-parallelism', '10', '-Pn', '--top-ports', '1000', '--', '8.8.8.8']],
     ['a forbidden option', ['-iL', '/etc/passwd', '--', '127.0.0.1']],
     ['a target outside --network', argvFor('-sT -p 22', '10.0.0.5')],
     ['a raw scan on an unprivileged runner', argvFor('-sS -p 22')],
-  ])('refuses a forged dispatch (%s) and runs nothing', async (_name, argv) => {
-    const { edge } = await setup();
+  ])('refuses a forged dispatch (%s) and runs nothing', async ([, argv], { onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     edge.dispatch('job_forged', argv);
     const rejected = await edge.waitFor(isRejected('job_forged'));
     expect(rejected.error.type).toBe('validation_error');
@@ -108,8 +108,8 @@ describe.concurrent('runner link', () => {
     expect(edge.received.filter((m) => 'jobId' in m && m.jobId === 'job_forged').map((m) => m.type)).toEqual(['job.rejected']);
   });
 
-  it('gets the full output after the link drops mid-scan, resent with nothing lost or doubled', async () => {
-    const { edge } = await setup();
+  it('gets the full output after the link drops mid-scan, resent with nothing lost or doubled', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     edge.autoAck = false;
     edge.dispatch('job_drop', argvFor('-sT -p 1-12000 --max-rate 4000 -v'));
     await edge.waitFor((m) => m.type === 'job.output' && m.jobId === 'job_drop');
@@ -126,8 +126,8 @@ describe.concurrent('runner link', () => {
     edge.send({ type: 'ack', jobId: 'job_drop', seq: finishedAckSeq(finished.lastSeq) });
   });
 
-  it('keeps a scan running while the link is down and delivers its result after reconnect', async () => {
-    const { edge } = await setup();
+  it('keeps a scan running while the link is down and delivers its result after reconnect', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     edge.dispatch('job_down', argvFor(`-sT -p ${port}`));
     await edge.waitFor((m) => m.type === 'job.accepted');
     edge.refuseWithStatus = 503;
@@ -141,8 +141,8 @@ describe.concurrent('runner link', () => {
     expect(edge.outputOf('job_down').text).toMatch(/open/);
   });
 
-  it('drops what the edge acked and resends only the rest', async () => {
-    const { edge } = await setup();
+  it('drops what the edge acked and resends only the rest', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     edge.dispatch('job_acked', argvFor(`-sT -p ${port}`));
     await edge.waitFor(isFinished('job_acked'));
     await new Promise((r) => setTimeout(r, 200));
@@ -154,8 +154,8 @@ describe.concurrent('runner link', () => {
     expect(edge.received.slice(before).filter((m) => m.type !== 'hello')).toEqual([]);
   });
 
-  it('cancels a scan on job.cancel', async () => {
-    const { edge } = await setup();
+  it('cancels a scan on job.cancel', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     edge.dispatch('job_cancel', argvFor('-sT -p- --max-rate 100'));
     await edge.waitFor((m) => m.type === 'job.accepted');
     edge.send({ type: 'job.cancel', jobId: 'job_cancel' });
@@ -163,8 +163,8 @@ describe.concurrent('runner link', () => {
     expect(finished.cancelled).toBe(true);
   });
 
-  it('never runs a repeated dispatch twice', async () => {
-    const { edge } = await setup();
+  it('never runs a repeated dispatch twice', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
     const argv = argvFor(`-sT -p ${port}`);
     edge.dispatch('job_twice', argv);
     edge.dispatch('job_twice', argv);
@@ -174,8 +174,8 @@ describe.concurrent('runner link', () => {
     expect(edge.outputOf('job_twice').text.match(/Starting Nmap/g)).toHaveLength(1);
   });
 
-  it('refuses work beyond its concurrency', async () => {
-    const { edge } = await setup({ maxConcurrency: 1 });
+  it('refuses work beyond its concurrency', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished, { maxConcurrency: 1 });
     edge.dispatch('job_a', argvFor('-sT -p- --max-rate 100'));
     await edge.waitFor((m) => m.type === 'job.accepted');
     edge.dispatch('job_b', argvFor(`-sT -p ${port}`));

@@ -1,0 +1,204 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { validateScanRequest } from '../shared/policy/index.ts';
+import type { JobFinished, JobRejected, RunnerMessage } from '../shared/protocol/index.ts';
+import { EdgeDouble } from './helpers/edge-double.ts';
+
+/**
+ * scangate-runner as a real process (node runner/main.ts, and the esbuild bundle) against a local test
+ * double of the edge; real nmap against 127.0.0.1 only.
+ */
+const ROOT = new URL('..', import.meta.url).pathname;
+const TOKEN = 'srt_process_test_token_0123456789';
+const isRoot = process.getuid?.() === 0;
+
+const dir = mkdtempSync(join(tmpdir(), 'scangate-runner-test-'));
+chmodSync(dir, 0o755);
+const tokenFile = join(dir, 'token');
+writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o644 });
+
+const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.type === 'job.finished' && m.jobId === jobId;
+const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
+
+function argvFor(args: string): string[] {
+  const r = validateScanRequest({ target: '127.0.0.1', args });
+  if (!r.ok) throw new Error(r.error.message);
+  return r.argv;
+}
+
+interface Runner {
+  child: ChildProcess;
+  exit: Promise<number | null>;
+  stdout: () => string;
+}
+
+type Cleanup = TestContext['onTestFinished'];
+
+function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], options: { asNobody?: boolean; entry?: string } = {}): Runner {
+  const args = [options.entry ?? join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8', ...extra];
+  const [cmd, argv] = options.asNobody && isRoot
+    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...args]]
+    : [process.execPath, args];
+  const child = spawn(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanup(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+  });
+  return { child, exit, stdout: () => out };
+}
+
+async function edgeDouble(cleanup: Cleanup, options: Parameters<typeof EdgeDouble.start>[0] = {}): Promise<EdgeDouble> {
+  const edge = await EdgeDouble.start({ tokens: [TOKEN], ...options });
+  cleanup(() => edge.close());
+  return edge;
+}
+
+let server: Server;
+let port: number;
+beforeAll(async () => {
+  server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe.concurrent('scangate-runner process', () => {
+  it('exits 3 with a clear log line when its token is refused, and never logs the token', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished, { tokens: ['some-other-token-entirely'] });
+    const runner = startRunner(onTestFinished, edge);
+    expect(await runner.exit).toBe(3);
+    expect(runner.stdout()).toMatch(/"event":"link.token_rejected".*"status":401/);
+    expect(runner.stdout()).not.toContain(TOKEN);
+    expect(edge.connections).toBe(0);
+    expect(edge.authorizations).toHaveLength(1); // no hot retry loop
+  });
+
+  it('exits 4 when the edge refuses its protocol version', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished, {
+      onHello: () => ({ type: 'error', code: 'unsupported_protocol', message: 'Protocol 1 is not supported', recoverySuggestion: 'Upgrade scangate-runner', supportedProtocols: [2] }),
+    });
+    const runner = startRunner(onTestFinished, edge);
+    expect(await runner.exit).toBe(4);
+    expect(runner.stdout()).toMatch(/"event":"link.edge_error".*unsupported_protocol/);
+    expect(edge.connections).toBe(1);
+  });
+
+  it('on SIGTERM takes no new jobs, lets a running scan finish within the grace, flushes and exits 0', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    const runner = startRunner(onTestFinished, edge, ['--grace', '30']);
+    await edge.waitFor((m) => m.type === 'hello');
+    edge.dispatch('job_graceful', argvFor('-sT -p 1-6000 --max-rate 3000'));
+    await edge.waitFor((m) => m.type === 'job.accepted');
+    runner.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    edge.dispatch('job_late', argvFor(`-sT -p ${port}`));
+    const late = await edge.waitFor(isRejected('job_late'));
+    expect(late.error.type).toBe('no_runner');
+    const finished = await edge.waitFor(isFinished('job_graceful'));
+    expect(finished).toMatchObject({ exitCode: 0, cancelled: false, timedOut: false });
+    expect(await runner.exit).toBe(0);
+  });
+
+  it('on SIGTERM cancels what outlives the grace, still reports it, and exits 0', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    const runner = startRunner(onTestFinished, edge, ['--grace', '1']);
+    await edge.waitFor((m) => m.type === 'hello');
+    edge.dispatch('job_long', argvFor('-sT -p- --max-rate 100'));
+    await edge.waitFor((m) => m.type === 'job.accepted');
+    runner.child.kill('SIGTERM');
+    const finished = await edge.waitFor(isFinished('job_long'));
+    expect(finished.cancelled).toBe(true);
+    expect(await runner.exit).toBe(0);
+    expect(runner.stdout()).toMatch(/job.cancelled_at_shutdown/);
+  });
+
+  it('unprivileged (as nobody): says so in hello, refuses raw scans, runs connect scans', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    startRunner(onTestFinished, edge, [], { asNobody: true });
+    const hello = await edge.waitFor((m) => m.type === 'hello');
+    expect(hello).toMatchObject({ privileged: false });
+    edge.dispatch('job_raw', argvFor('-sS -p 22'));
+    const rejected = await edge.waitFor(isRejected('job_raw'));
+    expect(rejected.error.message).toMatch(/raw sockets.*not privileged/);
+    edge.dispatch('job_connect', argvFor(`-sT -p ${port}`));
+    const finished = await edge.waitFor(isFinished('job_connect'));
+    expect(finished.exitCode).toBe(0);
+    expect(finished.report?.hosts[0]?.ports[0]?.state).toBe('open');
+  });
+
+  it.runIf(isRoot)('privileged (root): says so in hello and runs a SYN scan', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    startRunner(onTestFinished, edge);
+    expect(await edge.waitFor((m) => m.type === 'hello')).toMatchObject({ privileged: true });
+    edge.dispatch('job_syn', argvFor(`-sS -p ${port}`));
+    const finished = await edge.waitFor(isFinished('job_syn'));
+    expect(finished.exitCode).toBe(0);
+    expect(finished.report?.hosts[0]?.ports[0]).toMatchObject({ port, state: 'open', reason: 'syn-ack' });
+  });
+
+  it('answers --version, --help and bad options as a CLI should', () => {
+    const main = join(ROOT, 'runner/main.ts');
+    expect(execFileSync(process.execPath, [main, '--version'], { encoding: 'utf8' })).toBe('scangate-runner 0.1.0\n');
+    expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toContain('--network <cidr>');
+    for (const bad of [['run', '--nope'], ['run', '--server', edgeUrlPlaceholder(), '--token-file', tokenFile]]) {
+      try {
+        execFileSync(process.execPath, [main, ...bad], { encoding: 'utf8', stdio: 'pipe' });
+        throw new Error('should have failed');
+      } catch (e) {
+        const err = e as { status: number; stderr: string };
+        expect(err.status).toBe(2);
+        expect(err.stderr.trim().split('\n')).toHaveLength(1);
+        expect(err.stderr).toMatch(/^scangate-runner: /);
+      }
+    }
+  });
+
+  it('doctor reports a clear table and fails on a refused token', async ({ onTestFinished }) => {
+    // Async: the edge double lives in this process and must keep answering while doctor runs.
+    const run = promisify(execFile);
+    const doctor = (url: string) =>
+      run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', url, '--token-file', tokenFile, '--network', '127.0.0.0/8'], { encoding: 'utf8' });
+    const edge = await edgeDouble(onTestFinished);
+    const good = (await doctor(edge.url)).stdout;
+    expect(good).toMatch(/^CHECK\s+STATUS\s+DETAIL/);
+    expect(good).toMatch(/nmap\s+ok\s+.*version 7/);
+    expect(good).toMatch(/server\s+ok\s+.*token accepted/);
+    const wrong = await edgeDouble(onTestFinished, { tokens: ['another-token-0123456789'] });
+    const refused = await doctor(wrong.url).then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stdout).toMatch(/server\s+FAIL\s+.*token rejected \(HTTP 401\)/);
+  });
+
+  it('builds into one file that runs with only Node and nmap', async ({ onTestFinished }) => {
+    const out = join(dir, 'scangate-runner.mjs');
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), out], { cwd: ROOT, stdio: 'pipe' });
+    expect(execFileSync(process.execPath, [out, '--version'], { cwd: dir, encoding: 'utf8' })).toBe('scangate-runner 0.1.0\n');
+    const edge = await edgeDouble(onTestFinished);
+    startRunner(onTestFinished, edge, [], { entry: out });
+    await edge.waitFor((m) => m.type === 'hello');
+    edge.dispatch('job_bundle', argvFor(`-sT -p ${port}`));
+    const finished = await edge.waitFor(isFinished('job_bundle'));
+    expect(finished.report?.hosts[0]?.ports[0]?.state).toBe('open');
+  });
+});
+
+function edgeUrlPlaceholder(): string {
+  return 'ws://127.0.0.1:9';
+}
