@@ -1,0 +1,105 @@
+import ipaddr from 'ipaddr.js';
+import { scanError, type ScanError } from '../shared/errors/index.ts';
+import type { Target } from '../shared/policy/index.ts';
+import { admits, retryAfterSec, type Breaker } from './breaker.ts';
+
+/**
+ * Which runner gets a scan: among live runners whose declared networks contain every address target, with a
+ * breaker that admits work, privileged if the argv needs it, the narrowest network match wins, then the least
+ * loaded. Hostnames constrain nothing here (the edge cannot resolve lab names; the chosen runner resolves them
+ * and refuses addresses outside its networks). Pure: no I/O.
+ */
+export interface RunnerView {
+  id: string;
+  name: string;
+  networks: readonly string[];
+  privileged: boolean;
+  maxConcurrency: number;
+  running: number;
+  breaker: Breaker;
+}
+
+export type RouteDecision =
+  | { kind: 'dispatch'; runnerId: string }
+  /** Runners could take it but all are at capacity: wait in the queue. */
+  | { kind: 'queue' }
+  | { kind: 'refuse'; error: ScanError };
+
+type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseNetwork(text: string): Parsed | undefined {
+  try {
+    return ipaddr.parseCIDR(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The longest prefix among a runner's networks that contains the target, or -1 when none does. */
+function bestMatch(networks: readonly Parsed[], target: Target): number {
+  if (target.kind === 'hostname') return 0;
+  const [address, prefix] = parseNetwork(target.kind === 'network' ? target.value : `${target.value}/${target.family === 4 ? 32 : 128}`) ?? [];
+  if (!address || prefix === undefined) return -1;
+  let best = -1;
+  for (const [net, bits] of networks) {
+    if (net.kind() === address.kind() && bits <= prefix && address.match(net, bits) && bits > best) best = bits;
+  }
+  return best;
+}
+
+export function chooseRunner(request: { targets: readonly Target[]; needsPrivilege: boolean }, runners: readonly RunnerView[], now: number): RouteDecision {
+  if (runners.length === 0) {
+    return { kind: 'refuse', error: scanError('no_runner', 'No runner is connected', 'Start a runner for the lab network (scangate-runner run) and try again.') };
+  }
+  const scored = runners
+    .map((runner) => {
+      const networks = runner.networks.map(parseNetwork).filter((n): n is Parsed => n !== undefined);
+      const matches = request.targets.map((t) => bestMatch(networks, t));
+      return { runner, narrowness: matches.some((m) => m < 0) ? -1 : Math.min(...matches, 128) };
+    })
+    .filter((s) => s.narrowness >= 0);
+  if (scored.length === 0) {
+    const served = [...new Set(runners.flatMap((r) => r.networks))].join(', ');
+    return {
+      kind: 'refuse',
+      error: scanError('no_runner', `No connected runner covers ${describe(request.targets)}`, `Connected runners serve ${served}; scan inside those, or start a runner for that network.`, {
+        details: { servedNetworks: served.split(', ') },
+      }),
+    };
+  }
+  const capable = scored.filter((s) => s.runner.privileged || !request.needsPrivilege);
+  if (capable.length === 0) {
+    return {
+      kind: 'refuse',
+      error: scanError('no_runner', 'This scan needs raw sockets, and no privileged runner covers its targets', 'Use a connect scan (-sT) without -O/--traceroute, or grant a runner CAP_NET_RAW.'),
+    };
+  }
+  const admitted = capable.filter((s) => admits(s.runner.breaker));
+  if (admitted.length === 0) {
+    const wait = Math.min(...capable.map((s) => retryAfterSec(s.runner.breaker, now)));
+    return {
+      kind: 'refuse',
+      error: scanError(
+        'circuit_breaker_open',
+        `Every runner that covers ${describe(request.targets)} has an open circuit breaker (${capable.map((s) => s.runner.name).join(', ')})`,
+        `Retry in ${wait} s, when a breaker half-opens; an admin can inspect GET /v1/breakers.`,
+        { retryAfterSec: wait },
+      ),
+    };
+  }
+  const free = admitted.filter((s) => s.runner.running < s.runner.maxConcurrency);
+  if (free.length === 0) return { kind: 'queue' };
+  free.sort(
+    (a, b) =>
+      b.narrowness - a.narrowness ||
+      a.runner.running / a.runner.maxConcurrency - b.runner.running / b.runner.maxConcurrency ||
+      a.runner.running - b.runner.running ||
+      a.runner.name.localeCompare(b.runner.name),
+  );
+  return { kind: 'dispatch', runnerId: free[0]!.runner.id };
+}
+
+function describe(targets: readonly Target[]): string {
+  const shown = targets.slice(0, 3).map((t) => t.value).join(', ');
+  return targets.length > 3 ? `${shown} and ${targets.length - 3} more` : shown;
+}
