@@ -1,47 +1,636 @@
 import { DurableObject } from 'cloudflare:workers';
+import { scanError, type ScanError } from '../shared/errors/index.ts';
+import { DEFAULT_POLICY, resolvePolicy, validateScanRequest, type Policy, type PolicyClamp, type Target, type ValidationResult } from '../shared/policy/index.ts';
+import {
+  encodeEdgeFrame,
+  finishedAckSeq,
+  parseRunnerFrame,
+  PING_FRAME,
+  PONG_FRAME,
+  SUPPORTED_PROTOCOLS,
+  type EdgeMessage,
+  type Hello,
+  type JobFinished,
+  type RunnerMessage,
+} from '../shared/protocol/index.ts';
+import type { Principal } from './auth.ts';
+import * as breakers from './breaker.ts';
 import type { Env } from './env.ts';
-import { applyMigrations, type Migration } from './storage/migrations.ts';
+import { chooseRunner, type RunnerView } from './routing.ts';
+import { applyMigrations } from './storage/migrations.ts';
+import { AuditStore, type AuditEntry } from './stores/audit.store.ts';
+import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
+import { Counters, renderPrometheus } from './stores/metrics.ts';
+import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
+import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
+import { newId } from './tokens.ts';
 
 /**
- * The coordinator of one runner pool. It will hold the pool's runner sockets, breakers, queue and jobs
- * (control-plane issue); for now it owns its schema and answers a health probe, which proves the
- * SQLite-backed Durable Object tier end to end.
+ * The coordinator of one runner pool: its runners' sockets (WebSocket Hibernation API), breakers, queue, jobs
+ * and their output, the pool's policy, audit and metrics. A second pool is a second object, so nothing here is
+ * global. Decisions are made by the pure modules (policy, routing, breaker); this class stores and relays.
  */
-const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'meta',
-    sql: `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-  },
-];
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ScanError };
 
-export interface CoordinatorHealth {
-  schemaVersion: number;
-  startedAt: string;
+export interface ScanRequestBody {
+  target: string | string[];
+  args?: string | string[];
+  template?: string;
+  timeoutSec?: number;
 }
 
+interface SocketAttachment {
+  runnerId: string;
+  helloed: boolean;
+}
+
+const ok = <T,>(value: T): Result<T> => ({ ok: true, value });
+const fail = (error: ScanError): { ok: false; error: ScanError } => ({ ok: false, error });
+const encoder = new TextEncoder();
+
 export class Coordinator extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+  readonly #jobs: JobStore;
+  readonly #runners: RunnerStore;
+  readonly #audit: AuditStore;
+  readonly #counters: Counters;
   readonly #schemaVersion: number;
+  readonly #streams = new Map<string, Set<WritableStreamDefaultWriter<Uint8Array>>>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #policy: Policy;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Synchronous SQLite calls in the constructor run before any request is delivered.
-    this.#schemaVersion = applyMigrations(ctx.storage.sql, MIGRATIONS);
-    ctx.storage.sql.exec(
-      `INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`,
-      new Date().toISOString(),
-    );
+    this.#sql = ctx.storage.sql;
+    this.#schemaVersion = applyMigrations(this.#sql, COORDINATOR_MIGRATIONS);
+    this.#jobs = new JobStore(this.#sql);
+    this.#runners = new RunnerStore(this.#sql);
+    this.#audit = new AuditStore(this.#sql);
+    this.#counters = new Counters(this.#sql);
+    this.#sql.exec(`INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`, new Date().toISOString());
+    const stored = this.#sql.exec<{ json: string }>('SELECT json FROM policy WHERE id = 1').toArray()[0];
+    const resolved = stored ? resolvePolicy(JSON.parse(stored.json)) : undefined;
+    this.#policy = resolved?.ok ? resolved.policy : structuredClone(DEFAULT_POLICY) as Policy;
+    // Heartbeats are answered without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
-  health(): CoordinatorHealth {
-    const startedAt = this.ctx.storage.sql
-      .exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'started_at'`)
-      .one().value;
-    return { schemaVersion: this.#schemaVersion, startedAt };
+  // ── settings ────────────────────────────────────────────────────────────────────────────────────────
+
+  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'RATE_LIMIT_PER_MINUTE' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC', fallback: number): number {
+    const value = Number(this.env[name]);
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  }
+
+  // ── health, policy, audit, metrics ──────────────────────────────────────────────────────────────────
+
+  health(): { schemaVersion: number; startedAt: string; runnersConnected: number; breakersOpen: number; queueDepth: number } {
+    const runners = this.#runners.list().filter((r) => !r.revokedAt);
+    return {
+      schemaVersion: this.#schemaVersion,
+      startedAt: this.#sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'started_at'`).one().value,
+      runnersConnected: runners.filter((r) => r.connected).length,
+      breakersOpen: runners.filter((r) => r.breaker.state === 'OPEN').length,
+      queueDepth: this.#jobs.byStatus(['queued']).length,
+    };
+  }
+
+  getPolicy(): Policy {
+    return this.#policy;
+  }
+
+  putPolicy(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
+    const resolved = resolvePolicy(input, this.#policy);
+    if (!resolved.ok) {
+      this.#audit.record(actor, 'policy.update', 'refused', { reason: resolved.error.message });
+      return fail(resolved.error);
+    }
+    const before = this.#policy;
+    this.#policy = resolved.policy;
+    this.#sql.exec('INSERT INTO policy (id, json, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at', JSON.stringify(resolved.policy), Date.now());
+    this.#audit.record(actor, 'policy.update', 'accepted', { input, clamps: resolved.clamps, before, after: resolved.policy });
+    return ok({ policy: resolved.policy, clamps: resolved.clamps });
+  }
+
+  audit(limit: number, before?: number): { entries: AuditEntry[]; nextCursor: string | null } {
+    return this.#audit.page(limit, before);
+  }
+
+  recordAudit(actor: string, action: string, decision: string, detail: Record<string, unknown>): void {
+    this.#audit.record(actor, action, decision, detail);
+  }
+
+  metrics(): string {
+    const samples = this.#counters.all();
+    const runners = this.#runners.list().filter((r) => !r.revokedAt);
+    for (const r of runners) {
+      for (const state of ['CLOSED', 'OPEN', 'HALF_OPEN'] as const) {
+        samples.push({ name: 'scangate_breaker_state', labels: `{runner="${r.name}",state="${state}"}`, value: r.breaker.state === state ? 1 : 0 });
+      }
+    }
+    samples.push({ name: 'scangate_runners_connected', labels: '', value: runners.filter((r) => r.connected).length });
+    samples.push({ name: 'scangate_queue_depth', labels: '', value: this.#jobs.byStatus(['queued']).length });
+    return renderPrometheus(samples);
+  }
+
+  // ── scans ───────────────────────────────────────────────────────────────────────────────────────────
+
+  validate(body: ScanRequestBody): Result<Omit<Extract<ValidationResult, { ok: true }>, 'ok'>> {
+    const result = validateScanRequest(body, this.#policy);
+    if (!result.ok) return fail(result.error);
+    const { ok: _ok, ...value } = result;
+    return ok(value);
+  }
+
+  async createScan(principal: Principal, body: ScanRequestBody, options: { idempotencyKey?: string; waitSec?: number } = {}): Promise<Result<{ scan: Scan; created: boolean }>> {
+    const now = Date.now();
+    const fingerprint = JSON.stringify([body.target, body.args ?? null, body.template ?? null, body.timeoutSec ?? null]);
+    if (options.idempotencyKey) {
+      const existing = this.#jobs.byIdempotencyKey(principal.tokenId, options.idempotencyKey);
+      if (existing) {
+        if (existing.fingerprint !== fingerprint) {
+          return fail(scanError('conflict', 'This Idempotency-Key was used for a different scan request', 'Use a new Idempotency-Key for a new request.'));
+        }
+        return ok({ scan: await this.#waitIfAsked(existing.id, options.waitSec), created: false });
+      }
+    }
+    const limited = this.#rateLimit(principal.tokenId, now);
+    if (limited) return this.#refuse(principal, body, limited);
+
+    const validation = validateScanRequest(body, this.#policy);
+    if (!validation.ok) return this.#refuse(principal, body, validation.error);
+    const timeoutSec = body.timeoutSec ?? this.#policy.defaultTimeoutSec;
+
+    const decision = chooseRunner({ targets: validation.targets, needsPrivilege: validation.needsPrivilege }, this.#liveRunners(), now);
+    if (decision.kind === 'refuse') return this.#refuse(principal, body, decision.error);
+    if (decision.kind === 'queue' && this.#jobs.byStatus(['queued']).length >= this.#setting('QUEUE_MAX', 32)) {
+      return this.#refuse(principal, body, scanError('rate_limited', 'Every runner for these targets is busy and the queue is full', 'Retry in a little while.', { retryAfterSec: this.#setting('QUEUE_WAIT_SEC', 30) }));
+    }
+
+    const id = newId('scan');
+    this.#jobs.insert({
+      id,
+      status: 'queued',
+      token_id: principal.tokenId,
+      token_name: principal.name,
+      request: JSON.stringify(body),
+      argv: JSON.stringify(validation.argv),
+      targets: JSON.stringify(validation.targets),
+      warnings: JSON.stringify(validation.warnings),
+      needs_privilege: validation.needsPrivilege ? 1 : 0,
+      timeout_sec: timeoutSec,
+      created_at: now,
+      idempotency_key: options.idempotencyKey ?? null,
+      fingerprint,
+    });
+    this.#audit.record(principal.name, 'scan.create', 'accepted', { scanId: id, tokenId: principal.tokenId, targets: validation.targets.map((t) => t.value), argv: validation.argv });
+    this.#event(id, 'queued', { status: 'queued' });
+    if (decision.kind === 'dispatch') this.#dispatch(this.#jobs.get(id)!, decision.runnerId);
+    else this.#jobs.update(id, { queued_until: now + this.#setting('QUEUE_WAIT_SEC', 30) * 1000 });
+    await this.#schedule();
+    return ok({ scan: await this.#waitIfAsked(id, options.waitSec), created: true });
+  }
+
+  #refuse(principal: Principal, body: ScanRequestBody, error: ScanError): { ok: false; error: ScanError } {
+    this.#audit.record(principal.name, 'scan.create', 'refused', { tokenId: principal.tokenId, target: body.target, args: body.args ?? null, template: body.template ?? null, reason: error.type, message: error.message });
+    this.#counters.add('scangate_rejections_total', { reason: error.type });
+    return fail(error);
+  }
+
+  #rateLimit(tokenId: string, now: number): ScanError | undefined {
+    const limit = this.#setting('RATE_LIMIT_PER_MINUTE', 60);
+    const row = this.#sql.exec<{ window_start: number; count: number }>('SELECT window_start, count FROM rate_windows WHERE token_id = ?', tokenId).toArray()[0];
+    if (!row || now - row.window_start >= 60_000) {
+      this.#sql.exec('INSERT INTO rate_windows (token_id, window_start, count) VALUES (?, ?, 1) ON CONFLICT(token_id) DO UPDATE SET window_start = excluded.window_start, count = 1', tokenId, now);
+      return undefined;
+    }
+    if (row.count >= limit) {
+      const retryAfterSec = Math.max(1, Math.ceil((row.window_start + 60_000 - now) / 1000));
+      return scanError('rate_limited', `This token has started ${limit} scans in the last minute, its limit`, `Retry in ${retryAfterSec} s.`, { retryAfterSec });
+    }
+    this.#sql.exec('UPDATE rate_windows SET count = count + 1 WHERE token_id = ?', tokenId);
+    return undefined;
+  }
+
+  async #waitIfAsked(id: string, waitSec = 0): Promise<Scan> {
+    const row = this.#jobs.get(id)!;
+    if (waitSec > 0 && !TERMINAL.has(row.status)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(waitSec, 60) * 1000);
+        const set = this.#waiters.get(id) ?? new Set();
+        function done() {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        }
+        set.add(done);
+        this.#waiters.set(id, set);
+      });
+    }
+    return toScan(this.#jobs.get(id)!);
+  }
+
+  #visible(principal: Principal, row: JobRow | undefined): row is JobRow {
+    return row !== undefined && (principal.role === 'admin' || row.token_id === principal.tokenId);
+  }
+
+  getScan(principal: Principal, id: string): Result<Scan & { output: string }> {
+    const row = this.#jobs.get(id);
+    if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
+    return ok({ ...toScan(row), output: this.#jobs.output(id) });
+  }
+
+  listScans(principal: Principal, filter: { status?: Scan['status']; limit: number; cursor?: string; mine?: boolean }): { scans: Scan[]; nextCursor: string | null } {
+    const tokenId = principal.role === 'admin' && !filter.mine ? undefined : principal.tokenId;
+    return this.#jobs.list({ limit: filter.limit, ...(tokenId && { tokenId }), ...(filter.status && { status: filter.status }), ...(filter.cursor && { before: filter.cursor }) });
+  }
+
+  async cancelScan(principal: Principal, id: string): Promise<Result<Scan>> {
+    const row = this.#jobs.get(id);
+    if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
+    if (TERMINAL.has(row.status)) return fail(scanError('conflict', `Scan ${id} has already ended (${row.status})`, 'Nothing to cancel.'));
+    this.#audit.record(principal.name, 'scan.cancel', 'accepted', { scanId: id });
+    if (row.status === 'queued') {
+      this.#finishJob(row, 'cancelled', null, scanError('cancelled', 'Cancelled before it started', 'Start a new scan if needed.'));
+    } else if (row.runner_id) {
+      this.#sendTo(row.runner_id, { type: 'job.cancel', jobId: id });
+    }
+    await this.#schedule();
+    return ok(toScan(this.#jobs.get(id)!));
+  }
+
+  // ── runners and breakers ────────────────────────────────────────────────────────────────────────────
+
+  createRunner(id: string, name: string, actor: string): Result<RunnerRecord> {
+    if (this.#runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
+    this.#runners.insert(id, name, breakers.newBreaker(this.#policy.breaker), Date.now());
+    this.#audit.record(actor, 'runner.create', 'accepted', { runnerId: id, name });
+    return ok(this.#runners.get(id)!);
+  }
+
+  runner(id: string): RunnerRecord | undefined {
+    return this.#runners.get(id);
+  }
+
+  listRunners(): Array<RunnerRecord & { running: number }> {
+    return this.#runners.list().map((r) => ({ ...r, running: this.#jobs.activeOnRunner(r.id).length }));
+  }
+
+  /** Revokes a runner and cuts its link at once. */
+  async revokeRunner(idOrName: string, actor: string): Promise<Result<RunnerRecord>> {
+    const runner = this.#runners.find(idOrName);
+    if (!runner) return fail(scanError('not_found', `No runner ${idOrName}`, 'List runners with GET /v1/runners.'));
+    const now = Date.now();
+    this.#runners.revoke(runner.id, now);
+    for (const ws of this.ctx.getWebSockets(runner.id)) {
+      this.#send(ws, { type: 'error', code: 'revoked', message: 'This runner was revoked by an admin', recoverySuggestion: 'Ask an admin for a new runner token.' });
+      ws.close(4003, 'revoked');
+    }
+    this.#leaseJobsOf(runner.id, now);
+    this.#audit.record(actor, 'runner.revoke', 'accepted', { runnerId: runner.id, name: runner.name });
+    await this.#schedule();
+    return ok(this.#runners.get(runner.id)!);
+  }
+
+  listBreakers(): Array<{ runnerId: string; runner: string; breaker: breakers.Breaker; threshold: number }> {
+    return this.#runners
+      .list()
+      .filter((r) => !r.revokedAt)
+      .map((r) => ({ runnerId: r.id, runner: r.name, breaker: r.breaker, threshold: this.#policy.breaker.failureThreshold }));
+  }
+
+  async breakerAction(idOrName: string, action: 'reset' | 'open' | 'close', actor: string): Promise<Result<breakers.Breaker>> {
+    const runner = this.#runners.find(idOrName);
+    if (!runner || runner.revokedAt) return fail(scanError('not_found', `No breaker for runner ${idOrName}`, 'List breakers with GET /v1/breakers.'));
+    const now = Date.now();
+    const next =
+      action === 'reset' ? breakers.reset(runner.breaker, now, this.#policy.breaker) : action === 'open' ? breakers.forceOpen(runner.breaker, now) : breakers.forceClose(runner.breaker, now);
+    this.#setBreaker(runner, next);
+    this.#audit.record(actor, `breaker.${action}`, 'accepted', { runnerId: runner.id, runner: runner.name, from: runner.breaker.state, to: next.state });
+    this.#drainQueue();
+    await this.#schedule();
+    return ok(next);
+  }
+
+  #setBreaker(runner: RunnerRecord, next: breakers.Breaker): void {
+    if (next.state !== runner.breaker.state) this.#counters.add('scangate_breaker_transitions_total', { runner: runner.name, to: next.state });
+    this.#runners.setBreaker(runner.id, next);
+    runner.breaker = next;
+  }
+
+  #liveRunners(): RunnerView[] {
+    return this.#runners
+      .list()
+      .filter((r) => r.connected && !r.revokedAt && r.hello && this.ctx.getWebSockets(r.id).length > 0)
+      .map((r) => ({
+        id: r.id,
+        name: r.name,
+        networks: r.hello!.networks,
+        privileged: r.hello!.privileged,
+        maxConcurrency: r.hello!.maxConcurrency,
+        running: this.#jobs.activeOnRunner(r.id).length,
+        breaker: r.breaker,
+      }));
+  }
+
+  // ── dispatch, queue, results ────────────────────────────────────────────────────────────────────────
+
+  #dispatch(row: JobRow, runnerId: string): void {
+    const runner = this.#runners.get(runnerId)!;
+    const now = Date.now();
+    this.#jobs.update(row.id, { status: 'dispatched', runner_id: runnerId, dispatched_at: now, queued_until: null });
+    this.#setBreaker(runner, breakers.onDispatch(runner.breaker, row.id));
+    const p = this.#policy;
+    this.#sendTo(runnerId, {
+      type: 'job.dispatch',
+      jobId: row.id,
+      argv: JSON.parse(row.argv) as string[],
+      timeoutSec: row.timeout_sec,
+      policy: { allowedHostSuffixes: p.allowedHostSuffixes, allowIntrusive: p.allowIntrusive, allowEvasion: p.allowEvasion, maxHosts: p.maxHosts, maxTargets: p.maxTargets, maxPortRanges: p.maxPortRanges },
+      limits: { stdoutMaxBytes: p.output.stdoutMaxBytes, stderrMaxBytes: p.output.stderrMaxBytes },
+    });
+    this.#event(row.id, 'dispatched', { runnerId, runner: runner.name });
+  }
+
+  /** Sends queued jobs to runners that can take them now; expired ones fail. */
+  #drainQueue(): void {
+    const now = Date.now();
+    for (const row of this.#jobs.byStatus(['queued'])) {
+      if (row.queued_until !== null && row.queued_until <= now) {
+        this.#finishJob(row, 'failed', null, scanError('no_runner', 'Every runner for these targets stayed busy while the scan waited', 'Retry later, or add runner capacity (--max-concurrency).'));
+        continue;
+      }
+      const decision = chooseRunner({ targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1 }, this.#liveRunners(), now);
+      if (decision.kind === 'dispatch') this.#dispatch(row, decision.runnerId);
+      else if (decision.kind === 'refuse' && decision.error.type !== 'circuit_breaker_open') this.#finishJob(row, 'failed', null, decision.error);
+    }
+  }
+
+  #finishJob(row: JobRow, status: 'succeeded' | 'failed' | 'cancelled' | 'rejected', result: JobResult | null, error: ScanError | null, lastSeq?: number): void {
+    const now = Date.now();
+    this.#jobs.update(row.id, {
+      status,
+      finished_at: now,
+      lease_until: null,
+      queued_until: null,
+      result: result ? JSON.stringify(result) : null,
+      error: error ? JSON.stringify(error) : null,
+      ...(lastSeq !== undefined && { last_seq: lastSeq }),
+    });
+    this.#counters.add('scangate_scans_total', { outcome: status === 'failed' && error ? error.type : status });
+    if (row.dispatched_at) this.#counters.observeDuration((now - row.dispatched_at) / 1000);
+    this.#audit.record(row.token_name, 'scan.finish', status, { scanId: row.id, runnerId: row.runner_id, exitCode: result?.exitCode ?? null, error: error?.type ?? null });
+    this.#event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
+    for (const writer of this.#streams.get(row.id) ?? []) void writer.close().catch(() => {});
+    this.#streams.delete(row.id);
+    for (const wake of this.#waiters.get(row.id) ?? []) wake();
+    this.#waiters.delete(row.id);
+  }
+
+  /** Applies a job's end to its runner's breaker. */
+  #judge(row: JobRow, verdict: 'success' | 'failure' | 'neutral', error?: ScanError): void {
+    if (!row.runner_id) return;
+    const runner = this.#runners.get(row.runner_id);
+    if (!runner) return;
+    const now = Date.now();
+    const next =
+      verdict === 'success'
+        ? breakers.onSuccess(runner.breaker, now, row.id, this.#policy.breaker)
+        : verdict === 'failure'
+          ? breakers.onFailure(runner.breaker, now, row.id, error!, this.#policy.breaker)
+          : breakers.onProbeAbandoned(runner.breaker, row.id);
+    this.#setBreaker(runner, next);
+  }
+
+  #onFinished(message: JobFinished): void {
+    const row = this.#jobs.get(message.jobId);
+    if (!row || TERMINAL.has(row.status)) return;
+    // Output still missing: keep waiting for the resend before taking the result.
+    if (this.#jobs.contiguousSeq(row.id) < message.lastSeq) return;
+    const result: JobResult = { exitCode: message.exitCode, signal: message.signal, timedOut: message.timedOut, cancelled: message.cancelled, durationMs: message.durationMs, truncated: message.truncated, report: message.report };
+    if (message.cancelled) {
+      this.#finishJob(row, 'cancelled', result, scanError('cancelled', 'The scan was cancelled', 'Start a new scan if needed.'), message.lastSeq);
+      this.#judge(row, 'neutral');
+    } else if (message.error || message.timedOut || message.exitCode !== 0) {
+      const error =
+        message.error ??
+        (message.timedOut
+          ? scanError('timeout', `The scan ran past its ${row.timeout_sec} s timeout and was stopped`, 'Scan fewer hosts or ports, or give a longer timeoutSec.')
+          : scanError('execution_error', `nmap exited with ${message.exitCode ?? message.signal}`, 'Read the scan output for nmap\'s own message.'));
+      this.#finishJob(row, 'failed', result, error, message.lastSeq);
+      this.#judge(row, 'failure', error);
+    } else {
+      this.#finishJob(row, 'succeeded', result, null, message.lastSeq);
+      this.#judge(row, 'success');
+    }
+  }
+
+  #leaseJobsOf(runnerId: string, now: number): void {
+    const lease = now + this.#setting('LEASE_SEC', 60) * 1000;
+    for (const row of this.#jobs.activeOnRunner(runnerId)) if (row.lease_until === null) this.#jobs.update(row.id, { lease_until: lease });
+  }
+
+  #runnerLost(row: JobRow, why: string): void {
+    const error = scanError('runner_lost', `The runner running this scan ${why}`, 'Start the scan again; scans are never retried automatically.');
+    this.#finishJob(row, 'failed', null, error);
+    this.#judge(row, 'failure', error);
+  }
+
+  // ── events (SSE) ────────────────────────────────────────────────────────────────────────────────────
+
+  #event(jobId: string, type: EventType, data: unknown, output?: { seq: number; stream: string }): StoredEvent | undefined {
+    const event = this.#jobs.append(jobId, type, data, output);
+    if (!event) return undefined;
+    const chunk = encoder.encode(sse(event));
+    for (const writer of this.#streams.get(jobId) ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
+    return event;
+  }
+
+  #eventStream(jobId: string, lastEventId: number): Response {
+    const row = this.#jobs.get(jobId);
+    if (!row) return new Response('not found', { status: 404 });
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const past = this.#jobs.events(jobId, lastEventId);
+    void writer.write(encoder.encode(`retry: 2000\n\n${past.map(sse).join('')}`));
+    if (TERMINAL.has(row.status)) {
+      void writer.close();
+    } else {
+      const set = this.#streams.get(jobId) ?? new Set();
+      set.add(writer);
+      this.#streams.set(jobId, set);
+    }
+    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } });
+  }
+
+  // ── the runner link (Hibernation API) ───────────────────────────────────────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const events = /^\/events\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+    if (events) return this.#eventStream(events[1]!, Number(request.headers.get('last-event-id') ?? 0) || 0);
+    if (url.pathname !== '/connect' || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('not found', { status: 404 });
+    const runnerId = request.headers.get('x-runner-id') ?? '';
+    const runner = this.#runners.get(runnerId);
+    if (!runner || runner.revokedAt) return new Response('runner unknown or revoked', { status: 403 });
+    // One link per runner: a new connection replaces an old one (which may be half-dead).
+    for (const old of this.ctx.getWebSockets(runnerId)) old.close(4000, 'replaced by a new connection');
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [runnerId]);
+    pair[1].serializeAttachment({ runnerId, helloed: false } satisfies SocketAttachment);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as SocketAttachment;
+    const parsed = parseRunnerFrame(raw);
+    if (!parsed.ok) {
+      this.#send(ws, { type: 'error', code: 'malformed_frame', message: parsed.problem, recoverySuggestion: 'Upgrade scangate-runner to match the edge.' });
+      return;
+    }
+    const message = parsed.message;
+    const now = Date.now();
+    this.#runners.seen(attachment.runnerId, now);
+    if (message.type === 'hello') return this.#hello(ws, attachment, message);
+    if (!attachment.helloed) {
+      this.#send(ws, { type: 'error', code: 'malformed_frame', message: 'The first frame must be hello', recoverySuggestion: 'Upgrade scangate-runner.' });
+      ws.close(4400, 'hello first');
+      return;
+    }
+    await this.#fromRunner(attachment.runnerId, message);
+    await this.#schedule();
+  }
+
+  #hello(ws: WebSocket, attachment: SocketAttachment, hello: Hello): void {
+    if (!SUPPORTED_PROTOCOLS.includes(hello.protocol)) {
+      this.#send(ws, {
+        type: 'error',
+        code: 'unsupported_protocol',
+        message: `Protocol ${hello.protocol} is not supported; this edge speaks ${SUPPORTED_PROTOCOLS.join(', ')}`,
+        recoverySuggestion: 'Install the scangate-runner version that matches this edge.',
+        supportedProtocols: [...SUPPORTED_PROTOCOLS],
+      });
+      ws.close(4002, 'unsupported protocol');
+      return;
+    }
+    const now = Date.now();
+    this.#runners.connected(attachment.runnerId, hello, now);
+    ws.serializeAttachment({ ...attachment, helloed: true } satisfies SocketAttachment);
+    this.#send(ws, { type: 'welcome', runnerId: attachment.runnerId, heartbeatSec: this.#setting('HEARTBEAT_SEC', 30) });
+    const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
+    for (const row of this.#jobs.activeOnRunner(attachment.runnerId)) {
+      if (resumed.has(row.id)) this.#jobs.update(row.id, { lease_until: null });
+      else this.#runnerLost(row, 'came back without it (it restarted)');
+    }
+    this.#drainQueue();
+    void this.#schedule();
+  }
+
+  async #fromRunner(runnerId: string, message: RunnerMessage): Promise<void> {
+    if (message.type === 'hello') return;
+    const row = this.#jobs.get(message.jobId);
+    const mine = row && row.runner_id === runnerId;
+    switch (message.type) {
+      case 'job.accepted':
+        if (mine && row.status === 'dispatched') this.#jobs.update(row.id, { status: 'running', started_at: Date.now() });
+        return;
+      case 'job.rejected':
+        if (mine && !TERMINAL.has(row.status)) {
+          this.#finishJob(row, 'rejected', null, message.error);
+          this.#judge(row, 'neutral');
+        }
+        return;
+      case 'job.output': {
+        if (!mine) return this.#sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+        const stored = this.#event(row.id, 'output', { seq: message.seq, stream: message.stream, data: message.data }, { seq: message.seq, stream: message.stream });
+        if (stored) {
+          const bytes = new TextEncoder().encode(message.data).length;
+          this.#jobs.update(row.id, { output_bytes: row.output_bytes + bytes });
+          this.#counters.add('scangate_relayed_bytes_total', {}, bytes);
+        }
+        this.#sendTo(runnerId, { type: 'ack', jobId: row.id, seq: this.#jobs.contiguousSeq(row.id) });
+        return;
+      }
+      case 'job.progress':
+        if (mine && !TERMINAL.has(row.status)) {
+          const progress = { percent: message.percent, ...(message.phase && { phase: message.phase }), ...(message.etaSec !== undefined && { etaSec: message.etaSec }) };
+          this.#jobs.update(row.id, { progress: JSON.stringify(progress) });
+          this.#event(row.id, 'progress', progress);
+        }
+        return;
+      case 'job.finished': {
+        if (!mine) return this.#sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: finishedAckSeq(message.lastSeq) });
+        this.#onFinished(message);
+        const done = this.#jobs.get(row.id)!;
+        const contiguous = this.#jobs.contiguousSeq(row.id);
+        this.#sendTo(runnerId, { type: 'ack', jobId: row.id, seq: TERMINAL.has(done.status) ? finishedAckSeq(message.lastSeq) : contiguous });
+        this.#drainQueue();
+        return;
+      }
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    await this.#linkDown(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.#linkDown(ws);
+  }
+
+  async #linkDown(ws: WebSocket): Promise<void> {
+    const { runnerId } = ws.deserializeAttachment() as SocketAttachment;
+    // A replaced socket closing says nothing about the runner, which is connected on the new one.
+    if (this.ctx.getWebSockets(runnerId).some((other) => other !== ws && other.readyState === WebSocket.OPEN)) return;
+    const now = Date.now();
+    this.#runners.disconnected(runnerId, now);
+    this.#leaseJobsOf(runnerId, now);
+    await this.#schedule();
+  }
+
+  #send(ws: WebSocket, message: EdgeMessage): void {
+    try {
+      ws.send(encodeEdgeFrame(message));
+    } catch {
+      // The socket is closing; the runner resends after it reconnects.
+    }
+  }
+
+  #sendTo(runnerId: string, message: EdgeMessage): void {
+    for (const ws of this.ctx.getWebSockets(runnerId)) this.#send(ws, message);
+  }
+
+  // ── alarms: leases, half-open timing, queue expiry ──────────────────────────────────────────────────
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    for (const row of this.#jobs.byStatus(['dispatched', 'running'])) {
+      if (row.lease_until !== null && row.lease_until <= now) this.#runnerLost(row, `stayed away past its ${this.#setting('LEASE_SEC', 60)} s lease`);
+    }
+    for (const runner of this.#runners.list()) {
+      const next = breakers.onTimer(runner.breaker, now);
+      if (next !== runner.breaker) this.#setBreaker(runner, next);
+    }
+    this.#drainQueue();
+    await this.#schedule();
+  }
+
+  async #schedule(): Promise<void> {
+    const times = [this.#jobs.nextDeadline(), ...this.#runners.list().map((r) => (r.breaker.state === 'OPEN' ? r.breaker.halfOpenAt : null))].filter(
+      (t): t is number => t !== null,
+    );
+    if (times.length === 0) return;
+    const next = Math.min(...times);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next || current < Date.now()) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
   }
 }
 
-/** The coordinator of the named pool (one pool, `default`, until sharding lands). */
+function sse(event: StoredEvent): string {
+  return `id: ${event.eid}\nevent: ${event.type}\ndata: ${event.data}\n\n`;
+}
+
+/** The coordinator of the named pool. */
 export function getCoordinator(env: Env, pool = 'default'): DurableObjectStub<Coordinator> {
   return env.COORDINATOR.get(env.COORDINATOR.idFromName(pool));
 }

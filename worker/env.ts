@@ -1,8 +1,18 @@
 import type { Coordinator } from './coordinator.do.ts';
+import type { Directory } from './directory.do.ts';
 
 /** Bindings of the scangate Worker (see wrangler.toml). */
 export interface Env {
   COORDINATOR: DurableObjectNamespace<Coordinator>;
+  DIRECTORY: DurableObjectNamespace<Directory>;
+  /** Secret: bootstraps the first admin. Without it, only minted tokens work. */
+  ADMIN_TOKEN?: string;
+  /** Tunables (vars), as decimal strings. */
+  LEASE_SEC?: string;
+  HEARTBEAT_SEC?: string;
+  RATE_LIMIT_PER_MINUTE?: string;
+  QUEUE_MAX?: string;
+  QUEUE_WAIT_SEC?: string;
 }
 
 type ScangateEnv = Env;

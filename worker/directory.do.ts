@@ -1,0 +1,110 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from './env.ts';
+import { applyMigrations, type Migration } from './storage/migrations.ts';
+import type { Role, TokenKind } from './tokens.ts';
+
+/**
+ * One shard of the token directory: token records by hash. The shard is chosen at random when a token is
+ * minted and is written into the token, so authentication touches one shard only.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tokens',
+    sql: `CREATE TABLE tokens (
+      id TEXT PRIMARY KEY,
+      hash TEXT NOT NULL UNIQUE,
+      kind TEXT NOT NULL,
+      role TEXT NOT NULL,
+      name TEXT NOT NULL,
+      pool TEXT NOT NULL,
+      runner_id TEXT,
+      created_at INTEGER NOT NULL,
+      last_used_at INTEGER,
+      revoked_at INTEGER
+    )`,
+  },
+];
+
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  role: Role;
+  name: string;
+  pool: string;
+  runnerId: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+type Row = {
+  id: string;
+  kind: string;
+  role: string;
+  name: string;
+  pool: string;
+  runner_id: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+};
+
+function toRecord(r: Row): TokenRecord {
+  return {
+    id: r.id,
+    kind: r.kind as TokenKind,
+    role: r.role as Role,
+    name: r.name,
+    pool: r.pool,
+    runnerId: r.runner_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** Writing last-used on every request would make each read a write; once a minute is enough to audit use. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export class Directory extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    applyMigrations(ctx.storage.sql, MIGRATIONS);
+  }
+
+  store(record: Omit<TokenRecord, 'lastUsedAt' | 'revokedAt'> & { hash: string }): void {
+    this.ctx.storage.sql.exec(
+      'INSERT INTO tokens (id, hash, kind, role, name, pool, runner_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      record.id, record.hash, record.kind, record.role, record.name, record.pool, record.runnerId, record.createdAt,
+    );
+  }
+
+  /** The live (not revoked) token with this hash, or null. */
+  verify(hash: string): TokenRecord | null {
+    const row = this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL', hash).toArray()[0];
+    if (!row) return null;
+    const now = Date.now();
+    if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) {
+      this.ctx.storage.sql.exec('UPDATE tokens SET last_used_at = ? WHERE id = ?', now, row.id);
+      row.last_used_at = now;
+    }
+    return toRecord(row);
+  }
+
+  list(): TokenRecord[] {
+    return this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens ORDER BY created_at').toArray().map(toRecord);
+  }
+
+  /** Revokes a token by id, or (for runners) every token of a runner; returns what was revoked. */
+  revoke(selector: { id: string } | { runnerId: string }): TokenRecord[] {
+    const now = Date.now();
+    const [column, value] = 'id' in selector ? ['id', selector.id] : ['runner_id', selector.runnerId];
+    this.ctx.storage.sql.exec(`UPDATE tokens SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL`, now, value);
+    return this.ctx.storage.sql.exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value).toArray().map(toRecord);
+  }
+}
+
+export function getDirectory(env: Env, shard: string): DurableObjectStub<Directory> {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName(`shard-${shard}`));
+}

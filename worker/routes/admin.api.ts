@@ -1,0 +1,121 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ScangateError, scanError } from '../../shared/errors/index.ts';
+import { authenticate, requireRole, unauthorized, type AppEnv } from '../auth.ts';
+import { getCoordinator } from '../coordinator.do.ts';
+import { getDirectory } from '../directory.do.ts';
+import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
+import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
+import type { Breaker } from '../breaker.ts';
+import type { RunnerRecord } from '../stores/runners.store.ts';
+import { unwrap, valid } from './validators.ts';
+
+const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
+const Pool = z.string().regex(/^[a-z0-9-]{1,32}$/).default('default');
+const shards = () => Array.from({ length: SHARDS }, (_, i) => i.toString(16));
+
+/** Tokens, runners, policy, breakers, audit: admin only, except where said. */
+export const adminApi = new Hono<AppEnv>()
+  .post('/v1/tokens', requireRole('admin'), valid('json', z.strictObject({ name: Name, role: z.enum(['scan', 'admin']), pool: Pool })), async (c) => {
+    const { name, role, pool } = c.req.valid('json');
+    const minted = mintToken('api');
+    await getDirectory(c.env, minted.shard).store({ id: minted.id, hash: await hashToken(minted.token), kind: 'api', role, name, pool, runnerId: null, createdAt: Date.now() });
+    await getCoordinator(c.env, pool).recordAudit(c.var.principal.name, 'token.create', 'accepted', { tokenId: minted.id, name, role });
+    return c.json({ id: minted.id, name, role, pool, token: minted.token }, 201);
+  })
+  .get('/v1/tokens', requireRole('admin'), async (c) => {
+    const all = (await Promise.all(shards().map((s) => getDirectory(c.env, s).list()))).flat().sort((a, b) => a.createdAt - b.createdAt);
+    return c.json({ tokens: all.map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString(), lastUsedAt: t.lastUsedAt && new Date(t.lastUsedAt).toISOString(), revokedAt: t.revokedAt && new Date(t.revokedAt).toISOString() })) });
+  })
+  .delete('/v1/tokens/:id', requireRole('admin'), async (c) => {
+    const id = c.req.param('id');
+    const shard = shardOfTokenId(id);
+    const revoked = shard ? await getDirectory(c.env, shard).revoke({ id }) : [];
+    const record = revoked[0];
+    if (!record) throw new ScangateError(scanError('not_found', `No token ${id}`, 'List tokens with GET /v1/tokens.'));
+    if (record.runnerId) await getCoordinator(c.env, record.pool).revokeRunner(record.runnerId, c.var.principal.name);
+    await getCoordinator(c.env, record.pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id });
+    return c.json({ revoked: { id, name: record.name, role: record.role } });
+  })
+  .post('/v1/runners', requireRole('admin'), valid('json', z.strictObject({ name: Name, pool: Pool })), async (c) => {
+    const { name, pool } = c.req.valid('json');
+    const shard = randomShard();
+    const minted = mintToken('runner', shard);
+    const runnerId = `rn_${shard}${minted.id.slice(5)}`;
+    unwrap<RunnerRecord>(await getCoordinator(c.env, pool).createRunner(runnerId, name, c.var.principal.name));
+    await getDirectory(c.env, shard).store({ id: minted.id, hash: await hashToken(minted.token), kind: 'runner', role: 'runner', name, pool, runnerId, createdAt: Date.now() });
+    return c.json({ id: runnerId, name, pool, token: minted.token }, 201);
+  })
+  .get('/v1/runners', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    const runners = await getCoordinator(c.env, c.req.valid('query').pool).listRunners();
+    return c.json({
+      runners: runners.map((r) => ({
+        id: r.id,
+        name: r.name,
+        online: r.connected,
+        revoked: r.revokedAt !== null,
+        lastSeen: r.lastSeen && new Date(r.lastSeen).toISOString(),
+        runnerVersion: r.hello?.runnerVersion ?? null,
+        nmapVersion: r.hello?.nmapVersion ?? null,
+        privileged: r.hello?.privileged ?? null,
+        networks: r.hello?.networks ?? [],
+        maxConcurrency: r.hello?.maxConcurrency ?? null,
+        running: r.running,
+        breaker: r.breaker.state,
+      })),
+    });
+  })
+  .delete('/v1/runners/:id', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    const pool = c.req.valid('query').pool;
+    const runner = unwrap<RunnerRecord>(await getCoordinator(c.env, pool).revokeRunner(c.req.param('id'), c.var.principal.name));
+    await getDirectory(c.env, runner.id.slice(3, 4)).revoke({ runnerId: runner.id });
+    return c.json({ revoked: { id: runner.id, name: runner.name } });
+  })
+  .get('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    return c.json({ policy: await getCoordinator(c.env, c.req.valid('query').pool).getPolicy() });
+  })
+  .put('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    const input: unknown = await c.req.json().catch(() => {
+      throw new ScangateError(scanError('validation_error', 'The body is not JSON', 'Send the policy fields as a JSON object.'));
+    });
+    const { policy, clamps } = unwrap<{ policy: Policy; clamps: PolicyClamp[] }>(await getCoordinator(c.env, c.req.valid('query').pool).putPolicy(input, c.var.principal.name));
+    return c.json({ policy, clamps });
+  })
+  .get('/v1/breakers', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    const list = await getCoordinator(c.env, c.req.valid('query').pool).listBreakers();
+    return c.json({
+      breakers: list.map(({ runnerId, runner, breaker: b, threshold }) => ({
+        runnerId,
+        runner,
+        state: b.state,
+        consecutiveFailures: b.consecutiveFailures,
+        failureThreshold: threshold,
+        recoveryTimeoutSec: b.recoveryTimeoutSec,
+        nextHalfOpenAt: b.halfOpenAt && new Date(b.halfOpenAt).toISOString(),
+        counts: b.counts,
+        transitions: b.transitions.map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
+        errors: b.errors.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+      })),
+    });
+  })
+  .post('/v1/breakers/:name/:action{reset|open|close}', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
+    const action = c.req.param('action') as 'reset' | 'open' | 'close';
+    const breaker = unwrap<Breaker>(await getCoordinator(c.env, c.req.valid('query').pool).breakerAction(c.req.param('name'), action, c.var.principal.name));
+    return c.json({ state: breaker.state, nextHalfOpenAt: breaker.halfOpenAt && new Date(breaker.halfOpenAt).toISOString() });
+  })
+  .get('/v1/audit', requireRole('admin'), valid('query', z.object({ pool: Pool, limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().regex(/^\d+$/).optional() })), async (c) => {
+    const q = c.req.valid('query');
+    return c.json(await getCoordinator(c.env, q.pool).audit(q.limit, q.cursor ? Number(q.cursor) : undefined));
+  })
+  // The runner link: checked here, before any Durable Object is touched.
+  .get('/v1/runners/connect', async (c) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new ScangateError(scanError('validation_error', 'This endpoint takes a WebSocket upgrade', 'Connect with scangate-runner.'));
+    }
+    const principal = await authenticate(c.req.header('authorization'), c.env);
+    if (!principal) throw unauthorized();
+    if (principal.role !== 'runner' || !principal.runnerId) {
+      throw new ScangateError(scanError('forbidden', 'Only runner tokens may open the runner link', 'Use the token printed by POST /v1/runners.'));
+    }
+    return getCoordinator(c.env, principal.pool).fetch(new Request('https://coordinator/connect', { headers: { upgrade: 'websocket', 'x-runner-id': principal.runnerId } }));
+  });

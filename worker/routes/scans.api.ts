@@ -1,0 +1,61 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ScangateError } from '../../shared/errors/index.ts';
+import type { Target } from '../../shared/policy/index.ts';
+import type { Scan } from '../stores/jobs.store.ts';
+import { requireRole, type AppEnv } from '../auth.ts';
+import { getCoordinator } from '../coordinator.do.ts';
+import { unwrap, valid } from './validators.ts';
+
+const ScanBody = z.strictObject({
+  target: z.union([z.string(), z.array(z.string()).max(256)]),
+  args: z.union([z.string().max(4096), z.array(z.string()).max(128)]).optional(),
+  template: z.string().max(32).optional(),
+  timeoutSec: z.number().int().min(1).max(3600).optional(),
+  /** Wait up to this long for the scan to end before answering (the answer is then the finished scan). */
+  wait: z.number().int().min(0).max(60).optional(),
+});
+
+const ListQuery = z.object({
+  status: z.enum(['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().regex(/^\d+\.[A-Za-z0-9_-]+$/).optional(),
+  mine: z.enum(['true', 'false']).optional(),
+});
+
+const IdParam = z.object({ id: z.string().regex(/^scan_[A-Za-z0-9_-]{1,32}$/, 'a scan id (scan_…)') });
+
+/** POST /v1/validate, /v1/scans and the scan resources. */
+export const scansApi = new Hono<AppEnv>()
+  .post('/v1/validate', requireRole('scan'), valid('json', ScanBody), async (c) => {
+    const { wait: _wait, timeoutSec: _t, ...body } = c.req.valid('json');
+    const result = unwrap<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await getCoordinator(c.env, c.var.principal.pool).validate(body));
+    return c.json({ valid: true, ...result });
+  })
+  .post('/v1/scans', requireRole('scan'), valid('json', ScanBody), async (c) => {
+    const { wait, ...body } = c.req.valid('json');
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !/^[\x21-\x7e]{1,128}$/.test(key)) {
+      throw new ScangateError({ type: 'validation_error', message: 'Idempotency-Key must be 1–128 printable characters', recoverySuggestion: 'Use a UUID.' });
+    }
+    const { scan, created } = unwrap<{ scan: Scan; created: boolean }>(await getCoordinator(c.env, c.var.principal.pool).createScan(c.var.principal, body, { ...(key && { idempotencyKey: key }), ...(wait && { waitSec: wait }) }));
+    c.header('Location', `/v1/scans/${scan.id}`);
+    return c.json({ scan }, created ? 202 : 200);
+  })
+  .get('/v1/scans', requireRole('scan'), valid('query', ListQuery), async (c) => {
+    const q = c.req.valid('query');
+    return c.json(await getCoordinator(c.env, c.var.principal.pool).listScans(c.var.principal, { limit: q.limit, ...(q.status && { status: q.status }), ...(q.cursor && { cursor: q.cursor }), mine: q.mine === 'true' }));
+  })
+  .get('/v1/scans/:id', requireRole('scan'), valid('param', IdParam), async (c) => {
+    return c.json({ scan: unwrap<Scan & { output: string }>(await getCoordinator(c.env, c.var.principal.pool).getScan(c.var.principal, c.req.valid('param').id)) });
+  })
+  .get('/v1/scans/:id/events', requireRole('scan'), valid('param', IdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const coordinator = getCoordinator(c.env, c.var.principal.pool);
+    unwrap(await coordinator.getScan(c.var.principal, id));
+    const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
+    return coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0' } }));
+  })
+  .post('/v1/scans/:id/cancel', requireRole('scan'), valid('param', IdParam), async (c) => {
+    return c.json({ scan: unwrap<Scan>(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
+  });

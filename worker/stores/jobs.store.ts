@@ -1,0 +1,201 @@
+import type { ScanError } from '../../shared/errors/index.ts';
+import type { Report } from '../../shared/nmap-xml/index.ts';
+import type { Target } from '../../shared/policy/index.ts';
+import type { JobFinished } from '../../shared/protocol/index.ts';
+
+export type JobStatus = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected';
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
+export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished';
+
+export type JobRow = {
+  id: string;
+  status: JobStatus;
+  token_id: string;
+  token_name: string;
+  request: string;
+  argv: string;
+  targets: string;
+  warnings: string;
+  needs_privilege: number;
+  timeout_sec: number;
+  runner_id: string | null;
+  created_at: number;
+  dispatched_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  queued_until: number | null;
+  lease_until: number | null;
+  last_seq: number | null;
+  next_eid: number;
+  progress: string | null;
+  result: string | null;
+  error: string | null;
+  output_bytes: number;
+  idempotency_key: string | null;
+  fingerprint: string | null;
+};
+
+/** What a finished job keeps of the runner's `job.finished`. */
+export type JobResult = Pick<JobFinished, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'durationMs' | 'truncated'> & { report: Report | null };
+
+/** The public shape of a scan (REST, MCP, dashboard). */
+export interface Scan {
+  id: string;
+  status: JobStatus;
+  targets: string[];
+  argv: string[];
+  warnings: string[];
+  needsPrivilege: boolean;
+  timeoutSec: number;
+  requestedBy: { tokenId: string; name: string };
+  runnerId: string | null;
+  createdAt: string;
+  dispatchedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  progress: { percent: number; phase?: string; etaSec?: number } | null;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  truncated: { stdout: boolean; stderr: boolean };
+  durationMs: number | null;
+  error: ScanError | null;
+  report: Report | null;
+  outputBytes: number;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toScan(row: JobRow): Scan {
+  const result = row.result ? (JSON.parse(row.result) as JobResult) : null;
+  return {
+    id: row.id,
+    status: row.status,
+    targets: (JSON.parse(row.targets) as Target[]).map((t) => t.value),
+    argv: JSON.parse(row.argv) as string[],
+    warnings: JSON.parse(row.warnings) as string[],
+    needsPrivilege: row.needs_privilege === 1,
+    timeoutSec: row.timeout_sec,
+    requestedBy: { tokenId: row.token_id, name: row.token_name },
+    runnerId: row.runner_id,
+    createdAt: iso(row.created_at)!,
+    dispatchedAt: iso(row.dispatched_at),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    progress: row.progress ? JSON.parse(row.progress) : null,
+    exitCode: result?.exitCode ?? null,
+    signal: result?.signal ?? null,
+    timedOut: result?.timedOut ?? false,
+    truncated: result?.truncated ?? { stdout: false, stderr: false },
+    durationMs: result?.durationMs ?? null,
+    error: row.error ? (JSON.parse(row.error) as ScanError) : null,
+    report: result?.report ?? null,
+    outputBytes: row.output_bytes,
+  };
+}
+
+export type StoredEvent = {
+  eid: number;
+  type: EventType;
+  data: string;
+};
+
+/** Jobs and their ordered events (output included) in the Coordinator's SQLite storage. */
+export class JobStore {
+  #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  get(id: string): JobRow | undefined {
+    return this.#sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', id).toArray()[0];
+  }
+
+  byIdempotencyKey(tokenId: string, key: string): JobRow | undefined {
+    return this.#sql.exec<JobRow>('SELECT * FROM jobs WHERE token_id = ? AND idempotency_key = ?', tokenId, key).toArray()[0];
+  }
+
+  insert(row: Pick<JobRow, 'id' | 'status' | 'token_id' | 'token_name' | 'request' | 'argv' | 'targets' | 'warnings' | 'needs_privilege' | 'timeout_sec' | 'created_at' | 'idempotency_key' | 'fingerprint'>): void {
+    this.#sql.exec(
+      `INSERT INTO jobs (id, status, token_id, token_name, request, argv, targets, warnings, needs_privilege, timeout_sec, created_at, idempotency_key, fingerprint)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.id, row.status, row.token_id, row.token_name, row.request, row.argv, row.targets, row.warnings, row.needs_privilege, row.timeout_sec, row.created_at, row.idempotency_key, row.fingerprint,
+    );
+  }
+
+  update(id: string, fields: Partial<Omit<JobRow, 'id'>>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    this.#sql.exec(`UPDATE jobs SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`, ...keys.map((k) => (fields as Record<string, SqlStorageValue>)[k]!), id);
+  }
+
+  /** Appends an event; output with a seq already stored is dropped (returns undefined). */
+  append(jobId: string, type: EventType, data: unknown, output?: { seq: number; stream: string }): StoredEvent | undefined {
+    if (output && this.#sql.exec('SELECT 1 FROM job_events WHERE job_id = ? AND seq = ?', jobId, output.seq).toArray().length > 0) return undefined;
+    const eid = this.#sql.exec<{ next_eid: number }>('UPDATE jobs SET next_eid = next_eid + 1 WHERE id = ? RETURNING next_eid', jobId).one().next_eid - 1;
+    const text = JSON.stringify(data);
+    this.#sql.exec(
+      'INSERT INTO job_events (job_id, eid, type, seq, stream, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      jobId, eid, type, output?.seq ?? null, output?.stream ?? null, text, Date.now(),
+    );
+    return { eid, type, data: text };
+  }
+
+  events(jobId: string, afterEid: number): StoredEvent[] {
+    return this.#sql.exec<StoredEvent>('SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid', jobId, afterEid).toArray();
+  }
+
+  /** The highest seq stored with every seq below it stored too (what can be acked). */
+  contiguousSeq(jobId: string): number {
+    const seqs = this.#sql.exec<{ seq: number }>('SELECT seq FROM job_events WHERE job_id = ? AND seq IS NOT NULL ORDER BY seq', jobId).toArray();
+    let n = 0;
+    for (const { seq } of seqs) {
+      if (seq !== n + 1) break;
+      n = seq;
+    }
+    return n;
+  }
+
+  /** All output in seq order. */
+  output(jobId: string): string {
+    return this.#sql
+      .exec<{ data: string }>('SELECT data FROM job_events WHERE job_id = ? AND seq IS NOT NULL ORDER BY seq', jobId)
+      .toArray()
+      .map((r) => (JSON.parse(r.data) as { data: string }).data)
+      .join('');
+  }
+
+  byStatus(statuses: readonly JobStatus[]): JobRow[] {
+    return this.#sql.exec<JobRow>(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at`, ...statuses).toArray();
+  }
+
+  activeOnRunner(runnerId: string): JobRow[] {
+    return this.#sql.exec<JobRow>("SELECT * FROM jobs WHERE runner_id = ? AND status IN ('dispatched', 'running')", runnerId).toArray();
+  }
+
+  list(filter: { tokenId?: string; status?: JobStatus; limit: number; before?: string }): { scans: Scan[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (filter.tokenId) (where.push('token_id = ?'), args.push(filter.tokenId));
+    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.before) {
+      const [at, id] = filter.before.split('.');
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      args.push(Number(at), Number(at), id ?? '');
+    }
+    const rows = this.#sql
+      .exec<JobRow>(`SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, ...args, filter.limit + 1)
+      .toArray();
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    return { scans: page.map(toScan), nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null };
+  }
+
+  nextDeadline(): number | null {
+    const row = this.#sql
+      .exec<{ t: number | null }>("SELECT MIN(t) AS t FROM (SELECT MIN(lease_until) AS t FROM jobs WHERE lease_until IS NOT NULL AND status IN ('dispatched','running') UNION ALL SELECT MIN(queued_until) FROM jobs WHERE status = 'queued')")
+      .one();
+    return row.t;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Migration } from '../storage/migrations.ts';
+
+/** The Coordinator's SQLite schema. Append-only: never edit a migration that has shipped. */
+export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'meta', sql: `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)` },
+  {
+    version: 2,
+    name: 'control plane',
+    sql: `
+      CREATE TABLE policy (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE runners (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER,
+        connected INTEGER NOT NULL DEFAULT 0, last_seen INTEGER, hello TEXT, breaker TEXT NOT NULL
+      );
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, token_id TEXT NOT NULL, token_name TEXT NOT NULL,
+        request TEXT NOT NULL, argv TEXT NOT NULL, targets TEXT NOT NULL, warnings TEXT NOT NULL,
+        needs_privilege INTEGER NOT NULL, timeout_sec INTEGER NOT NULL, runner_id TEXT,
+        created_at INTEGER NOT NULL, dispatched_at INTEGER, started_at INTEGER, finished_at INTEGER,
+        queued_until INTEGER, lease_until INTEGER, last_seq INTEGER, next_eid INTEGER NOT NULL DEFAULT 1,
+        progress TEXT, result TEXT, error TEXT, output_bytes INTEGER NOT NULL DEFAULT 0,
+        idempotency_key TEXT, fingerprint TEXT
+      );
+      CREATE INDEX jobs_by_status ON jobs (status, created_at);
+      CREATE INDEX jobs_by_runner ON jobs (runner_id, status);
+      CREATE INDEX jobs_by_token ON jobs (token_id, created_at);
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs (token_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE TABLE job_events (
+        job_id TEXT NOT NULL, eid INTEGER NOT NULL, type TEXT NOT NULL, seq INTEGER, stream TEXT,
+        data TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (job_id, eid)
+      );
+      CREATE UNIQUE INDEX job_output_seq ON job_events (job_id, seq) WHERE seq IS NOT NULL;
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        decision TEXT NOT NULL, detail TEXT NOT NULL
+      );
+      CREATE TABLE counters (name TEXT NOT NULL, labels TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (name, labels));
+      CREATE TABLE rate_windows (token_id TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL);
+    `,
+  },
+];
