@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import { httpStatusOf, ScangateError, scanError } from '../shared/errors/index.ts';
+import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
 import { requireRole, type AppEnv } from './auth.ts';
 import { getCoordinator } from './coordinator.do.ts';
 import { adminApi } from './routes/admin.api.ts';
@@ -47,12 +48,20 @@ app.notFound(() => {
 });
 
 /** The one error handler: every error is `{ error: { type, message, recoverySuggestion, details? } }`. */
+const TYPE_BY_STATUS: Record<number, ErrorType> = { 400: 'validation_error', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited' };
+
+function toScanError(err: Error, requestId: string): ScanError | undefined {
+  if (err instanceof ScangateError) return err.toJSON();
+  // Hono's own (e.g. its validator on a body that is not JSON).
+  const type = err instanceof HTTPException ? TYPE_BY_STATUS[err.status] : undefined;
+  if (type) return scanError(type, err.message || 'Bad request', type === 'validation_error' ? 'Send a well-formed JSON body.' : 'See the README for the API.');
+  return undefined;
+}
+
 app.onError((err, c) => {
-  const error =
-    err instanceof ScangateError
-      ? err.toJSON()
-      : scanError('execution_error', `Internal error (request ${c.get('requestId')})`, 'Retry; if it persists, report the request id.');
-  if (!(err instanceof ScangateError)) console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err?.stack ?? err) }));
+  const known = toScanError(err, c.get('requestId'));
+  const error = known ?? scanError('execution_error', `Internal error (request ${c.get('requestId')})`, 'Retry; if it persists, report the request id.');
+  if (!known) console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err?.stack ?? err) }));
   if (error.retryAfterSec !== undefined) c.header('Retry-After', String(error.retryAfterSec));
   if (error.type === 'unauthorized') c.header('WWW-Authenticate', 'Bearer realm="scangate"');
   return c.json({ error }, httpStatusOf(error.type) as 400);

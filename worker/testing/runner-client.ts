@@ -19,8 +19,9 @@ export const ADMIN = 'test-admin-token-0123456789abcdef';
 export async function api(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
-  if (init.json !== undefined) headers.set('content-type', 'application/json');
-  return SELF.fetch(`${BASE}${path}`, { ...init, headers, ...(init.json !== undefined && { body: JSON.stringify(init.json) }) });
+  const withBody = init.json !== undefined && !['GET', 'HEAD', undefined].includes(init.method?.toUpperCase());
+  if (withBody) headers.set('content-type', 'application/json');
+  return SELF.fetch(`${BASE}${path}`, { ...init, headers, ...(withBody && { body: JSON.stringify(init.json) }) });
 }
 
 export async function json<T = Record<string, any>>(res: Response): Promise<T> {
