@@ -21,7 +21,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // Short leases and queue waits so lease expiry and queue timeouts happen within a test.
-            miniflare: { bindings: { ADMIN_TOKEN: 'test-admin-token-0123456789abcdef', LEASE_SEC: '2', QUEUE_WAIT_SEC: '2', RATE_LIMIT_PER_MINUTE: '1000' } },
+            miniflare: { bindings: { ADMIN_TOKEN: 'test-admin-token-0123456789abcdef', LEASE_SEC: '2', QUEUE_WAIT_SEC: '2' } },
           }),
         ],
         test: {

@@ -77,7 +77,7 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── settings ────────────────────────────────────────────────────────────────────────────────────────
 
-  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'RATE_LIMIT_PER_MINUTE' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC', fallback: number): number {
+  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC', fallback: number): number {
     const value = Number(this.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   }
@@ -198,7 +198,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #rateLimit(tokenId: string, now: number): ScanError | undefined {
-    const limit = this.#setting('RATE_LIMIT_PER_MINUTE', 60);
+    const limit = this.#policy.rateLimitPerMinute;
     const row = this.#sql.exec<{ window_start: number; count: number }>('SELECT window_start, count FROM rate_windows WHERE token_id = ?', tokenId).toArray()[0];
     if (!row || now - row.window_start >= 60_000) {
       this.#sql.exec('INSERT INTO rate_windows (token_id, window_start, count) VALUES (?, ?, 1) ON CONFLICT(token_id) DO UPDATE SET window_start = excluded.window_start, count = 1', tokenId, now);

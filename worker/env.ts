@@ -10,7 +10,6 @@ export interface Env {
   /** Tunables (vars), as decimal strings. */
   LEASE_SEC?: string;
   HEARTBEAT_SEC?: string;
-  RATE_LIMIT_PER_MINUTE?: string;
   QUEUE_MAX?: string;
   QUEUE_WAIT_SEC?: string;
 }

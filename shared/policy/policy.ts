@@ -23,6 +23,8 @@ export interface Policy {
   allowEvasion: boolean;
   /** Scan timeout when a request gives none. */
   defaultTimeoutSec: number;
+  /** Scans one token may start per minute (429 with Retry-After past it). */
+  rateLimitPerMinute: number;
   breaker: {
     /** Consecutive failures that open a runner's breaker. */
     failureThreshold: number;
@@ -45,6 +47,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   allowIntrusive: false,
   allowEvasion: false,
   defaultTimeoutSec: 600,
+  rateLimitPerMinute: 60,
   breaker: { failureThreshold: 5, recoveryTimeoutSec: 120, maxRecoveryTimeoutSec: 600 },
   output: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
 });
@@ -54,6 +57,7 @@ type NumericKey =
   | 'maxTargets'
   | 'maxPortRanges'
   | 'defaultTimeoutSec'
+  | 'rateLimitPerMinute'
   | 'breaker.failureThreshold'
   | 'breaker.recoveryTimeoutSec'
   | 'breaker.maxRecoveryTimeoutSec'
@@ -66,6 +70,7 @@ export const POLICY_RANGES: Readonly<Record<NumericKey, readonly [number, number
   maxTargets: [1, 256],
   maxPortRanges: [1, 1000],
   defaultTimeoutSec: [60, 3600],
+  rateLimitPerMinute: [1, 10_000],
   'breaker.failureThreshold': [1, 10],
   'breaker.recoveryTimeoutSec': [30, 600],
   'breaker.maxRecoveryTimeoutSec': [30, 3600],
@@ -94,6 +99,7 @@ export const PolicyInputSchema = z
     allowIntrusive: z.boolean(),
     allowEvasion: z.boolean(),
     defaultTimeoutSec: int,
+    rateLimitPerMinute: int,
     breaker: z
       .object({ failureThreshold: int, recoveryTimeoutSec: int, maxRecoveryTimeoutSec: int })
       .partial()
@@ -203,6 +209,7 @@ export function resolvePolicy(input: unknown, base: Readonly<Policy> = DEFAULT_P
     allowIntrusive: given.allowIntrusive ?? base.allowIntrusive,
     allowEvasion: given.allowEvasion ?? base.allowEvasion,
     defaultTimeoutSec: clamp('defaultTimeoutSec', given.defaultTimeoutSec, base.defaultTimeoutSec),
+    rateLimitPerMinute: clamp('rateLimitPerMinute', given.rateLimitPerMinute, base.rateLimitPerMinute),
     breaker: {
       failureThreshold: clamp('breaker.failureThreshold', given.breaker?.failureThreshold, base.breaker.failureThreshold),
       recoveryTimeoutSec,

@@ -54,7 +54,9 @@ export const scansApi = new Hono<AppEnv>()
     const coordinator = getCoordinator(c.env, c.var.principal.pool);
     unwrap(await coordinator.getScan(c.var.principal, id));
     const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
-    return coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0' } }));
+    const stream = await coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0' } }));
+    // A Durable Object's response has immutable headers; re-wrap it so middleware can add its own.
+    return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
   })
   .post('/v1/scans/:id/cancel', requireRole('scan'), valid('param', IdParam), async (c) => {
     return c.json({ scan: unwrap<Scan>(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
