@@ -87,6 +87,18 @@ describe.concurrent('scangate-runner process', () => {
     expect(edge.authorizations).toHaveLength(1); // no hot retry loop
   });
 
+  it('exits 3 at once when the edge revokes it mid-session', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    const runner = startRunner(onTestFinished, edge);
+    await edge.waitFor((m) => m.type === 'hello');
+    edge.send({ type: 'error', code: 'revoked', message: 'This runner was revoked by an admin', recoverySuggestion: 'Ask an admin for a new runner token.' });
+    const started = Date.now();
+    expect(await runner.exit).toBe(3);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(runner.stdout()).toMatch(/"event":"runner.exit","code":3/);
+    expect(edge.connections).toBe(1);
+  });
+
   it('exits 4 when the edge refuses its protocol version', async ({ onTestFinished }) => {
     const edge = await edgeDouble(onTestFinished, {
       onHello: () => ({ type: 'error', code: 'unsupported_protocol', message: 'Protocol 1 is not supported', recoverySuggestion: 'Upgrade scangate-runner', supportedProtocols: [2] }),
