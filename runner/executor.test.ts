@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBannerServer } from '../test/helpers/banner-server.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
 import { execute, KILL_AFTER_MS, type ExecuteOptions } from './executor.ts';
 
@@ -40,27 +40,16 @@ function run(argv: string[], extra: Partial<ExecuteOptions> = {}) {
   return { done, chunks, progress, pids, text: () => chunks.map((c) => c.data).join('') };
 }
 
-let server: Server;
-let port: number;
-beforeAll(async () => {
-  // Speaks first with an SSH banner, which nmap's NULL probe identifies at once.
-  server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const banner = useBannerServer();
 
 describe.concurrent('executor (real nmap, loopback)', () => {
   it('reports a port the test opened as open, with its service, in output and report', async () => {
-    const scan = run(argvFor(`-sT -sV -p ${port}`));
+    const scan = run(argvFor(`-sT -sV -p ${banner.port()}`));
     const result = await scan.done;
     expect(result.error).toBeNull();
     expect(result.exitCode).toBe(0);
-    expect(scan.text()).toMatch(new RegExp(`${port}/tcp\\s+open`));
-    const found = result.report?.hosts[0]?.ports.find((p) => p.port === port);
+    expect(scan.text()).toMatch(new RegExp(`${banner.port()}/tcp\\s+open`));
+    const found = result.report?.hosts[0]?.ports.find((p) => p.port === banner.port());
     expect(found?.state).toBe('open');
     expect(found?.service).toMatchObject({ name: 'ssh', product: 'OpenSSH', version: '9.2p1 Debian 2+deb12u3' });
     expect(result.report?.scanner.args).toContain('-oX');
@@ -109,7 +98,7 @@ describe.concurrent('executor (real nmap, loopback)', () => {
   }, 20_000);
 
   it('caps output, flags the truncation and still finishes the scan', async () => {
-    const scan = run(argvFor(`-sT -p ${port} -vv --reason`), { caps: { stdout: 200, stderr: 1 << 18 } });
+    const scan = run(argvFor(`-sT -p ${banner.port()} -vv --reason`), { caps: { stdout: 200, stderr: 1 << 18 } });
     const result = await scan.done;
     expect(result.exitCode).toBe(0);
     expect(result.truncated.stdout).toBe(true);
@@ -134,7 +123,7 @@ describe.concurrent('executor (real nmap, loopback)', () => {
   });
 
   it('puts names the runner resolved back on the scanned hosts', async () => {
-    const result = await run(argvFor(`-sT -p ${port} -n`), { resolved: new Map([['127.0.0.1', 'web.lab.internal']]) }).done;
+    const result = await run(argvFor(`-sT -p ${banner.port()} -n`), { resolved: new Map([['127.0.0.1', 'web.lab.internal']]) }).done;
     expect(result.report?.hosts[0]?.hostnames[0]).toEqual({ name: 'web.lab.internal', type: 'user' });
   });
 });

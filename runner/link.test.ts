@@ -1,5 +1,5 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { useBannerServer } from '../test/helpers/banner-server.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
 import { finishedAckSeq, type JobFinished, type JobRejected, type RunnerMessage } from '../shared/protocol/index.ts';
 import { EdgeDouble } from '../test/helpers/edge-double.ts';
@@ -19,17 +19,7 @@ function argvFor(args: string, target: string | string[] = '127.0.0.1'): string[
 const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.type === 'job.finished' && m.jobId === jobId;
 const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
 
-let server: Server;
-let port: number;
-beforeAll(async () => {
-  server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const banner = useBannerServer();
 
 async function setup(cleanup: TestContext['onTestFinished'], config: Partial<RunnerConfig> = {}, edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {}) {
   const edge = await EdgeDouble.start({ tokens: [TOKEN], ...edgeOptions });
@@ -80,14 +70,14 @@ describe.concurrent('runner link', () => {
 
   it('runs a dispatched scan and streams sequenced output, progress and the report', async ({ onTestFinished }) => {
     const { edge, logs } = await setup(onTestFinished);
-    edge.dispatch('job_ok', argvFor(`-sT -sV -p ${port}`, 'web.lab.internal'));
+    edge.dispatch('job_ok', argvFor(`-sT -sV -p ${banner.port()}`, 'web.lab.internal'));
     const finished = await edge.waitFor(isFinished('job_ok'));
     expect(edge.received.find((m) => m.type === 'job.accepted')).toEqual({ type: 'job.accepted', jobId: 'job_ok' });
     expect(finished.exitCode).toBe(0);
     const output = edge.outputOf('job_ok');
     expect(output.seqs).toEqual(Array.from({ length: finished.lastSeq }, (_, i) => i + 1));
-    expect(output.text).toMatch(new RegExp(`${port}/tcp\\s+open\\s+ssh`));
-    const open = finished.report?.hosts[0]?.ports.find((p) => p.port === port);
+    expect(output.text).toMatch(new RegExp(`${banner.port()}/tcp\\s+open\\s+ssh`));
+    const open = finished.report?.hosts[0]?.ports.find((p) => p.port === banner.port());
     expect(open?.service?.product).toBe('OpenSSH');
     expect(finished.report?.hosts[0]?.hostnames[0]?.name).toBe('web.lab.internal');
     expect(logs.join('')).not.toContain(TOKEN);
@@ -128,7 +118,7 @@ describe.concurrent('runner link', () => {
 
   it('keeps a scan running while the link is down and delivers its result after reconnect', async ({ onTestFinished }) => {
     const { edge } = await setup(onTestFinished);
-    edge.dispatch('job_down', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_down', argvFor(`-sT -p ${banner.port()}`));
     await edge.waitFor((m) => m.type === 'job.accepted');
     edge.refuseWithStatus = 503;
     edge.dropAll();
@@ -143,7 +133,7 @@ describe.concurrent('runner link', () => {
 
   it('drops what the edge acked and resends only the rest', async ({ onTestFinished }) => {
     const { edge } = await setup(onTestFinished);
-    edge.dispatch('job_acked', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_acked', argvFor(`-sT -p ${banner.port()}`));
     await edge.waitFor(isFinished('job_acked'));
     await new Promise((r) => setTimeout(r, 200));
     const before = edge.received.length;
@@ -165,7 +155,7 @@ describe.concurrent('runner link', () => {
 
   it('never runs a repeated dispatch twice', async ({ onTestFinished }) => {
     const { edge } = await setup(onTestFinished);
-    const argv = argvFor(`-sT -p ${port}`);
+    const argv = argvFor(`-sT -p ${banner.port()}`);
     edge.dispatch('job_twice', argv);
     edge.dispatch('job_twice', argv);
     await edge.waitFor(isFinished('job_twice'));
@@ -178,7 +168,7 @@ describe.concurrent('runner link', () => {
     const { edge } = await setup(onTestFinished, { maxConcurrency: 1 });
     edge.dispatch('job_a', argvFor('-sT -p- --max-rate 100'));
     await edge.waitFor((m) => m.type === 'job.accepted');
-    edge.dispatch('job_b', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_b', argvFor(`-sT -p ${banner.port()}`));
     const rejected = await edge.waitFor(isRejected('job_b'));
     expect(rejected.error).toMatchObject({ type: 'rate_limited', retryAfterSec: 5 });
   });

@@ -1,10 +1,10 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { useBannerServer } from './helpers/banner-server.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
 import type { JobFinished, JobRejected, RunnerMessage } from '../shared/protocol/index.ts';
 import { EdgeDouble } from './helpers/edge-double.ts';
@@ -64,17 +64,7 @@ async function edgeDouble(cleanup: Cleanup, options: Parameters<typeof EdgeDoubl
   return edge;
 }
 
-let server: Server;
-let port: number;
-beforeAll(async () => {
-  server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const banner = useBannerServer();
 
 describe.concurrent('scangate-runner process', () => {
   it('exits 3 with a clear log line when its token is refused, and never logs the token', async ({ onTestFinished }) => {
@@ -117,7 +107,7 @@ describe.concurrent('scangate-runner process', () => {
     await edge.waitFor((m) => m.type === 'job.accepted');
     runner.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
-    edge.dispatch('job_late', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_late', argvFor(`-sT -p ${banner.port()}`));
     const late = await edge.waitFor(isRejected('job_late'));
     expect(late.error.type).toBe('no_runner');
     const finished = await edge.waitFor(isFinished('job_graceful'));
@@ -146,7 +136,7 @@ describe.concurrent('scangate-runner process', () => {
     edge.dispatch('job_raw', argvFor('-sS -p 22'));
     const rejected = await edge.waitFor(isRejected('job_raw'));
     expect(rejected.error.message).toMatch(/raw sockets.*not privileged/);
-    edge.dispatch('job_connect', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_connect', argvFor(`-sT -p ${banner.port()}`));
     const finished = await edge.waitFor(isFinished('job_connect'));
     expect(finished.exitCode).toBe(0);
     expect(finished.report?.hosts[0]?.ports[0]?.state).toBe('open');
@@ -156,10 +146,10 @@ describe.concurrent('scangate-runner process', () => {
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge);
     expect(await edge.waitFor((m) => m.type === 'hello')).toMatchObject({ privileged: true });
-    edge.dispatch('job_syn', argvFor(`-sS -p ${port}`));
+    edge.dispatch('job_syn', argvFor(`-sS -p ${banner.port()}`));
     const finished = await edge.waitFor(isFinished('job_syn'));
     expect(finished.exitCode).toBe(0);
-    expect(finished.report?.hosts[0]?.ports[0]).toMatchObject({ port, state: 'open', reason: 'syn-ack' });
+    expect(finished.report?.hosts[0]?.ports[0]).toMatchObject({ port: banner.port(), state: 'open', reason: 'syn-ack' });
   });
 
   it('answers --version, --help and bad options as a CLI should', () => {
@@ -205,7 +195,7 @@ describe.concurrent('scangate-runner process', () => {
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge, [], { entry: out });
     await edge.waitFor((m) => m.type === 'hello');
-    edge.dispatch('job_bundle', argvFor(`-sT -p ${port}`));
+    edge.dispatch('job_bundle', argvFor(`-sT -p ${banner.port()}`));
     const finished = await edge.waitFor(isFinished('job_bundle'));
     expect(finished.report?.hosts[0]?.ports[0]?.state).toBe('open');
   });
