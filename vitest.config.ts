@@ -27,6 +27,7 @@ export default defineConfig({
         test: {
           name: 'worker',
           include: ['worker/**/*.test.ts'],
+          testTimeout: 30_000,
         },
       },
     ],

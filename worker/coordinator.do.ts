@@ -23,6 +23,8 @@ import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow
 import { Counters, renderPrometheus } from './stores/metrics.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
+import { MAX_TASK_TTL_MS, TaskStore, taskStatusOf, type McpTask, type TaskRow } from './stores/tasks.store.ts';
+import { scanToolResult, type ToolResult } from './mcp/results.ts';
 import { newId } from './tokens.ts';
 
 /**
@@ -54,7 +56,10 @@ export class Coordinator extends DurableObject<Env> {
   readonly #runners: RunnerStore;
   readonly #audit: AuditStore;
   readonly #counters: Counters;
+  readonly #tasks: TaskStore;
   readonly #schemaVersion: number;
+  /** Wakes watchers of a job on each of its events. */
+  readonly #eventWaiters = new Map<string, Set<() => void>>();
   readonly #streams = new Map<string, Set<WritableStreamDefaultWriter<Uint8Array>>>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #policy: Policy;
@@ -67,6 +72,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#runners = new RunnerStore(this.#sql);
     this.#audit = new AuditStore(this.#sql);
     this.#counters = new Counters(this.#sql);
+    this.#tasks = new TaskStore(this.#sql);
     this.#sql.exec(`INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`, new Date().toISOString());
     const stored = this.#sql.exec<{ json: string }>('SELECT json FROM policy WHERE id = 1').toArray()[0];
     const resolved = stored ? resolvePolicy(JSON.parse(stored.json)) : undefined;
@@ -259,6 +265,98 @@ export class Coordinator extends DurableObject<Env> {
     return ok(toScan(this.#jobs.get(id)!));
   }
 
+  /**
+   * A scan's state without its output, once it has an event newer than `afterEid` (or ends, or `waitMs` passes).
+   * For callers that relay progress as it happens (the MCP tool).
+   */
+  async watchScan(principal: Principal, id: string, afterEid: number, waitMs: number): Promise<Result<{ scan: Scan; lastEid: number }>> {
+    const row = this.#jobs.get(id);
+    if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
+    const lastEid = () => this.#jobs.get(id)!.next_eid - 1;
+    if (lastEid() <= afterEid && !TERMINAL.has(row.status) && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const set = this.#eventWaiters.get(id) ?? new Set();
+        const timer = setTimeout(wake, Math.min(waitMs, 60_000));
+        function wake() {
+          clearTimeout(timer);
+          set.delete(wake);
+          resolve();
+        }
+        set.add(wake);
+        this.#eventWaiters.set(id, set);
+      });
+    }
+    return ok({ scan: toScan(this.#jobs.get(id)!), lastEid: lastEid() });
+  }
+
+  // ── MCP tasks ───────────────────────────────────────────────────────────────────────────────────────
+
+  #taskOf(row: TaskRow): McpTask {
+    const scan = row.scan_id ? this.#jobs.get(row.scan_id) : undefined;
+    const status = (row.status as McpTask['status'] | null) ?? (scan ? taskStatusOf(scan.status) : 'failed');
+    const updated = Math.max(row.updated_at, scan?.finished_at ?? 0, scan?.dispatched_at ?? 0);
+    return {
+      taskId: row.task_id,
+      status,
+      ...(row.status_message ? { statusMessage: row.status_message } : scan?.error ? { statusMessage: (JSON.parse(scan.error) as ScanError).message } : {}),
+      createdAt: new Date(row.created_at).toISOString(),
+      lastUpdatedAt: new Date(updated).toISOString(),
+      ttl: row.ttl_ms,
+      pollInterval: row.poll_interval_ms,
+    };
+  }
+
+  /** Creates a task for a scan (or, with `result`, for a call that failed before any scan existed). */
+  mcpTaskCreate(principal: Principal, options: { scanId: string | null; ttl: number | null; pollInterval: number; result: ToolResult | null }): McpTask {
+    const now = Date.now();
+    this.#tasks.prune(now);
+    const ttl = options.ttl === null ? MAX_TASK_TTL_MS : Math.min(Math.max(options.ttl, 60_000), MAX_TASK_TTL_MS);
+    const row: TaskRow = {
+      task_id: options.scanId ?? newId('task'),
+      token_id: principal.tokenId,
+      scan_id: options.scanId,
+      ttl_ms: ttl,
+      poll_interval_ms: options.pollInterval,
+      created_at: now,
+      updated_at: now,
+      status: options.result ? 'failed' : null,
+      status_message: null,
+      result: options.result ? JSON.stringify(options.result) : null,
+    };
+    this.#tasks.insert(row);
+    return this.#taskOf(row);
+  }
+
+  mcpTaskGet(principal: Principal, taskId: string): McpTask | null {
+    const row = this.#tasks.get(principal.tokenId, taskId);
+    return row ? this.#taskOf(row) : null;
+  }
+
+  /** The task's tool result once it has ended, else null. */
+  mcpTaskResult(principal: Principal, taskId: string): ToolResult | null {
+    const row = this.#tasks.get(principal.tokenId, taskId);
+    if (!row) return null;
+    if (row.result) return JSON.parse(row.result) as ToolResult;
+    const scan = row.scan_id ? this.#jobs.get(row.scan_id) : undefined;
+    if (!scan || !TERMINAL.has(scan.status)) return null;
+    return scanToolResult({ ...toScan(scan) });
+  }
+
+  async mcpTaskCancel(principal: Principal, taskId: string): Promise<McpTask | null> {
+    const row = this.#tasks.get(principal.tokenId, taskId);
+    if (!row) return null;
+    if (row.scan_id) await this.cancelScan(principal, row.scan_id);
+    this.#tasks.setStatus(taskId, 'cancelled', 'Cancelled by the client', Date.now());
+    return this.#taskOf(this.#tasks.get(principal.tokenId, taskId)!);
+  }
+
+  mcpTaskList(principal: Principal, cursor?: string): { tasks: McpTask[]; nextCursor?: string } {
+    const rows = this.#tasks.list(principal.tokenId, 21, cursor);
+    const page = rows.slice(0, 20);
+    const last = page.at(-1);
+    return { tasks: page.map((r) => this.#taskOf(r)), ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }) };
+  }
+
   // ── runners and breakers ────────────────────────────────────────────────────────────────────────────
 
   createRunner(id: string, name: string, actor: string): Result<RunnerRecord> {
@@ -443,6 +541,8 @@ export class Coordinator extends DurableObject<Env> {
     if (!event) return undefined;
     const chunk = encoder.encode(sse(event));
     for (const writer of this.#streams.get(jobId) ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
+    for (const wake of this.#eventWaiters.get(jobId) ?? []) wake();
+    this.#eventWaiters.delete(jobId);
     return event;
   }
 

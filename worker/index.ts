@@ -5,6 +5,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
 import { requireRole, type AppEnv } from './auth.ts';
 import { getCoordinator } from './coordinator.do.ts';
+import { mcpApi } from './mcp/mcp.api.ts';
 import { adminApi } from './routes/admin.api.ts';
 import { scansApi } from './routes/scans.api.ts';
 
@@ -40,6 +41,7 @@ app.get('/metrics', requireRole('admin'), async (c) => {
   return c.text(await getCoordinator(c.env).metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 
+app.route('/', mcpApi);
 app.route('/', scansApi);
 app.route('/', adminApi);
 

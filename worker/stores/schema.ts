@@ -38,4 +38,15 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE rate_windows (token_id TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'mcp tasks',
+    sql: `
+      CREATE TABLE mcp_tasks (
+        task_id TEXT PRIMARY KEY, token_id TEXT NOT NULL, scan_id TEXT, ttl_ms INTEGER, poll_interval_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, status TEXT, status_message TEXT, result TEXT
+      );
+      CREATE INDEX mcp_tasks_by_token ON mcp_tasks (token_id, created_at);
+    `,
+  },
 ];

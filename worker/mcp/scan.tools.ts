@@ -1,0 +1,213 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import { z } from 'zod';
+import type { ScanError } from '../../shared/errors/index.ts';
+import { TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
+import type { Principal } from '../auth.ts';
+import type { Coordinator, Result } from '../coordinator.do.ts';
+import type { Scan } from '../stores/jobs.store.ts';
+import type { RunnerRecord } from '../stores/runners.store.ts';
+import { errorToolResult, scanToolResult, ScanResultShape, summarize, type ToolResult } from './results.ts';
+import { CoordinatorTaskStore } from './task-store.ts';
+
+/**
+ * The MCP tools. `nmap_scan` goes through exactly the Coordinator call `POST /v1/scans` uses. Descriptions are
+ * written to teach an agent the request shapes in few tokens.
+ */
+const TARGET = z
+  .union([z.string(), z.array(z.string()).min(1).max(256)])
+  .describe('IP, CIDR (e.g. 10.0.0.0/24) or *.lab.internal name, or a list of them. Private lab networks only; one address family per scan.');
+const ARGS = z
+  .union([z.string().max(4096), z.array(z.string()).max(128)])
+  .optional()
+  .describe('nmap options, exact spellings only, e.g. "-sT -sV -p 22,80,443" or "--top-ports 100 --open". No targets, no output or file options. -sS/-sU/-O need a privileged runner; -A, vuln/brute scripts need the intrusive policy.');
+const TEMPLATE = z
+  .enum(TEMPLATE_NAMES as [string, ...string[]])
+  .optional()
+  .describe(`Preset: ${TEMPLATE_NAMES.map((n) => `${n} (${TEMPLATE_DESCRIPTIONS[n as keyof typeof TEMPLATE_DESCRIPTIONS]})`).join('; ')}. args add to or override it.`);
+const SCAN_ID = z.string().regex(/^scan_[A-Za-z0-9_-]{1,32}$/).describe('The scanId a previous nmap_scan returned.');
+
+const ScanInput = {
+  target: TARGET,
+  template: TEMPLATE,
+  args: ARGS,
+  timeoutSec: z.number().int().min(1).max(3600).optional().describe('Stop the scan after this long (default from policy, 600).'),
+};
+
+type Stub = DurableObjectStub<Coordinator>;
+
+/** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
+export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'validate_scan', 'list_templates', 'scanner_info'] as const;
+
+function unwrap<T>(result: unknown): { ok: true; value: T } | { ok: false; error: ScanError } {
+  return result as Result<T>;
+}
+
+export function buildMcpServer(coordinator: Stub, principal: Principal): { server: McpServer; taskStore: CoordinatorTaskStore } {
+  const taskStore = new CoordinatorTaskStore(coordinator, principal);
+  const server = new McpServer(
+    { name: 'scangate', version: '0.1.0', title: 'scangate: policy-checked nmap for lab networks' },
+    {
+      capabilities: { tools: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      taskStore,
+      jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+      instructions:
+        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results summarize open ports; use get_scan with outputTail for raw output.',
+    },
+  );
+
+  server.experimental.tasks.registerToolTask(
+    'nmap_scan',
+    {
+      title: 'Run an nmap scan',
+      description: 'Run nmap against lab targets after policy checks, on a runner inside the lab. Returns hosts up and open ports with service and version, plus the parsed report. Never retried automatically.',
+      inputSchema: ScanInput,
+      outputSchema: ScanResultShape,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+      execution: { taskSupport: 'optional' },
+    },
+    {
+      async createTask(args, extra) {
+        const created = unwrap<{ scan: Scan }>(await coordinator.createScan(principal, args));
+        if (!created.ok) {
+          const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, context: { result: errorToolResult(created.error) } });
+          return { task };
+        }
+        const scanId = created.value.scan.id;
+        const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, pollInterval: 1000, context: { scanId } });
+        if (taskStore.augmented) return { task };
+        // A blocking call: wait here (no poll-interval delay) and relay progress to the client as it comes.
+        const progressToken = extra._meta?.progressToken;
+        let lastEid = 0;
+        let lastPercent = -1;
+        let notified = 0;
+        for (;;) {
+          const watched = unwrap<{ scan: Scan; lastEid: number }>(await coordinator.watchScan(principal, scanId, lastEid, 25_000));
+          if (!watched.ok || extra.signal.aborted) break;
+          lastEid = watched.value.lastEid;
+          const { scan } = watched.value;
+          const percent = scan.progress?.percent;
+          if (progressToken !== undefined && percent !== undefined && percent !== lastPercent) {
+            lastPercent = percent;
+            await extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken, progress: ++notified, message: `${scan.progress?.phase ?? 'scan'} ${percent.toFixed(0)}%${scan.progress?.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}` },
+              })
+              .catch(() => {});
+          }
+          if (['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) break;
+        }
+        return { task: (await extra.taskStore.getTask(task.taskId)) ?? task };
+      },
+      async getTask(_args, extra) {
+        return (await extra.taskStore.getTask(extra.taskId))!;
+      },
+      async getTaskResult(_args, extra) {
+        return (await extra.taskStore.getTaskResult(extra.taskId)) as ToolResult;
+      },
+    },
+  );
+
+  server.registerTool(
+    'get_scan',
+    {
+      title: 'Get a scan',
+      description: 'Status, summary and report of a scan you started; outputTail returns the last characters of nmap\'s raw output.',
+      inputSchema: { scanId: SCAN_ID, outputTail: z.number().int().min(0).max(20_000).optional().describe('Characters of raw output to include from the end (0–20000).') },
+      outputSchema: ScanResultShape,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ scanId, outputTail }) => {
+      const got = unwrap<Scan & { output: string }>(await coordinator.getScan(principal, scanId));
+      if (!got.ok) return errorToolResult(got.error);
+      const { output, ...scan } = got.value;
+      const tail = outputTail ? output.slice(-outputTail) : '';
+      return scanToolResult(scan, tail ? `--- last ${tail.length} characters of output ---\n${tail}` : undefined);
+    },
+  );
+
+  server.registerTool(
+    'cancel_scan',
+    {
+      title: 'Cancel a scan',
+      description: 'Stop a queued or running scan you started.',
+      inputSchema: { scanId: SCAN_ID },
+      outputSchema: ScanResultShape,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ scanId }) => {
+      const cancelled = unwrap<Scan>(await coordinator.cancelScan(principal, scanId));
+      if (!cancelled.ok) return errorToolResult(cancelled.error);
+      return { content: [{ type: 'text' as const, text: `Cancel requested.\n${summarize(cancelled.value)}` }], structuredContent: scanToolResult(cancelled.value).structuredContent! };
+    },
+  );
+
+  server.registerTool(
+    'validate_scan',
+    {
+      title: 'Check a scan request',
+      description: 'Dry run: the exact nmap argv scangate would run, or why it would refuse and what to change. Scans nothing.',
+      inputSchema: { target: TARGET, template: TEMPLATE, args: ARGS },
+      outputSchema: { valid: z.boolean(), argv: z.array(z.string()), targets: z.array(z.string()), warnings: z.array(z.string()), needsPrivilege: z.boolean() },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async (args) => {
+      const checked = unwrap<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await coordinator.validate(args));
+      if (!checked.ok) return errorToolResult(checked.error);
+      const { argv, targets, warnings, needsPrivilege } = checked.value;
+      const structured = { valid: true, argv, targets: targets.map((t) => t.value), warnings, needsPrivilege };
+      const text = `Valid. nmap ${argv.join(' ')}${needsPrivilege ? '\nNeeds a privileged runner.' : ''}${warnings.length ? `\nWarnings: ${warnings.join('; ')}` : ''}`;
+      return { content: [{ type: 'text' as const, text }], structuredContent: structured };
+    },
+  );
+
+  server.registerTool(
+    'list_templates',
+    {
+      title: 'List scan templates',
+      description: 'The preset scans nmap_scan accepts as template, with their nmap options.',
+      outputSchema: { templates: z.array(z.object({ name: z.string(), args: z.string(), description: z.string() })) },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async () => {
+      const templates = TEMPLATE_NAMES.map((name) => ({ name, args: TEMPLATES[name], description: TEMPLATE_DESCRIPTIONS[name] }));
+      return { content: [{ type: 'text' as const, text: templates.map((t) => `${t.name}: ${t.args} (${t.description})`).join('\n') }], structuredContent: { templates } };
+    },
+  );
+
+  server.registerTool(
+    'scanner_info',
+    {
+      title: 'Scanner limits and state',
+      description: 'The policy in force (allowed networks, limits, intrusive/evasion), the runners with their networks and privileges, and their circuit breakers.',
+      outputSchema: {
+        policy: z.record(z.string(), z.unknown()),
+        runners: z.array(z.object({ name: z.string(), online: z.boolean(), networks: z.array(z.string()), privileged: z.boolean().nullable(), running: z.number(), breaker: z.string(), retryAt: z.string().nullable() })),
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async () => {
+      const [policy, runners] = (await Promise.all([coordinator.getPolicy(), coordinator.listRunners()])) as [Policy, Array<RunnerRecord & { running: number }>];
+      const live = runners.filter((r) => !r.revokedAt);
+      const rows = live.map((r) => ({
+        name: r.name,
+        online: r.connected,
+        networks: r.hello?.networks ?? [],
+        privileged: r.hello?.privileged ?? null,
+        running: r.running,
+        breaker: r.breaker.state,
+        retryAt: r.breaker.halfOpenAt ? new Date(r.breaker.halfOpenAt).toISOString() : null,
+      }));
+      const text = [
+        `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,
+        `Limits: ${policy.maxHosts} addresses, ${policy.maxTargets} targets, ${policy.maxPortRanges} port items per scan; timeout ${policy.defaultTimeoutSec} s; ${policy.rateLimitPerMinute} scans/min.`,
+        `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}.`,
+        ...rows.map((r) => `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`),
+      ].join('\n');
+      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policy as unknown as Record<string, unknown>, runners: rows } };
+    },
+  );
+
+  return { server, taskStore };
+}
