@@ -20,6 +20,11 @@ export interface ExecuteOptions {
   caps: { stdout: number; stderr: number };
   nmapPath: string;
   prlimitPath?: string;
+  /**
+   * util-linux `setpriv`, when present: nmap is started with a parent-death signal (SIGKILL), so a runner that
+   * dies without cleaning up (kill -9, OOM) never leaves a scan running on its own.
+   */
+  setprivPath?: string;
   /** Set when the runner has raw-socket capabilities without being root: nmap then needs NMAP_PRIVILEGED. */
   privilegedWithoutRoot?: boolean;
   /** Names the runner resolved, by the address it passed to nmap, to put back into the report. */
@@ -66,19 +71,19 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
 
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
   if (options.privilegedWithoutRoot) env.NMAP_PRIVILEGED = '1';
-  const child = spawn(
+  const limited = [
     options.prlimitPath ?? 'prlimit',
-    [
-      `--as=${LIMITS.addressSpaceBytes}`,
-      `--nofile=${LIMITS.openFiles}`,
-      '--core=0',
-      `--cpu=${options.timeoutSec + LIMITS.cpuSlackSec}`,
-      '--',
-      options.nmapPath,
-      ...nmapArgv(options.argv, xmlPath, options.statsEvery),
-    ],
-    { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
+    `--as=${LIMITS.addressSpaceBytes}`,
+    `--nofile=${LIMITS.openFiles}`,
+    '--core=0',
+    `--cpu=${options.timeoutSec + LIMITS.cpuSlackSec}`,
+    '--',
+    options.nmapPath,
+    ...nmapArgv(options.argv, xmlPath, options.statsEvery),
+  ];
+  // setpriv and prlimit each exec the next program, so the death signal set here is nmap's own.
+  const command = options.setprivPath ? [options.setprivPath, '--pdeathsig', 'KILL', '--', ...limited] : limited;
+  const child = spawn(command[0]!, command.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 
   const group = child.pid;
   const killGroup = (signal: NodeJS.Signals) => {

@@ -35,6 +35,8 @@ export interface LinkOptions {
   resolve: Resolver;
   backoff?: BackoffOptions;
   statsEvery?: string;
+  /** util-linux setpriv, to give nmap a parent-death signal (see ExecuteOptions). */
+  setprivPath?: string;
 }
 
 interface JobState {
@@ -275,6 +277,7 @@ export class RunnerLink {
       resolved: guarded.resolved,
       signal: job.abort.signal,
       ...(this.#o.statsEvery && { statsEvery: this.#o.statsEvery }),
+      ...(this.#o.setprivPath && { setprivPath: this.#o.setprivPath }),
       onOutput: (stream, data) => this.#send(job.journal.append(stream, data)),
       onProgress: (p) => {
         const now = Date.now();

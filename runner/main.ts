@@ -47,6 +47,8 @@ async function main(): Promise<number> {
     });
     return EXIT.fatal;
   }
+  const setprivPath = await which('setpriv');
+  if (!setprivPath) log.log('warn', 'runner.no_setpriv', { hint: 'Install util-linux setpriv so nmap dies with the runner if the runner is killed.' });
   const privilege = await detectPrivilege();
   const version = (await nmapVersion(nmapPath)) ?? null;
   log.log('info', 'runner.start', {
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
     nmapPath,
     nmapVersion: version,
     resolve: systemResolver,
+    ...(setprivPath && { setprivPath }),
     ...(process.env.SCANGATE_STATS_EVERY && { statsEvery: process.env.SCANGATE_STATS_EVERY }),
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void link.shutdown());

@@ -79,6 +79,24 @@ export class Coordinator extends DurableObject<Env> {
     this.#policy = resolved?.ok ? resolved.policy : structuredClone(DEFAULT_POLICY) as Policy;
     // Heartbeats are answered without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    void ctx.blockConcurrencyWhile(() => this.#reconcileSockets());
+  }
+
+  /**
+   * After a restart of the object (a deploy, a crash, `wrangler dev` restarted) sockets are gone without a close
+   * event. Runners still marked connected with no socket are marked down and their jobs get a lease, so they are
+   * either resumed on reconnect or become runner_lost, never stuck. (After hibernation the sockets are still here.)
+   */
+  async #reconcileSockets(): Promise<void> {
+    const now = Date.now();
+    let changed = false;
+    for (const runner of this.#runners.list()) {
+      if (!runner.connected || this.ctx.getWebSockets(runner.id).length > 0) continue;
+      this.#runners.disconnected(runner.id, now);
+      this.#leaseJobsOf(runner.id, now);
+      changed = true;
+    }
+    if (changed) await this.#schedule();
   }
 
   // ── settings ────────────────────────────────────────────────────────────────────────────────────────

@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+/**
+ * scangate: the command line for people. Talks to the edge's HTTP API only (the same routes scripts use).
+ * URL and token come from --url/--token, SCANGATE_URL/SCANGATE_TOKEN, or .scangate/local.json (`npm start`).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatError, formatScan, progressBar, safeText, scanRows, table, type ScanView } from './cli/render.ts';
+import { sseEvents, textChunks } from './cli/sse.ts';
+
+const USAGE = `usage: scangate <command> [options]
+
+  scan <target…> [--template t] [--args "…"] [--timeout sec] [--output] [--json]
+                          run a scan with a live progress bar, then a table of hosts and open ports
+  get <scan-id> [--output] [--json]     a scan, its report (and its raw nmap output)
+  list [--status s] [--limit n] [--json]
+  cancel <scan-id>
+  runners [--json]                      runners and their state (admin)
+  breakers [--json]                     circuit breakers (admin)
+  tokens create --role scan|admin|runner [--name n]   mint a token; shown once (admin)
+
+options: --url <edge URL>  --token <bearer token>  (else SCANGATE_URL, SCANGATE_TOKEN, .scangate/local.json)
+templates: quick, standard, thorough, discovery, version, script`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  template: { type: 'string' },
+  args: { type: 'string' },
+  timeout: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  role: { type: 'string' },
+  name: { type: 'string' },
+  json: { type: 'boolean' },
+  output: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  // `--args "-sV -p 22"` is the common case: its value starts with a dash, which parseArgs would refuse.
+  const args = argv.flatMap((arg, i) => (arg === '--args' && i + 1 < argv.length ? [] : argv[i - 1] === '--args' ? [`--args=${arg}`] : [arg]));
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n${USAGE}`, 2);
+  }
+}
+
+interface Local {
+  url?: string;
+  scanToken?: string;
+  adminToken?: string;
+}
+
+function local(): Local {
+  for (const dir of [process.cwd(), join(import.meta.dirname, '..')]) {
+    try {
+      return JSON.parse(readFileSync(join(dir, '.scangate', 'local.json'), 'utf8')) as Local;
+    } catch {
+      // next
+    }
+  }
+  return {};
+}
+
+/** The edge URL and the token for a command that needs `role`. Flags win over the environment over local.json. */
+function connection(values: Values, role: 'scan' | 'admin'): { url: string; token: string } {
+  const saved = local();
+  const url = values.url ?? process.env.SCANGATE_URL ?? saved.url;
+  const token = values.token ?? process.env.SCANGATE_TOKEN ?? (role === 'admin' ? saved.adminToken : saved.scanToken);
+  if (!url) throw new CliError('no edge URL: pass --url, set SCANGATE_URL, or run `npm start` (which writes .scangate/local.json)', 2);
+  if (!token) throw new CliError(`no ${role} token: pass --token or set SCANGATE_TOKEN`, 2);
+  return { url: url.replace(/\/+$/, ''), token };
+}
+
+async function request<T>(conn: { url: string; token: string }, method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${conn.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${conn.token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+  } catch (e) {
+    throw new CliError(`cannot reach ${conn.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}\n  what to do: check the URL, or start the local stack with \`npm start\``);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    throw new CliError(`${method} ${path}: HTTP ${res.status}, not JSON: ${safeText(text.slice(0, 200))}`);
+  }
+  const error = (parsed as { error?: Parameters<typeof formatError>[0] }).error;
+  if (!res.ok || error) throw new CliError(error ? formatError(error) : `${method} ${path}: HTTP ${res.status}`);
+  return parsed as T;
+}
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const positiveInt = (value: string | undefined, name: string) => {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`--${name} must be a positive whole number, not ${value}`, 2);
+  return Number(value);
+};
+
+/** Follows a scan's events until it ends: a live bar on a terminal, a line per 10 % elsewhere; raw output on request. */
+async function follow(conn: { url: string; token: string }, id: string, showOutput: boolean): Promise<void> {
+  const tty = process.stderr.isTTY;
+  let lastShown = -10;
+  let drawn = false;
+  const res = await fetch(`${conn.url}/v1/scans/${id}/events`, { headers: { authorization: `Bearer ${conn.token}`, accept: 'text/event-stream' } });
+  if (!res.ok || !res.body) throw new CliError(`cannot follow scan ${id}: HTTP ${res.status}`);
+  for await (const event of sseEvents(textChunks(res.body))) {
+    if (event.event === 'progress') {
+      const p = JSON.parse(event.data) as { percent: number; phase?: string; etaSec?: number };
+      const detail = [p.phase, p.etaSec !== undefined && `~${p.etaSec} s left`].filter(Boolean).join(', ');
+      if (tty) {
+        process.stderr.write(`\r${progressBar(p.percent, detail)}\u001b[K`);
+        drawn = true;
+      } else if (p.percent - lastShown >= 10) {
+        lastShown = p.percent;
+        process.stderr.write(`${progressBar(p.percent, detail)}\n`);
+      }
+    } else if (event.event === 'dispatched' && !tty) {
+      process.stderr.write(`scan ${id} dispatched to a runner\n`);
+    } else if (event.event === 'output' && showOutput) {
+      if (drawn) process.stderr.write('\r\u001b[K');
+      process.stdout.write(safeText((JSON.parse(event.data) as { data: string }).data, true));
+    } else if (event.event === 'finished') {
+      break;
+    }
+  }
+  if (drawn) process.stderr.write(`\r${progressBar(100)}\u001b[K\n`);
+}
+
+async function scanCommand(values: Values, targets: string[]): Promise<number> {
+  if (!targets.length) throw new CliError('scan needs at least one target, e.g. `scangate scan 127.0.0.1`', 2);
+  const conn = connection(values, 'scan');
+  const timeoutSec = positiveInt(values.timeout, 'timeout');
+  const body = {
+    target: targets.length === 1 ? targets[0] : targets,
+    ...(values.template && { template: values.template }),
+    ...(values.args !== undefined && { args: values.args }),
+    ...(timeoutSec && { timeoutSec }),
+  };
+  const { scan } = await request<{ scan: ScanView }>(conn, 'POST', '/v1/scans', body);
+  if (!values.json) process.stderr.write(`scan ${scan.id} ${scan.status}: nmap ${scan.argv.join(' ')}\n`);
+  // Ctrl-C stops the scan on the runner too, not only this terminal.
+  const onInterrupt = () => {
+    process.stderr.write(`\ncancelling scan ${scan.id} …\n`);
+    void request(conn, 'POST', `/v1/scans/${scan.id}/cancel`).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onInterrupt);
+  if (!['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) await follow(conn, scan.id, values.output === true && !values.json);
+  process.off('SIGINT', onInterrupt);
+  const done = (await request<{ scan: ScanView & { output: string } }>(conn, 'GET', `/v1/scans/${scan.id}`)).scan;
+  print(values.json ? JSON.stringify(done, null, 2) : formatScan(done));
+  return done.status === 'succeeded' ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    print(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const asJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+  switch (command) {
+    case 'scan':
+      return scanCommand(values, rest);
+    case 'get': {
+      if (rest.length !== 1) throw new CliError('usage: scangate get <scan-id>', 2);
+      const { scan } = await request<{ scan: ScanView & { output: string } }>(connection(values, 'scan'), 'GET', `/v1/scans/${encodeURIComponent(rest[0]!)}`);
+      if (values.json) asJson(scan);
+      else print(`${formatScan(scan)}${values.output ? `\n\n--- nmap output ---\n${safeText(scan.output, true)}` : ''}`);
+      return 0;
+    }
+    case 'list': {
+      const query = new URLSearchParams({ limit: String(positiveInt(values.limit, 'limit') ?? 20), ...(values.status && { status: values.status }) });
+      const { scans } = await request<{ scans: ScanView[] }>(connection(values, 'scan'), 'GET', `/v1/scans?${query}`);
+      if (values.json) asJson(scans);
+      else print(scanRows(scans));
+      return 0;
+    }
+    case 'cancel': {
+      if (rest.length !== 1) throw new CliError('usage: scangate cancel <scan-id>', 2);
+      const { scan } = await request<{ scan: ScanView }>(connection(values, 'scan'), 'POST', `/v1/scans/${encodeURIComponent(rest[0]!)}/cancel`);
+      print(`scan ${scan.id}: cancel requested (${scan.status})`);
+      return 0;
+    }
+    case 'runners': {
+      type R = { id: string; name: string; online: boolean; revoked: boolean; lastSeen: string | null; nmapVersion: string | null; privileged: boolean | null; networks: string[]; running: number; breaker: string };
+      const { runners } = await request<{ runners: R[] }>(connection(values, 'admin'), 'GET', '/v1/runners');
+      if (values.json) asJson(runners);
+      else if (!runners.length) print('no runners: mint one with `scangate tokens create --role runner`');
+      else print(table(['NAME', 'ID', 'STATE', 'LAST SEEN', 'NMAP', 'PRIV', 'NETWORKS', 'RUNNING', 'BREAKER'], runners.map((r) => [r.name, r.id, r.revoked ? 'revoked' : r.online ? 'online' : 'offline', r.lastSeen ?? '', r.nmapVersion ?? '', r.privileged === null ? '' : r.privileged ? 'yes' : 'no', r.networks.join(','), String(r.running), r.breaker])));
+      return 0;
+    }
+    case 'breakers': {
+      type B = { runner: string; state: string; consecutiveFailures: number; failureThreshold: number; recoveryTimeoutSec: number; nextHalfOpenAt: string | null; errors: Array<{ message: string }> };
+      const { breakers } = await request<{ breakers: B[] }>(connection(values, 'admin'), 'GET', '/v1/breakers');
+      if (values.json) asJson(breakers);
+      else if (!breakers.length) print('no breakers (no runners yet)');
+      else print(table(['RUNNER', 'STATE', 'FAILURES', 'RECOVERY', 'HALF-OPEN AT', 'LAST ERROR'], breakers.map((b) => [b.runner, b.state, `${b.consecutiveFailures}/${b.failureThreshold}`, `${b.recoveryTimeoutSec}s`, b.nextHalfOpenAt ?? '', b.errors.at(-1)?.message ?? ''])));
+      return 0;
+    }
+    case 'tokens': {
+      if (rest[0] !== 'create' || rest.length !== 1) throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n]', 2);
+      const role = values.role;
+      if (role !== 'scan' && role !== 'admin' && role !== 'runner') throw new CliError('--role must be scan, admin or runner', 2);
+      const name = values.name ?? `${role}-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
+      const conn = connection(values, 'admin');
+      const minted = role === 'runner'
+        ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', { name })
+        : await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/tokens', { name, role });
+      if (values.json) asJson({ ...minted, role });
+      else print(`${role} token ${minted.name} (${minted.id}); shown once, keep it safe:\n${minted.token}`);
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown command ${safeText(command)}\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`scangate: ${e instanceof CliError ? e.message : ((e as Error)?.stack ?? String(e))}\n`);
+    process.exit(e instanceof CliError ? e.exitCode : 1);
+  },
+);
