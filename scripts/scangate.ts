@@ -65,7 +65,8 @@ interface Local {
 }
 
 function local(): Local {
-  for (const dir of [process.cwd(), join(import.meta.dirname, '..')]) {
+  const dirs = [process.env.SCANGATE_HOME, process.cwd(), join(import.meta.dirname, '..')].filter((d): d is string => Boolean(d));
+  for (const dir of dirs) {
     try {
       return JSON.parse(readFileSync(join(dir, '.scangate', 'local.json'), 'utf8')) as Local;
     } catch {

@@ -97,8 +97,10 @@ export interface EdgeOptions {
   port: number;
   /** Durable Object state directory (wrangler's --persist-to). */
   persistTo: string;
-  /** Worker variables (ADMIN_TOKEN, LEASE_SEC, …); when absent, wrangler reads .dev.vars. */
+  /** Worker variables (LEASE_SEC, …) on the command line: nothing secret goes here, ps shows it. */
   vars?: Record<string, string>;
+  /** A dotenv file with the Worker's secrets (ADMIN_TOKEN); else wrangler reads ./.dev.vars. */
+  envFile?: string;
   echo?: (text: string) => void;
 }
 
@@ -119,6 +121,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     '--log-level', 'warn',
   ];
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}:${value}`);
+  if (options.envFile) args.push('--env-file', options.envFile);
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0' };
   const proc = new Proc(process.execPath, args, { env, ...(options.echo && { echo: options.echo }) });
   const url = `http://127.0.0.1:${options.port}`;

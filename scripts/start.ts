@@ -2,7 +2,7 @@
  * `npm start`: the whole stack on this machine. `wrangler dev` on 127.0.0.1 (state under .wrangler/), an admin
  * token in .dev.vars (made once), a scan token and a runner token minted through the admin API (kept under
  * .scangate/ and reused by the next start), and a local runner allowed to scan 127.0.0.0/8 only.
- * Ctrl-C stops everything.
+ * Ctrl-C stops everything. SCANGATE_PORT (8787) and SCANGATE_HOME (this checkout) move it.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,8 +10,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { callApi, ROOT, startEdge, startRunner, type Edge, type Proc } from './stack.ts';
 
-const STATE = join(ROOT, '.scangate');
-const DEV_VARS = join(ROOT, '.dev.vars');
+/** Where local state lives: the checkout by default; SCANGATE_HOME moves it (tests use a temp dir). */
+const HOME = process.env.SCANGATE_HOME ?? ROOT;
+const STATE = join(HOME, '.scangate');
+const DEV_VARS = join(HOME, '.dev.vars');
 const LOCAL_JSON = join(STATE, 'local.json');
 const RUNNER_TOKEN = join(STATE, 'runner.token');
 const LOCAL_NETWORK = '127.0.0.0/8';
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`SCANGATE_PORT=${process.env.SCANGATE_PORT} is not a port number.`);
 
   process.stdout.write(`scangate: starting wrangler dev on 127.0.0.1:${port} …\n`);
-  const edge = await startEdge({ port, persistTo: join(ROOT, '.wrangler', 'state') }).catch((e: Error) =>
+  const edge = await startEdge({ port, persistTo: join(HOME, '.wrangler', 'state'), envFile: DEV_VARS }).catch((e: Error) =>
     fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
   );
   let stopping = false;

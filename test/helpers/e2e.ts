@@ -39,7 +39,9 @@ export class Stack {
 
   async start(): Promise<void> {
     this.port ||= await freePort();
-    this.edge = await startEdge({ port: this.port, persistTo: join(this.dir, 'state'), vars: { ADMIN_TOKEN: this.admin, ...this.#vars } });
+    const envFile = join(this.dir, 'secrets.env');
+    writeFileSync(envFile, `ADMIN_TOKEN=${this.admin}\n`, { mode: 0o600 });
+    this.edge = await startEdge({ port: this.port, persistTo: join(this.dir, 'state'), vars: this.#vars, envFile });
   }
 
   /** Stops wrangler dev (SIGTERM to its group) and starts it again on the same port with the same state. */
