@@ -66,7 +66,7 @@ describe('npm start', () => {
     expect(again.scanToken).toBe(info.scanToken);
     const runners = (await (await fetch(`${again.url}/v1/runners`, { headers: { authorization: `Bearer ${again.adminToken}` } })).json()) as { runners: Array<{ online: boolean }> };
     expect(runners.runners).toHaveLength(1);
-    expect(runners.runners[0].online).toBe(true);
+    expect(runners.runners[0]?.online).toBe(true);
     process.kill(second.pid, 'SIGINT');
     expect((await second.exited).code).toBe(0);
     expect(leftovers()).toEqual([]);
