@@ -26,6 +26,9 @@ import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
 import { MAX_TASK_TTL_MS, TaskStore, taskStatusOf, type McpTask, type TaskRow } from './stores/tasks.store.ts';
 import { scanToolResult, type ToolResult } from './mcp/results.ts';
 import { newId } from './tokens.ts';
+import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './dashboard/data.ts';
+import { DashboardHub } from './dashboard/hub.ts';
+import { renderSections } from './dashboard/views.tsx';
 
 /**
  * The coordinator of one runner pool: its runners' sockets (WebSocket Hibernation API), breakers, queue, jobs
@@ -57,6 +60,7 @@ export class Coordinator extends DurableObject<Env> {
   readonly #audit: AuditStore;
   readonly #counters: Counters;
   readonly #tasks: TaskStore;
+  readonly #dashboard = new DashboardHub(() => this.#dashboardFrame());
   readonly #schemaVersion: number;
   /** Wakes watchers of a job on each of its events. */
   readonly #eventWaiters = new Map<string, Set<() => void>>();
@@ -124,6 +128,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   putPolicy(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
+    this.#dashboard.notify();
     const resolved = resolvePolicy(input, this.#policy);
     if (!resolved.ok) {
       this.#audit.record(actor, 'policy.update', 'refused', { reason: resolved.error.message });
@@ -375,9 +380,32 @@ export class Coordinator extends DurableObject<Env> {
     return { tasks: page.map((r) => this.#taskOf(r)), ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }) };
   }
 
+  // ── dashboard ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Everything the dashboard shows, as of now. */
+  dashboardData(): DashboardData {
+    const now = Date.now();
+    const runners = this.#runners.list();
+    return {
+      now,
+      allowIntrusive: this.#policy.allowIntrusive,
+      queueDepth: this.#jobs.byStatus(['queued']).length,
+      runners: runnerRows(this.listRunners()),
+      breakers: breakerRows(runners, this.#policy.breaker.failureThreshold),
+      scans: scanRows(this.#jobs.list({ limit: 25 }).scans),
+      perMinute: perMinute(this.#jobs.endedSince(now - 3_600_000), now),
+    };
+  }
+
+  async #dashboardFrame(): Promise<string> {
+    const data = this.dashboardData();
+    return `event: snapshot\ndata: ${JSON.stringify({ now: data.now, sections: await renderSections(data) })}\n\n`;
+  }
+
   // ── runners and breakers ────────────────────────────────────────────────────────────────────────────
 
   createRunner(id: string, name: string, actor: string): Result<RunnerRecord> {
+    this.#dashboard.notify();
     if (this.#runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
     this.#runners.insert(id, name, breakers.newBreaker(this.#policy.breaker), Date.now());
     this.#audit.record(actor, 'runner.create', 'accepted', { runnerId: id, name });
@@ -398,6 +426,7 @@ export class Coordinator extends DurableObject<Env> {
     if (!runner) return fail(scanError('not_found', `No runner ${idOrName}`, 'List runners with GET /v1/runners.'));
     const now = Date.now();
     this.#runners.revoke(runner.id, now);
+    this.#dashboard.notify();
     for (const ws of this.ctx.getWebSockets(runner.id)) {
       this.#send(ws, { type: 'error', code: 'revoked', message: 'This runner was revoked by an admin', recoverySuggestion: 'Ask an admin for a new runner token.' });
       ws.close(4003, 'revoked');
@@ -429,6 +458,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #setBreaker(runner: RunnerRecord, next: breakers.Breaker): void {
+    this.#dashboard.notify();
     if (next.state !== runner.breaker.state) this.#counters.add('scangate_breaker_transitions_total', { runner: runner.name, to: next.state });
     this.#runners.setBreaker(runner.id, next);
     runner.breaker = next;
@@ -555,6 +585,7 @@ export class Coordinator extends DurableObject<Env> {
   // ── events (SSE) ────────────────────────────────────────────────────────────────────────────────────
 
   #event(jobId: string, type: EventType, data: unknown, output?: { seq: number; stream: string }): StoredEvent | undefined {
+    if (type !== 'output') this.#dashboard.notify();
     const event = this.#jobs.append(jobId, type, data, output);
     if (!event) return undefined;
     const chunk = encoder.encode(sse(event));
@@ -585,6 +616,7 @@ export class Coordinator extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === '/dashboard-stream') return this.#dashboard.stream();
     const events = /^\/events\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
     if (events) return this.#eventStream(events[1]!, Number(request.headers.get('last-event-id') ?? 0) || 0);
     if (url.pathname !== '/connect' || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('not found', { status: 404 });
@@ -633,6 +665,7 @@ export class Coordinator extends DurableObject<Env> {
     }
     const now = Date.now();
     this.#runners.connected(attachment.runnerId, hello, now);
+    this.#dashboard.notify();
     ws.serializeAttachment({ ...attachment, helloed: true } satisfies SocketAttachment);
     this.#send(ws, { type: 'welcome', runnerId: attachment.runnerId, heartbeatSec: this.#setting('HEARTBEAT_SEC', 30) });
     const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
@@ -703,6 +736,7 @@ export class Coordinator extends DurableObject<Env> {
     const now = Date.now();
     this.#runners.disconnected(runnerId, now);
     this.#leaseJobsOf(runnerId, now);
+    this.#dashboard.notify();
     await this.#schedule();
   }
 

@@ -24,7 +24,29 @@ const MIGRATIONS: readonly Migration[] = [
       revoked_at INTEGER
     )`,
   },
+  {
+    version: 2,
+    name: 'dashboard sessions',
+    sql: `CREATE TABLE sessions (
+      hash TEXT PRIMARY KEY,
+      csrf TEXT NOT NULL,
+      token_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      pool TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    )`,
+  },
 ];
+
+/** A dashboard login. Kept in the shard of the token that logged in, so revoking that token ends it. */
+export interface SessionRecord {
+  csrf: string;
+  tokenId: string;
+  name: string;
+  pool: string;
+  expiresAt: number;
+}
 
 export interface TokenRecord {
   id: string;
@@ -94,6 +116,33 @@ export class Directory extends DurableObject<Env> {
 
   list(): TokenRecord[] {
     return this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens ORDER BY created_at').toArray().map(toRecord);
+  }
+
+  createSession(hash: string, session: SessionRecord): void {
+    const now = Date.now();
+    this.ctx.storage.sql.exec('DELETE FROM sessions WHERE expires_at < ?', now);
+    this.ctx.storage.sql.exec(
+      'INSERT INTO sessions (hash, csrf, token_id, name, pool, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      hash, session.csrf, session.tokenId, session.name, session.pool, now, session.expiresAt,
+    );
+  }
+
+  /** A live session: not expired, and its token (unless the bootstrap admin's) not revoked since. */
+  session(hash: string): SessionRecord | null {
+    const row = this.ctx.storage.sql
+      .exec<{ csrf: string; token_id: string; name: string; pool: string; expires_at: number; revoked: number }>(
+        `SELECT s.csrf, s.token_id, s.name, s.pool, s.expires_at,
+           CASE WHEN s.token_id = 'admin-bootstrap' THEN 0 WHEN t.id IS NULL OR t.revoked_at IS NOT NULL THEN 1 ELSE 0 END AS revoked
+         FROM sessions s LEFT JOIN tokens t ON t.id = s.token_id WHERE s.hash = ?`,
+        hash,
+      )
+      .toArray()[0];
+    if (!row || row.revoked || row.expires_at < Date.now()) return null;
+    return { csrf: row.csrf, tokenId: row.token_id, name: row.name, pool: row.pool, expiresAt: row.expires_at };
+  }
+
+  deleteSession(hash: string): void {
+    this.ctx.storage.sql.exec('DELETE FROM sessions WHERE hash = ?', hash);
   }
 
   /** Revokes a token by id, or (for runners) every token of a runner; returns what was revoked. */

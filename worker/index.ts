@@ -5,6 +5,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
 import { requireRole, type AppEnv } from './auth.ts';
 import { getCoordinator } from './coordinator.do.ts';
+import { dashboardApi } from './dashboard/dashboard.api.tsx';
 import { mcpApi } from './mcp/mcp.api.ts';
 import { adminApi } from './routes/admin.api.ts';
 import { scansApi } from './routes/scans.api.ts';
@@ -18,6 +19,8 @@ app.use(requestId());
 // Not on the WebSocket upgrade: its response is the runtime's, and headers there only get in the way.
 app.use(async function secureUnlessUpgrade(c, next) {
   if (c.req.path === '/v1/runners/connect') return next();
+  // The dashboard posts forms to itself: under no-referrer, Chrome would send `Origin: null` with them.
+  if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/')) return secureHeaders({ referrerPolicy: 'same-origin' })(c, next);
   return secureHeaders()(c, next);
 });
 
@@ -42,6 +45,7 @@ app.get('/metrics', requireRole('admin'), async (c) => {
 });
 
 app.route('/', mcpApi);
+app.route('/', dashboardApi);
 app.route('/', scansApi);
 app.route('/', adminApi);
 

@@ -58,6 +58,20 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
+/** A dashboard session id (`sgs_<shard><43>`), in the given Directory shard; and its parser. */
+export function mintSessionId(shard: string): string {
+  return `sgs_${shard}${randomChars(32)}`;
+}
+
+export function sessionShard(id: string): string | undefined {
+  return /^sgs_([0-9a-f])[A-Za-z0-9_-]{43}$/.exec(id)?.[1];
+}
+
+/** A random value for CSRF tokens and CSP nonces. */
+export function randomToken(bytes = 18): string {
+  return randomChars(bytes);
+}
+
 export function newId(prefix: string): string {
   return `${prefix}_${randomChars(12)}`;
 }

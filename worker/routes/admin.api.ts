@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError, scanError } from '../../shared/errors/index.ts';
 import { authenticate, requireRole, unauthorized, type AppEnv } from '../auth.ts';
-import { getCoordinator } from '../coordinator.do.ts';
+import { getCoordinator, type Result } from '../coordinator.do.ts';
+import type { Env } from '../env.ts';
 import { getDirectory } from '../directory.do.ts';
 import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
 import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
@@ -13,6 +14,13 @@ import { unwrap, valid } from './validators.ts';
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
 const Pool = z.string().regex(/^[a-z0-9-]{1,32}$/).default('default');
 const shards = () => Array.from({ length: SHARDS }, (_, i) => i.toString(16));
+
+/** Revokes a runner in its pool (its socket is cut at once) and its tokens in the Directory. */
+export async function revokeRunnerEverywhere(env: Env, pool: string, idOrName: string, actor: string): Promise<Result<RunnerRecord>> {
+  const revoked = (await getCoordinator(env, pool).revokeRunner(idOrName, actor)) as Result<RunnerRecord>;
+  if (revoked.ok) await getDirectory(env, revoked.value.id.slice(3, 4)).revoke({ runnerId: revoked.value.id });
+  return revoked;
+}
 
 /** Tokens, runners, policy, breakers, audit: admin only, except where said. */
 export const adminApi = new Hono<AppEnv>()
@@ -66,9 +74,7 @@ export const adminApi = new Hono<AppEnv>()
     });
   })
   .delete('/v1/runners/:id', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const pool = c.req.valid('query').pool;
-    const runner = unwrap<RunnerRecord>(await getCoordinator(c.env, pool).revokeRunner(c.req.param('id'), c.var.principal.name));
-    await getDirectory(c.env, runner.id.slice(3, 4)).revoke({ runnerId: runner.id });
+    const runner = unwrap<RunnerRecord>(await revokeRunnerEverywhere(c.env, c.req.valid('query').pool, c.req.param('id'), c.var.principal.name));
     return c.json({ revoked: { id: runner.id, name: runner.name } });
   })
   .get('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {

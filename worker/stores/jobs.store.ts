@@ -192,6 +192,11 @@ export class JobStore {
     return { scans: page.map(toScan), nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null };
   }
 
+  /** When each scan that ended since `since` ended, and how (for the dashboard's per-minute chart). */
+  endedSince(since: number): Array<{ finished_at: number; status: JobStatus }> {
+    return this.#sql.exec<{ finished_at: number; status: JobStatus }>('SELECT finished_at, status FROM jobs WHERE finished_at >= ?', since).toArray();
+  }
+
   nextDeadline(): number | null {
     const row = this.#sql
       .exec<{ t: number | null }>("SELECT MIN(t) AS t FROM (SELECT MIN(lease_until) AS t FROM jobs WHERE lease_until IS NOT NULL AND status IN ('dispatched','running') UNION ALL SELECT MIN(queued_until) FROM jobs WHERE status = 'queued')")

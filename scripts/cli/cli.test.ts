@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { formatError, progressBar, safeText, table } from './render.ts';
+import { sseEvents } from './sse.ts';
+
+async function collect(chunks: string[]) {
+  async function* source() {
+    yield* chunks;
+  }
+  const out = [];
+  for await (const event of sseEvents(source())) out.push(event);
+  return out;
+}
+
+describe('SSE parsing', () => {
+  const stream = 'id: 1\nevent: queued\ndata: {"a":1}\n\n: comment\nid: 2\nevent: output\ndata: line one\ndata: line two\n\nid: 3\ndata: plain\n\n';
+
+  it('yields the same events whatever the chunk boundaries', async () => {
+    const whole = await collect([stream]);
+    expect(whole).toEqual([
+      { id: '1', event: 'queued', data: '{"a":1}' },
+      { id: '2', event: 'output', data: 'line one\nline two' },
+      { id: '3', event: 'message', data: 'plain' },
+    ]);
+    for (let size = 1; size < 12; size++) {
+      const chunks = stream.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g'))!;
+      expect(await collect(chunks)).toEqual(whole);
+    }
+    expect(await collect([stream.replace(/\n/g, '\r\n')])).toEqual(whole);
+  });
+
+  it('drops an event the stream cut off before its blank line', async () => {
+    expect(await collect(['id: 1\ndata: done\n\nid: 2\ndata: cut'])).toHaveLength(1);
+  });
+});
+
+describe('terminal rendering', () => {
+  it('replaces control characters from the network so they cannot drive the terminal', () => {
+    expect(safeText('OpenSSH\u001b]0;pwned\u0007 9.2')).toBe('OpenSSH\ufffd]0;pwned\ufffd 9.2');
+    expect(safeText('a\nb\tc')).toBe('a b c');
+    expect(safeText('a\nb', true)).toBe('a\nb');
+    expect(table(['H'], [['x\u001b[2Jy']])).not.toContain('\u001b');
+  });
+
+  it('pads table columns and draws a bounded progress bar', () => {
+    expect(table(['HOST', 'PORT'], [['127.0.0.1', '22/tcp'], ['::1', '80/tcp']]).split('\n')).toEqual(['HOST       PORT', '---------  ------', '127.0.0.1  22/tcp', '::1        80/tcp']);
+    expect(progressBar(50, 'syn', 10)).toBe('[#####.....]  50%  syn');
+    expect(progressBar(250, '', 4)).toBe('[####] 100%');
+    expect(progressBar(-3, '', 4)).toBe('[....]   0%');
+  });
+
+  it('prints an error with what to do about it', () => {
+    expect(formatError({ type: 'circuit_breaker_open', message: 'Runner r1 is failing', recoverySuggestion: 'Wait.', retryAfterSec: 30 })).toBe(
+      'error (circuit_breaker_open): Runner r1 is failing\n  what to do: Wait.\n  retry after: 30 s',
+    );
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * The dashboard's live stream inside the Coordinator: open SSE responses, each sent a fresh snapshot frame when
+ * state changes (debounced, so a burst of output is one frame) and every 15 s (last-seen times, the chart's
+ * minute). Runs only while a dashboard is open; the frame itself is built by the Coordinator.
+ */
+const encoder = new TextEncoder();
+const DEBOUNCE_MS = 250;
+const REFRESH_MS = 15_000;
+
+export class DashboardHub {
+  readonly #writers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  readonly #frame: () => Promise<string>;
+  #pending: ReturnType<typeof setTimeout> | undefined;
+  #refresh: ReturnType<typeof setInterval> | undefined;
+
+  constructor(frame: () => Promise<string>) {
+    this.#frame = frame;
+  }
+
+  /** A new SSE response that starts with the current snapshot. */
+  stream(): Response {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    this.#writers.add(writer);
+    this.#refresh ??= setInterval(() => void this.#broadcast(), REFRESH_MS);
+    void this.#send([writer]);
+    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
+  }
+
+  /** Something a dashboard shows has changed. */
+  notify(): void {
+    if (this.#writers.size === 0 || this.#pending) return;
+    this.#pending = setTimeout(() => {
+      this.#pending = undefined;
+      void this.#broadcast();
+    }, DEBOUNCE_MS);
+  }
+
+  async #broadcast(): Promise<void> {
+    await this.#send([...this.#writers]);
+  }
+
+  async #send(writers: Array<WritableStreamDefaultWriter<Uint8Array>>): Promise<void> {
+    if (!writers.length) return;
+    const chunk = encoder.encode(await this.#frame());
+    for (const writer of writers) {
+      writer.write(chunk).catch(() => this.#drop(writer));
+    }
+  }
+
+  #drop(writer: WritableStreamDefaultWriter<Uint8Array>): void {
+    this.#writers.delete(writer);
+    writer.abort().catch(() => {});
+    if (this.#writers.size === 0 && this.#refresh) {
+      clearInterval(this.#refresh);
+      this.#refresh = undefined;
+    }
+  }
+}
