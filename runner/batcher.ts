@@ -12,8 +12,10 @@ export interface BatcherOptions {
 }
 
 /**
- * Turns a process's stdout and stderr into text chunks of at most 64 KiB, sent at most 250 ms after the first
- * byte of a chunk arrived. UTF-8 split across reads is reassembled; invalid bytes become U+FFFD. Keeps at
+ * Turns a process's stdout and stderr into text chunks of at most 64 KiB. Output after a quiet spell goes out at
+ * once (on the next turn of the event loop, so one burst is one chunk); output that follows within 250 ms of a
+ * send waits for the rest of those 250 ms. So a line nmap prints alone reaches the edge without delay, and a
+ * flood is at most one frame per stream per 250 ms (plus full 64 KiB chunks). UTF-8 split across reads is reassembled; invalid bytes become U+FFFD. Keeps at
  * most one chunk per stream in memory, however fast the process writes.
  */
 export class OutputBatcher {
@@ -23,6 +25,7 @@ export class OutputBatcher {
   readonly #pending: Record<Stream, string> = { stdout: '', stderr: '' };
   readonly #received: Record<Stream, number> = { stdout: 0, stderr: 0 };
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: BatcherOptions) {
     this.#options = { maxChunkBytes: MAX_OUTPUT_CHUNK_BYTES, maxDelayMs: MAX_OUTPUT_DELAY_MS, ...options };
@@ -40,7 +43,8 @@ export class OutputBatcher {
     this.#pending[stream] += this.#decoders[stream].write(Buffer.from(kept.buffer, kept.byteOffset, kept.length));
     this.#emitFull(stream);
     if (this.#pending[stream].length > 0 && this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.flush(), this.#options.maxDelayMs);
+      const wait = Math.max(0, this.#lastFlushAt + this.#options.maxDelayMs - Date.now());
+      this.#timer = setTimeout(() => this.flush(), wait);
     }
   }
 
@@ -48,6 +52,7 @@ export class OutputBatcher {
   flush(end = false): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#lastFlushAt = Date.now();
     for (const stream of ['stdout', 'stderr'] as const) {
       if (end) this.#pending[stream] += this.#decoders[stream].end();
       this.#emitFull(stream);

@@ -73,14 +73,25 @@ describe('OutputBatcher', () => {
     return { chunks, batcher };
   }
 
-  it('sends small output after at most 250 ms, not before', () => {
+  it('sends output after a quiet spell at once, and batches what follows within 250 ms', () => {
     vi.useFakeTimers();
     const { chunks, batcher } = collect();
     batcher.write('stdout', Buffer.from('Starting Nmap\n'));
-    vi.advanceTimersByTime(249);
-    expect(chunks).toEqual([]);
+    batcher.write('stdout', Buffer.from('Nmap scan report\n'));
+    vi.advanceTimersByTime(0);
+    expect(chunks).toEqual([['stdout', 'Starting Nmap\nNmap scan report\n']]);
+    vi.advanceTimersByTime(10);
+    batcher.write('stdout', Buffer.from('a'));
+    vi.advanceTimersByTime(100);
+    batcher.write('stdout', Buffer.from('b'));
+    vi.advanceTimersByTime(139);
+    expect(chunks).toHaveLength(1);
     vi.advanceTimersByTime(1);
-    expect(chunks).toEqual([['stdout', 'Starting Nmap\n']]);
+    expect(chunks).toEqual([['stdout', 'Starting Nmap\nNmap scan report\n'], ['stdout', 'ab']]);
+    vi.advanceTimersByTime(1000);
+    batcher.write('stdout', Buffer.from('later\n'));
+    vi.advanceTimersByTime(0);
+    expect(chunks.at(-1)).toEqual(['stdout', 'later\n']);
   });
 
   it('splits big output into chunks of at most 64 KiB, with nothing lost', () => {
