@@ -35,6 +35,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Called with the pid once nmap runs (for tests and logs). */
   onSpawn?: (pid: number) => void;
+  /** Called once, when nmap's first stdout bytes are read (latency measurement). */
+  onFirstOutput?: () => void;
   /** nmap's --stats-every interval (default 5s). */
   statsEvery?: string;
 }
@@ -113,7 +115,12 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     }
   };
   // Output flows pipe → batcher (caps, chunking) → onOutput; progress reads stdout as it comes.
+  let first = true;
   child.stdout.on('data', (chunk: Buffer) => {
+    if (first) {
+      first = false;
+      options.onFirstOutput?.();
+    }
     batcher.write('stdout', chunk);
     progress(chunk.toString('latin1'));
   });

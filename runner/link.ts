@@ -278,6 +278,7 @@ export class RunnerLink {
       signal: job.abort.signal,
       ...(this.#o.statsEvery && { statsEvery: this.#o.statsEvery }),
       ...(this.#o.setprivPath && { setprivPath: this.#o.setprivPath }),
+      onFirstOutput: () => this.#o.log.log('debug', 'job.first_output', { jobId, atMs: Date.now() }),
       onOutput: (stream, data) => this.#send(job.journal.append(stream, data)),
       onProgress: (p) => {
         const now = Date.now();

@@ -101,6 +101,8 @@ export interface EdgeOptions {
   vars?: Record<string, string>;
   /** A dotenv file with the Worker's secrets (ADMIN_TOKEN); else wrangler reads ./.dev.vars. */
   envFile?: string;
+  /** The DevTools port of workerd (profiling); a free one by default. */
+  inspectorPort?: number;
   echo?: (text: string) => void;
 }
 
@@ -116,7 +118,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     '--persist-to', options.persistTo,
-    '--inspector-port', String(await freePort()),
+    '--inspector-port', String(options.inspectorPort ?? (await freePort())),
     '--show-interactive-dev-session=false',
     '--log-level', 'warn',
   ];
@@ -147,18 +149,22 @@ export interface RunnerOptions {
   nmap?: string;
   maxConcurrency?: number;
   extraArgs?: string[];
+  /** The runner program: runner/main.ts by default, or e.g. the one-file bundle lab hosts install. */
+  script?: string;
+  /** Options for node itself, before the script. */
+  nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
   echo?: (text: string) => void;
 }
 
 /** Starts the real runner daemon (`node runner/main.ts run …`). */
 export function startRunner(options: RunnerOptions): Proc {
-  const args = [RUNNER, 'run', '--server', options.server, '--token-file', options.tokenFile];
+  const args = [options.script ?? RUNNER, 'run', '--server', options.server, '--token-file', options.tokenFile];
   for (const network of options.networks) args.push('--network', network);
   if (options.nmap) args.push('--nmap', options.nmap);
   if (options.maxConcurrency) args.push('--max-concurrency', String(options.maxConcurrency));
   args.push(...(options.extraArgs ?? []));
-  return new Proc(process.execPath, args, { env: options.env ?? process.env, ...(options.echo && { echo: options.echo }) });
+  return new Proc(process.execPath, [...(options.nodeArgs ?? []), ...args], { env: options.env ?? process.env, ...(options.echo && { echo: options.echo }) });
 }
 
 /** A JSON request to the edge's API with a bearer token; throws with the error body unless the status is 2xx. */

@@ -380,6 +380,11 @@ export class Coordinator extends DurableObject<Env> {
     return { tasks: page.map((r) => this.#taskOf(r)), ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }) };
   }
 
+  /** Forgets what this object caches from its storage; for tests and tools that edit storage directly. */
+  dropCaches(): void {
+    this.#runners.forget();
+  }
+
   // ── dashboard ───────────────────────────────────────────────────────────────────────────────────────
 
   /** Everything the dashboard shows, as of now. */
@@ -417,7 +422,8 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   listRunners(): Array<RunnerRecord & { running: number }> {
-    return this.#runners.list().map((r) => ({ ...r, running: this.#jobs.activeOnRunner(r.id).length }));
+    const active = this.#jobs.activeCounts();
+    return this.#runners.list().map((r) => ({ ...r, running: active.get(r.id) ?? 0 }));
   }
 
   /** Revokes a runner and cuts its link at once. */
@@ -465,6 +471,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #liveRunners(): RunnerView[] {
+    const active = this.#jobs.activeCounts();
     return this.#runners
       .list()
       .filter((r) => r.connected && !r.revokedAt && r.hello && this.ctx.getWebSockets(r.id).length > 0)
@@ -474,7 +481,7 @@ export class Coordinator extends DurableObject<Env> {
         networks: r.hello!.networks,
         privileged: r.hello!.privileged,
         maxConcurrency: r.hello!.maxConcurrency,
-        running: this.#jobs.activeOnRunner(r.id).length,
+        running: active.get(r.id) ?? 0,
         breaker: r.breaker,
       }));
   }
@@ -648,7 +655,9 @@ export class Coordinator extends DurableObject<Env> {
       return;
     }
     await this.#fromRunner(attachment.runnerId, message);
-    await this.#schedule();
+    // Only an ending job moves a deadline (breaker half-open, queue drained); output and progress, the bulk of
+    // the traffic, do not, so they skip the alarm bookkeeping.
+    if (message.type === 'job.finished' || message.type === 'job.rejected') await this.#schedule();
   }
 
   #hello(ws: WebSocket, attachment: SocketAttachment, hello: Hello): void {

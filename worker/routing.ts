@@ -27,12 +27,20 @@ export type RouteDecision =
 
 type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** Runners' networks are few and change rarely, and routing runs for every scan: parse each text once. */
+const parsedNetworks = new Map<string, Parsed | undefined>();
+
 function parseNetwork(text: string): Parsed | undefined {
+  if (parsedNetworks.has(text)) return parsedNetworks.get(text);
+  let parsed: Parsed | undefined;
   try {
-    return ipaddr.parseCIDR(text);
+    parsed = ipaddr.parseCIDR(text);
   } catch {
-    return undefined;
+    parsed = undefined;
   }
+  if (parsedNetworks.size >= 4096) parsedNetworks.clear();
+  parsedNetworks.set(text, parsed);
+  return parsed;
 }
 
 /** The longest prefix among a runner's networks that contains the target, or -1 when none does. */

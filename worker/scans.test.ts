@@ -28,8 +28,9 @@ async function failJob(runner: TestRunner, jobId: string) {
 
 /** Moves a runner's half-open time into the past, standing in for the 30 s minimum wait, then runs the alarm. */
 async function elapseRecovery(runnerId: string) {
-  await runInDurableObject(getCoordinator(env), (_o: Coordinator, state) => {
+  await runInDurableObject(getCoordinator(env), (coordinator: Coordinator, state) => {
     state.storage.sql.exec("UPDATE runners SET breaker = json_set(breaker, '$.halfOpenAt', ?) WHERE id = ?", Date.now() - 1, runnerId);
+    coordinator.dropCaches();
   });
   await runDurableObjectAlarm(getCoordinator(env));
 }

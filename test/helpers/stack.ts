@@ -23,6 +23,8 @@ export class Stack {
   edge!: Edge;
   port = 0;
   readonly #vars: Record<string, string>;
+  /** Set before start() to profile the Worker and Durable Objects through DevTools. */
+  inspectorPort: number | undefined;
 
   constructor(vars: Record<string, string>) {
     this.#vars = vars;
@@ -40,7 +42,7 @@ export class Stack {
     this.port ||= await freePort();
     const envFile = join(this.dir, 'secrets.env');
     writeFileSync(envFile, `ADMIN_TOKEN=${this.admin}\n`, { mode: 0o600 });
-    this.edge = await startEdge({ port: this.port, persistTo: join(this.dir, 'state'), vars: this.#vars, envFile });
+    this.edge = await startEdge({ port: this.port, persistTo: join(this.dir, 'state'), vars: this.#vars, envFile, ...(this.inspectorPort && { inspectorPort: this.inspectorPort }) });
   }
 
   /** Stops wrangler dev (SIGTERM to its group) and starts it again on the same port with the same state. */

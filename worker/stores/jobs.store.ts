@@ -146,14 +146,19 @@ export class JobStore {
     return this.#sql.exec<StoredEvent>('SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid', jobId, afterEid).toArray();
   }
 
+  /** The contiguous seq already established per job, so each new frame scans only what came after it. */
+  readonly #contiguous = new Map<string, number>();
+
   /** The highest seq stored with every seq below it stored too (what can be acked). */
   contiguousSeq(jobId: string): number {
-    const seqs = this.#sql.exec<{ seq: number }>('SELECT seq FROM job_events WHERE job_id = ? AND seq IS NOT NULL ORDER BY seq', jobId).toArray();
-    let n = 0;
+    let n = this.#contiguous.get(jobId) ?? 0;
+    const seqs = this.#sql.exec<{ seq: number }>('SELECT seq FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq', jobId, n).toArray();
     for (const { seq } of seqs) {
       if (seq !== n + 1) break;
       n = seq;
     }
+    if (this.#contiguous.size >= 10_000) this.#contiguous.clear();
+    this.#contiguous.set(jobId, n);
     return n;
   }
 
@@ -168,6 +173,14 @@ export class JobStore {
 
   byStatus(statuses: readonly JobStatus[]): JobRow[] {
     return this.#sql.exec<JobRow>(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at`, ...statuses).toArray();
+  }
+
+  /** Dispatched or running jobs per runner, in one query (routing reads it for every scan). */
+  activeCounts(): Map<string, number> {
+    const rows = this.#sql
+      .exec<{ runner_id: string; n: number }>("SELECT runner_id, COUNT(*) AS n FROM jobs WHERE status IN ('dispatched', 'running') AND runner_id IS NOT NULL GROUP BY runner_id")
+      .toArray();
+    return new Map(rows.map((r) => [r.runner_id, r.n]));
   }
 
   activeOnRunner(runnerId: string): JobRow[] {

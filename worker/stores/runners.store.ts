@@ -28,50 +28,78 @@ function toRecord(r: Row): RunnerRecord {
   };
 }
 
-/** Runners of one pool and their breakers. */
+/**
+ * Runners of one pool and their breakers. The table is small and read on every scan and runner message, so the
+ * store keeps the parsed records in memory and writes through: every change goes to SQLite and to the cached
+ * record in the same call. Records handed out are the cached ones: change them only through this store.
+ */
 export class RunnerStore {
   #sql: SqlStorage;
+  #cache: Map<string, RunnerRecord> | undefined;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
   }
 
+  #all(): Map<string, RunnerRecord> {
+    this.#cache ??= new Map(this.#sql.exec<Row>('SELECT * FROM runners ORDER BY name').toArray().map((r) => [r.id, toRecord(r)]));
+    return this.#cache;
+  }
+
   get(id: string): RunnerRecord | undefined {
-    const row = this.#sql.exec<Row>('SELECT * FROM runners WHERE id = ?', id).toArray()[0];
-    return row && toRecord(row);
+    return this.#all().get(id);
   }
 
   /** By id or by name. */
   find(idOrName: string): RunnerRecord | undefined {
-    const row = this.#sql.exec<Row>('SELECT * FROM runners WHERE id = ? OR name = ?', idOrName, idOrName).toArray()[0];
-    return row && toRecord(row);
+    return this.#all().get(idOrName) ?? [...this.#all().values()].find((r) => r.name === idOrName);
   }
 
+  /** Sorted by name. */
   list(): RunnerRecord[] {
-    return this.#sql.exec<Row>('SELECT * FROM runners ORDER BY name').toArray().map(toRecord);
+    return [...this.#all().values()];
   }
 
   insert(id: string, name: string, breaker: Breaker, now: number): void {
     this.#sql.exec('INSERT INTO runners (id, name, created_at, breaker) VALUES (?, ?, ?, ?)', id, name, now, JSON.stringify(breaker));
+    this.#cache = undefined; // re-read, to keep name order
   }
 
   connected(id: string, hello: Hello, now: number): void {
     this.#sql.exec('UPDATE runners SET connected = 1, last_seen = ?, hello = ? WHERE id = ?', now, JSON.stringify(hello), id);
+    this.#patch(id, { connected: true, lastSeen: now, hello });
   }
 
   disconnected(id: string, now: number): void {
     this.#sql.exec('UPDATE runners SET connected = 0, last_seen = ? WHERE id = ?', now, id);
+    this.#patch(id, { connected: false, lastSeen: now });
   }
 
+  /** Notes traffic from a runner; written at most once a second, since every frame calls it. */
   seen(id: string, now: number): void {
+    const record = this.get(id);
+    if (record?.lastSeen && now - record.lastSeen < 1000) return;
     this.#sql.exec('UPDATE runners SET last_seen = ? WHERE id = ?', now, id);
+    this.#patch(id, { lastSeen: now });
   }
 
   setBreaker(id: string, breaker: Breaker): void {
     this.#sql.exec('UPDATE runners SET breaker = ? WHERE id = ?', JSON.stringify(breaker), id);
+    this.#patch(id, { breaker });
   }
 
   revoke(id: string, now: number): void {
     this.#sql.exec('UPDATE runners SET revoked_at = ?, connected = 0 WHERE id = ?', now, id);
+    this.#patch(id, { revokedAt: now, connected: false });
+  }
+
+  /** Drops the cached records (after storage was edited behind the store's back). */
+  forget(): void {
+    this.#cache = undefined;
+  }
+
+  #patch(id: string, fields: Partial<RunnerRecord>): void {
+    const record = this.#cache?.get(id);
+    if (record) Object.assign(record, fields);
   }
 }
