@@ -289,6 +289,15 @@ function Header({ who, csrf }: { who: string; csrf: string }) {
   );
 }
 
+/** The live sections in page order, with their headings (the summary's is for screen readers only). */
+const SECTION_TITLES = [
+  ['summary', 'Summary'],
+  ['breakers', 'Circuit breakers'],
+  ['runners', 'Runners'],
+  ['scans', 'Recent scans'],
+  ['chart', 'Scans per minute, last hour'],
+] as const;
+
 export function DashboardPage(props: { data: DashboardData; nonce: string; csrf: string; who: string; notice?: string; error?: string }) {
   const parts = sections(props.data, props.csrf);
   return (
@@ -305,26 +314,14 @@ export function DashboardPage(props: { data: DashboardData; nonce: string; csrf:
             {props.error}
           </p>
         )}
-        <section aria-labelledby="h-summary">
-          <h2 id="h-summary" class="sr-only">Summary</h2>
-          <div id="summary">{parts.summary}</div>
-        </section>
-        <section aria-labelledby="h-breakers">
-          <h2 id="h-breakers">Circuit breakers</h2>
-          <div id="breakers">{parts.breakers}</div>
-        </section>
-        <section aria-labelledby="h-runners">
-          <h2 id="h-runners">Runners</h2>
-          <div id="runners">{parts.runners}</div>
-        </section>
-        <section aria-labelledby="h-scans">
-          <h2 id="h-scans">Recent scans</h2>
-          <div id="scans">{parts.scans}</div>
-        </section>
-        <section aria-labelledby="h-chart">
-          <h2 id="h-chart">Scans per minute, last hour</h2>
-          <div id="chart">{parts.chart}</div>
-        </section>
+        {SECTION_TITLES.map(([id, title]) => (
+          <section aria-labelledby={`h-${id}`}>
+            <h2 id={`h-${id}`} class={id === 'summary' ? 'sr-only' : undefined}>
+              {title}
+            </h2>
+            <div id={id}>{parts[id]}</div>
+          </section>
+        ))}
       </main>
     </Layout>
   );
