@@ -67,6 +67,12 @@ export async function doctor(config: Partial<RunnerConfig>): Promise<Check[]> {
       checks.push({ check: 'limits', status: 'FAIL', detail: `nmap fails under prlimit: ${(e as Error).message.split('\n')[0]}` });
     }
   }
+  const setpriv = await which('setpriv');
+  checks.push(
+    setpriv
+      ? { check: 'setpriv', status: 'ok', detail: `${setpriv}: nmap gets a parent-death signal, so it never outlives a killed runner` }
+      : { check: 'setpriv', status: 'warn', detail: 'not found (util-linux): a runner killed with SIGKILL would leave its nmap running' },
+  );
   const privilege = await detectPrivilege();
   checks.push(
     privilege.privileged

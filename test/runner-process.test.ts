@@ -179,6 +179,7 @@ describe.concurrent('scangate-runner process', () => {
     expect(good).toMatch(/^CHECK\s+STATUS\s+DETAIL/);
     expect(good).toMatch(/nmap\s+ok\s+.*version 7/);
     expect(good).toMatch(/server\s+ok\s+.*token accepted/);
+    expect(good).toMatch(/setpriv\s+ok\s+.*parent-death signal/);
     const wrong = await edgeDouble(onTestFinished, { tokens: ['another-token-0123456789'] });
     const refused = await doctor(wrong.url).then(
       () => undefined,
