@@ -23,8 +23,9 @@ import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow
 import { Counters, renderPrometheus } from './stores/metrics.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
-import { MAX_TASK_TTL_MS, TaskStore, taskStatusOf, type McpTask, type TaskRow } from './stores/tasks.store.ts';
-import { scanToolResult, type ToolResult } from './mcp/results.ts';
+import { TaskStore, type McpTask } from './stores/tasks.store.ts';
+import { McpTaskService } from './mcp/tasks.service.ts';
+import type { ToolResult } from './mcp/results.ts';
 import { newId } from './tokens.ts';
 import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './dashboard/data.ts';
 import { DashboardHub } from './dashboard/hub.ts';
@@ -34,6 +35,8 @@ import { renderSections } from './dashboard/views.tsx';
  * The coordinator of one runner pool: its runners' sockets (WebSocket Hibernation API), breakers, queue, jobs
  * and their output, the pool's policy, audit and metrics. A second pool is a second object, so nothing here is
  * global. Decisions are made by the pure modules (policy, routing, breaker); this class stores and relays.
+ * It is longer than our other files because a Durable Object's RPC surface must be its own methods; the logic
+ * behind them lives in stores/, routing.ts, breaker.ts, dashboard/ and mcp/tasks.service.ts.
  */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ScanError };
 
@@ -59,7 +62,7 @@ export class Coordinator extends DurableObject<Env> {
   readonly #runners: RunnerStore;
   readonly #audit: AuditStore;
   readonly #counters: Counters;
-  readonly #tasks: TaskStore;
+  readonly #mcpTasks: McpTaskService;
   readonly #dashboard = new DashboardHub(() => this.#dashboardFrame());
   readonly #schemaVersion: number;
   /** Wakes watchers of a job on each of its events. */
@@ -76,7 +79,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#runners = new RunnerStore(this.#sql);
     this.#audit = new AuditStore(this.#sql);
     this.#counters = new Counters(this.#sql);
-    this.#tasks = new TaskStore(this.#sql);
+    this.#mcpTasks = new McpTaskService(new TaskStore(this.#sql), this.#jobs, (principal, scanId) => this.cancelScan(principal, scanId));
     this.#sql.exec(`INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`, new Date().toISOString());
     const stored = this.#sql.exec<{ json: string }>('SELECT json FROM policy WHERE id = 1').toArray()[0];
     const resolved = stored ? resolvePolicy(JSON.parse(stored.json)) : undefined;
@@ -314,70 +317,25 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── MCP tasks ───────────────────────────────────────────────────────────────────────────────────────
 
-  #taskOf(row: TaskRow): McpTask {
-    const scan = row.scan_id ? this.#jobs.get(row.scan_id) : undefined;
-    const status = (row.status as McpTask['status'] | null) ?? (scan ? taskStatusOf(scan.status) : 'failed');
-    const updated = Math.max(row.updated_at, scan?.finished_at ?? 0, scan?.dispatched_at ?? 0);
-    return {
-      taskId: row.task_id,
-      status,
-      ...(row.status_message ? { statusMessage: row.status_message } : scan?.error ? { statusMessage: (JSON.parse(scan.error) as ScanError).message } : {}),
-      createdAt: new Date(row.created_at).toISOString(),
-      lastUpdatedAt: new Date(updated).toISOString(),
-      ttl: row.ttl_ms,
-      pollInterval: row.poll_interval_ms,
-    };
-  }
-
-  /** Creates a task for a scan (or, with `result`, for a call that failed before any scan existed). */
   mcpTaskCreate(principal: Principal, options: { scanId: string | null; ttl: number | null; pollInterval: number; result: ToolResult | null }): McpTask {
-    const now = Date.now();
-    this.#tasks.prune(now);
-    const ttl = options.ttl === null ? MAX_TASK_TTL_MS : Math.min(Math.max(options.ttl, 60_000), MAX_TASK_TTL_MS);
-    const row: TaskRow = {
-      task_id: options.scanId ?? newId('task'),
-      token_id: principal.tokenId,
-      scan_id: options.scanId,
-      ttl_ms: ttl,
-      poll_interval_ms: options.pollInterval,
-      created_at: now,
-      updated_at: now,
-      status: options.result ? 'failed' : null,
-      status_message: null,
-      result: options.result ? JSON.stringify(options.result) : null,
-    };
-    this.#tasks.insert(row);
-    return this.#taskOf(row);
+    return this.#mcpTasks.create(principal, options);
   }
 
   mcpTaskGet(principal: Principal, taskId: string): McpTask | null {
-    const row = this.#tasks.get(principal.tokenId, taskId);
-    return row ? this.#taskOf(row) : null;
+    return this.#mcpTasks.get(principal, taskId);
   }
 
   /** The task's tool result once it has ended, else null. */
   mcpTaskResult(principal: Principal, taskId: string): ToolResult | null {
-    const row = this.#tasks.get(principal.tokenId, taskId);
-    if (!row) return null;
-    if (row.result) return JSON.parse(row.result) as ToolResult;
-    const scan = row.scan_id ? this.#jobs.get(row.scan_id) : undefined;
-    if (!scan || !TERMINAL.has(scan.status)) return null;
-    return scanToolResult({ ...toScan(scan) });
+    return this.#mcpTasks.result(principal, taskId);
   }
 
-  async mcpTaskCancel(principal: Principal, taskId: string): Promise<McpTask | null> {
-    const row = this.#tasks.get(principal.tokenId, taskId);
-    if (!row) return null;
-    if (row.scan_id) await this.cancelScan(principal, row.scan_id);
-    this.#tasks.setStatus(taskId, 'cancelled', 'Cancelled by the client', Date.now());
-    return this.#taskOf(this.#tasks.get(principal.tokenId, taskId)!);
+  mcpTaskCancel(principal: Principal, taskId: string): Promise<McpTask | null> {
+    return this.#mcpTasks.cancel(principal, taskId);
   }
 
   mcpTaskList(principal: Principal, cursor?: string): { tasks: McpTask[]; nextCursor?: string } {
-    const rows = this.#tasks.list(principal.tokenId, 21, cursor);
-    const page = rows.slice(0, 20);
-    const last = page.at(-1);
-    return { tasks: page.map((r) => this.#taskOf(r)), ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }) };
+    return this.#mcpTasks.list(principal, cursor);
   }
 
   /** Forgets what this object caches from its storage; for tests and tools that edit storage directly. */
