@@ -43,10 +43,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
 
   async function logIn(page: Page): Promise<void> {
     await page.goto(`${stack.url}/dashboard`);
-    // Keyboard only: the token field has focus, Enter submits.
+    // Keyboard only: the token field gets focus by itself, Enter submits.
+    await page.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id === 'token');
     await page.keyboard.type(stack.admin);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#live[data-state="live"]');
+    await page.waitForSelector('#live[data-state="live"]', { timeout: 15_000 });
   }
 
   it('refuses a bad login and sets no session', async () => {
@@ -116,14 +117,22 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     const audit = (await stack.api(stack.admin, 'GET', '/v1/audit?limit=20')).body;
     expect(JSON.stringify(audit)).toMatch(/bootstrap admin \(dashboard\)/);
 
-    // A scan started elsewhere shows up, then completes, without a reload.
+    // A scan started elsewhere shows up, then completes, without a reload; keyboard focus survives the updates.
     await page.evaluate(() => (window.notReloaded = true));
+    await page.focus('[data-runner="browser-good"] button');
+    const runnersBefore = await page.innerHTML('#runners');
     const started = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()},1-20 --scan-delay 100ms` });
     const id = started.body.scan.id as string;
     await page.waitForSelector(`[data-scan="${id}"]`, { timeout: 10_000 });
     await page.waitForSelector(`[data-scan="${id}"] .status-succeeded`, { timeout: 30_000 });
     expect(await page.textContent(`[data-scan="${id}"]`)).toContain('browser-user');
     expect(await stillSamePage()).toBe(true);
+    expect(await page.innerHTML('#runners')).not.toBe(runnersBefore); // the section was replaced…
+    const focused = await page.evaluate(() => {
+      const el = (globalThis as unknown as { document: { activeElement: { tagName: string; closest(s: string): { getAttribute(a: string): string } | null } } }).document.activeElement;
+      return { tag: el.tagName, runner: el.closest('[data-runner]')?.getAttribute('data-runner') };
+    });
+    expect(focused).toEqual({ tag: 'BUTTON', runner: 'browser-good' }); // …and focus is where it was
     expect(await page.locator('#chart svg rect.bar-succeeded').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1280.png'), fullPage: true });
 
