@@ -64,6 +64,16 @@ describe('targets: addresses', () => {
     expect(r.ok && r.warnings[0]).toMatch(/scanned as 10\.0\.0\.7/);
   });
 
+  it('reads an embedded dotted quad as nmap does: only ::ffff: is mapped, ::10.0.0.5 is the IPv6 address ::a00:5', () => {
+    // ipaddr.js alone would take ::10.0.0.5 for ::ffff:10.0.0.5 and scan 10.0.0.5 instead.
+    expect(targetsOf('::10.0.0.5')).toMatch(/not inside an allowed network/);
+    expect(targetsOf('::127.0.0.1')).toMatch(/not inside an allowed network/);
+    expect(targetsOf('0:0:0:0:0:ffff:10.0.0.5')).toEqual(['10.0.0.5']);
+    expect(targetsOf('::FFFF:127.0.0.1')).toEqual(['127.0.0.1']);
+    expect(targetsOf('fd00::10.0.0.5')).toEqual(['fd00::a00:5']);
+    expect(targetsOf('::ffff:010.0.0.5')).toMatch(/invalid embedded IPv4/);
+  });
+
   it('adds -6 for IPv6 targets and refuses to mix families', () => {
     const v6 = validateScanRequest({ target: ['fd00::1', 'fd00::2'] });
     expect(v6.ok && v6.argv).toContain('-6');

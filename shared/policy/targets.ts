@@ -39,9 +39,22 @@ function reject(target: string, message: string, recoverySuggestion: string): Ta
 }
 
 /** Parses an IP literal in its strict form, or says why it is not one. */
+/** An IPv6 text ending in a dotted quad (`::ffff:10.0.0.5`, `::10.0.0.5`): the head and the IPv4 part. */
+const EMBEDDED_IPV4 = /^(.*:)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
 function parseAddress(text: string): Address | string {
   if (text.includes(':')) {
     if (!ipaddr.IPv6.isValid(text)) return 'is not a valid IPv6 address';
+    // ipaddr.js reads any embedded dotted quad as IPv4-mapped (`::10.0.0.5` as `::ffff:10.0.0.5`); nmap does not.
+    // Rewrite the quad as two hextets so the address is the one nmap would scan.
+    const embedded = EMBEDDED_IPV4.exec(text);
+    if (embedded) {
+      if (!DOTTED_DECIMAL.test(embedded[2]!) || !ipaddr.IPv4.isValidFourPartDecimal(embedded[2]!)) return 'has an invalid embedded IPv4 part';
+      const [a, b, c, d] = ipaddr.IPv4.parse(embedded[2]!).octets as [number, number, number, number];
+      const hex = `${embedded[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+      if (!ipaddr.IPv6.isValid(hex)) return 'is not a valid IPv6 address';
+      return ipaddr.IPv6.parse(hex);
+    }
     return ipaddr.IPv6.parse(text);
   }
   if (DOTTED_DECIMAL.test(text)) {
