@@ -57,7 +57,7 @@ async function perform(c: Context<DashEnv>, session: Session, action: Action, ta
     case 'runner-revoke':
       return done(await revokeRunnerEverywhere(c.env, principal.pool, target, actor), 'Runner revoked; its link was cut.');
     case 'scan-cancel':
-      return done(await coordinator.cancelScan(principal, target), 'Cancel requested.');
+      return done(await coordinator.cancelScan({ ...principal, name: actor }, target), 'Cancel requested.');
     case 'policy-intrusive':
       if (value !== 'on' && value !== 'off') return { ok: false, error: scanError('validation_error', 'value must be on or off', 'Use the button on the dashboard.') };
       return done(await coordinator.putPolicy({ allowIntrusive: value === 'on' }, actor), value === 'on' ? 'Intrusive scans are now allowed.' : 'Intrusive scans are now disabled.');

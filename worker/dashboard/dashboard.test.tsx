@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, api, BASE } from '../testing/runner-client.ts';
+import { ADMIN, api, mintRunner, mintToken, TestRunner } from '../testing/runner-client.ts';
 import { perMinute, type DashboardData } from './data.ts';
 import { renderSections, ScanPage } from './views.tsx';
 
@@ -102,6 +102,24 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     const audit = await (await api('/v1/audit?limit=5', { token: ADMIN })).text();
     expect(audit).toContain('bootstrap admin (dashboard)');
     await act({ action: 'policy-intrusive', target: 'policy', value: 'off', csrf });
+  });
+
+  it('cancels a running scan from the dashboard, audited as the admin through the dashboard', async () => {
+    const minted = await mintRunner('dash-runner');
+    const runner = await TestRunner.ready(minted.token, { networks: ['127.66.0.0/16'] });
+    try {
+      const token = await mintToken('scan', 'dash-user');
+      const created = await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.66.0.1' } })).json<{ scan: { id: string; status: string } }>();
+      expect(created.scan.status).toBe('dispatched');
+      const { cookie, csrf } = await logIn(ADMIN);
+      const res = await api('/dashboard/actions', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ action: 'scan-cancel', target: created.scan.id, csrf }), redirect: 'manual' });
+      expect(res.status).toBe(303);
+      expect(await runner.next((m) => m.type === 'job.cancel')).toMatchObject({ jobId: created.scan.id });
+      const audit = await (await api('/v1/audit?limit=10', { token: ADMIN })).json<{ entries: Array<{ actor: string; action: string }> }>();
+      expect(JSON.stringify(audit)).toMatch(/"actor":"bootstrap admin \(dashboard\)","action":"scan\.cancel"|scan\.cancel[^}]*bootstrap admin \(dashboard\)/);
+    } finally {
+      runner.close();
+    }
   });
 
   it('ends a session at logout and when its admin token is revoked', async () => {
