@@ -131,7 +131,6 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   putPolicy(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
-    this.#dashboard.notify();
     const resolved = resolvePolicy(input, this.#policy);
     if (!resolved.ok) {
       this.#audit.record(actor, 'policy.update', 'refused', { reason: resolved.error.message });
@@ -141,6 +140,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#policy = resolved.policy;
     this.#sql.exec('INSERT INTO policy (id, json, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at', JSON.stringify(resolved.policy), Date.now());
     this.#audit.record(actor, 'policy.update', 'accepted', { input, clamps: resolved.clamps, before, after: resolved.policy });
+    this.#dashboard.notify();
     return ok({ policy: resolved.policy, clamps: resolved.clamps });
   }
 
@@ -244,21 +244,29 @@ export class Coordinator extends DurableObject<Env> {
     return undefined;
   }
 
+  /** Resolves when `#wake(waiters, id)` runs or `ms` passes, whichever comes first. */
+  #sleepUntilWoken(waiters: Map<string, Set<() => void>>, id: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const set = waiters.get(id) ?? new Set();
+      const timer = setTimeout(wake, ms);
+      function wake() {
+        clearTimeout(timer);
+        set.delete(wake);
+        resolve();
+      }
+      set.add(wake);
+      waiters.set(id, set);
+    });
+  }
+
+  #wake(waiters: Map<string, Set<() => void>>, id: string): void {
+    for (const wake of waiters.get(id) ?? []) wake();
+    waiters.delete(id);
+  }
+
   async #waitIfAsked(id: string, waitSec = 0): Promise<Scan> {
     const row = this.#jobs.get(id)!;
-    if (waitSec > 0 && !TERMINAL.has(row.status)) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(waitSec, 60) * 1000);
-        const set = this.#waiters.get(id) ?? new Set();
-        function done() {
-          clearTimeout(timer);
-          set.delete(done);
-          resolve();
-        }
-        set.add(done);
-        this.#waiters.set(id, set);
-      });
-    }
+    if (waitSec > 0 && !TERMINAL.has(row.status)) await this.#sleepUntilWoken(this.#waiters, id, Math.min(waitSec, 60) * 1000);
     return toScan(this.#jobs.get(id)!);
   }
 
@@ -299,19 +307,7 @@ export class Coordinator extends DurableObject<Env> {
     const row = this.#jobs.get(id);
     if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
     const lastEid = () => this.#jobs.get(id)!.next_eid - 1;
-    if (lastEid() <= afterEid && !TERMINAL.has(row.status) && waitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const set = this.#eventWaiters.get(id) ?? new Set();
-        const timer = setTimeout(wake, Math.min(waitMs, 60_000));
-        function wake() {
-          clearTimeout(timer);
-          set.delete(wake);
-          resolve();
-        }
-        set.add(wake);
-        this.#eventWaiters.set(id, set);
-      });
-    }
+    if (lastEid() <= afterEid && !TERMINAL.has(row.status) && waitMs > 0) await this.#sleepUntilWoken(this.#eventWaiters, id, Math.min(waitMs, 60_000));
     return ok({ scan: toScan(this.#jobs.get(id)!), lastEid: lastEid() });
   }
 
@@ -368,10 +364,10 @@ export class Coordinator extends DurableObject<Env> {
   // ── runners and breakers ────────────────────────────────────────────────────────────────────────────
 
   createRunner(id: string, name: string, actor: string): Result<RunnerRecord> {
-    this.#dashboard.notify();
     if (this.#runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
     this.#runners.insert(id, name, breakers.newBreaker(this.#policy.breaker), Date.now());
     this.#audit.record(actor, 'runner.create', 'accepted', { runnerId: id, name });
+    this.#dashboard.notify();
     return ok(this.#runners.get(id)!);
   }
 
@@ -494,8 +490,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
     for (const writer of this.#streams.get(row.id) ?? []) void writer.close().catch(() => {});
     this.#streams.delete(row.id);
-    for (const wake of this.#waiters.get(row.id) ?? []) wake();
-    this.#waiters.delete(row.id);
+    this.#wake(this.#waiters, row.id);
   }
 
   /** Applies a job's end to its runner's breaker. */
@@ -555,8 +550,7 @@ export class Coordinator extends DurableObject<Env> {
     if (!event) return undefined;
     const chunk = encoder.encode(sse(event));
     for (const writer of this.#streams.get(jobId) ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
-    for (const wake of this.#eventWaiters.get(jobId) ?? []) wake();
-    this.#eventWaiters.delete(jobId);
+    this.#wake(this.#eventWaiters, jobId);
     return event;
   }
 
