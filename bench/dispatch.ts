@@ -11,8 +11,9 @@ import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { sseEvents, textChunks } from '../scripts/cli/sse.ts';
+import { startBannerServer } from '../test/helpers/banner.ts';
 import { Stack } from '../test/helpers/stack.ts';
-import { bannerServer, fmt, isMain, median, printRows, type BenchRow } from './lib.ts';
+import { fmt, isMain, median, printRows, type BenchRow } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 
@@ -27,7 +28,7 @@ function timeNmap(argv: string[]): Promise<number> {
 
 export async function run(): Promise<BenchRow[]> {
   const stack = new Stack({});
-  const banner = await bannerServer();
+  const banner = await startBannerServer();
   try {
     await stack.start();
     const { proc } = await stack.readyRunner('bench-dispatch');

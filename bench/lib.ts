@@ -1,9 +1,8 @@
 /**
- * Shared by the benchmark scripts: statistics, the one table they all report into, and a loopback TCP server
- * that greets like OpenSSH (the "port with a service" the scans find). Benchmarks measure; they never assert.
+ * Shared by the benchmark scripts: statistics, the one table they all report into, process memory.
+ * Benchmarks measure; they never assert.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface BenchRow {
@@ -37,17 +36,6 @@ export function printRows(rows: BenchRow[]): void {
 /** True when the module is the script node was asked to run (so each bench also runs on its own). */
 export function isMain(url: string): boolean {
   return process.argv[1] === fileURLToPath(url);
-}
-
-export const SSH_BANNER = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
-
-export async function bannerServer(): Promise<{ port: number; server: Server }> {
-  const server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end(SSH_BANNER);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, server };
 }
 
 /** Resident memory of a process in MiB (VmRSS), or NaN when it is gone. */

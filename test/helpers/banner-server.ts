@@ -1,19 +1,19 @@
-import { createServer, type AddressInfo } from 'node:net';
+import type { Server } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
+import { startBannerServer } from './banner.ts';
 
-/** The banner a real OpenSSH sends first; nmap's NULL probe identifies it at once (ssh, OpenSSH 9.2p1). */
-export const SSH_BANNER = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
+export { SSH_BANNER } from './banner.ts';
 
 /**
- * A TCP server on a random 127.0.0.1 port that greets with an SSH banner, open for the whole test file.
+ * The SSH-banner server (./banner.ts), open for the whole test file.
  * Returns a getter, since the port is known only once the file's beforeAll has run.
  */
 export function useBannerServer(): { port: () => number } {
-  const server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end(SSH_BANNER);
+  let server: Server | undefined;
+  let port = 0;
+  beforeAll(async () => {
+    ({ server, port } = await startBannerServer());
   });
-  beforeAll(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { port: () => (server.address() as AddressInfo).port };
+  afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+  return { port: () => port };
 }
