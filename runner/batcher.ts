@@ -15,8 +15,9 @@ export interface BatcherOptions {
  * Turns a process's stdout and stderr into text chunks of at most 64 KiB. Output after a quiet spell goes out at
  * once (on the next turn of the event loop, so one burst is one chunk); output that follows within 250 ms of a
  * send waits for the rest of those 250 ms. So a line nmap prints alone reaches the edge without delay, and a
- * flood is at most one frame per stream per 250 ms (plus full 64 KiB chunks). UTF-8 split across reads is reassembled; invalid bytes become U+FFFD. Keeps at
- * most one chunk per stream in memory, however fast the process writes.
+ * flood is at most one frame per stream per 250 ms (plus full 64 KiB chunks). UTF-8 split across reads is
+ * reassembled; invalid bytes become U+FFFD. Keeps at most one chunk per stream in memory, however fast the
+ * process writes.
  */
 export class OutputBatcher {
   readonly truncated: Record<Stream, boolean> = { stdout: false, stderr: false };

@@ -33,7 +33,7 @@ describe('runner/scangate-runner.service', () => {
     const unit = UNIT.replace(/^User=scangate$/m, 'User=root')
       .replace(/^Group=scangate$/m, 'Group=root')
       .replace(/^EnvironmentFile=.*$/m, 'EnvironmentFile=-/etc/scangate/runner.env')
-      .replace('/usr/bin/node /opt/scangate/scangate-runner.mjs run', '/bin/true');
+      .replace(/^ExecStart=.*$/m, 'ExecStart=/bin/true');
     const path = join(dir, 'scangate-runner.service');
     writeFileSync(path, unit);
     const output = execFileSync('systemd-analyze', ['verify', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -38,10 +38,10 @@ function reject(target: string, message: string, recoverySuggestion: string): Ta
   return { ok: false, error: scanError('validation_error', message, recoverySuggestion, { details: { target } }) };
 }
 
-/** Parses an IP literal in its strict form, or says why it is not one. */
 /** An IPv6 text ending in a dotted quad (`::ffff:10.0.0.5`, `::10.0.0.5`): the head and the IPv4 part. */
 const EMBEDDED_IPV4 = /^(.*:)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
 
+/** Parses an IP literal in its strict form, or says why it is not one. */
 function parseAddress(text: string): Address | string {
   if (text.includes(':')) {
     if (!ipaddr.IPv6.isValid(text)) return 'is not a valid IPv6 address';
