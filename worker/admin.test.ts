@@ -3,16 +3,13 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { EdgeMessage, JobDispatch } from '../shared/protocol/index.ts';
 import { getCoordinator } from './coordinator.do.ts';
-import { ADMIN, api, json, mintRunner, mintToken, TestRunner } from './testing/runner-client.ts';
+import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from './testing/runner-client.ts';
 
 const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatch';
 
-let subnet = 200;
+const newRunner = runnersOnOwnNets('admin-runner', 200);
 async function setup() {
-  const net = subnet++;
-  const minted = await mintRunner(`admin-runner-${net}`);
-  const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`] });
-  onTestFinished(() => runner.close());
+  const { net, minted, runner } = await newRunner();
   return { net, minted, runner, token: await mintToken('scan', `scanner-${net}`) };
 }
 

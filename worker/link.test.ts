@@ -2,15 +2,12 @@ import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Ack, EdgeMessage, JobDispatch } from '../shared/protocol/index.ts';
 import { getCoordinator } from './coordinator.do.ts';
-import { ADMIN, api, json, mintRunner, mintToken, TestRunner } from './testing/runner-client.ts';
+import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from './testing/runner-client.ts';
 
 /** The runner link in real workerd: the real Worker and Coordinator, a test-side client speaking the protocol. */
-let subnet = 10;
+const newRunner = runnersOnOwnNets('link-runner', 10);
 async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {
-  const net = subnet++;
-  const minted = await mintRunner(`link-runner-${net}`);
-  const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...hello });
-  onTestFinished(() => runner.close());
+  const { net, minted, runner } = await newRunner(hello);
   const scanToken = await mintToken('scan');
   const scan = async (body: Record<string, unknown> = {}) => {
     const res = await api('/v1/scans', { method: 'POST', token: scanToken, json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body } });

@@ -2,14 +2,11 @@ import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { EdgeMessage, JobDispatch } from '../shared/protocol/index.ts';
 import { Coordinator, getCoordinator } from './coordinator.do.ts';
-import { ADMIN, api, json, mintRunner, mintToken, TestRunner } from './testing/runner-client.ts';
+import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from './testing/runner-client.ts';
 
-let subnet = 100;
+const newRunner = runnersOnOwnNets('scans-runner', 100);
 async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {
-  const net = subnet++;
-  const minted = await mintRunner(`scans-runner-${net}`);
-  const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...hello });
-  onTestFinished(() => runner.close());
+  const { net, minted, runner } = await newRunner(hello);
   const token = await mintToken('scan');
   const scan = async (body: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
     const res = await api('/v1/scans', { method: 'POST', token, headers, json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body } });

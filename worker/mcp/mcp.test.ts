@@ -6,7 +6,7 @@ import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validatio
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { EdgeMessage, JobDispatch } from '../../shared/protocol/index.ts';
-import { ADMIN, api, BASE, mintRunner, mintToken, TestRunner } from '../testing/runner-client.ts';
+import { ADMIN, api, BASE, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from '../testing/runner-client.ts';
 import { TOOL_NAMES } from './scan.tools.ts';
 
 /** The official MCP SDK client against the real Worker in workerd; the runner is the test-side protocol client. */
@@ -21,12 +21,9 @@ async function connect(token: string): Promise<Client> {
   return client;
 }
 
-let subnet = 50;
+const newRunner = runnersOnOwnNets('mcp-runner', 50);
 async function setup() {
-  const net = subnet++;
-  const minted = await mintRunner(`mcp-runner-${net}`);
-  const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`] });
-  onTestFinished(() => runner.close());
+  const { net, runner } = await newRunner();
   const token = await mintToken('scan', `agent-${net}`);
   return { net, runner, token, client: await connect(token), target: `127.${net}.0.1` };
 }

@@ -1,4 +1,5 @@
 import { SELF } from 'cloudflare:test';
+import { onTestFinished } from 'vitest';
 import {
   encodeRunnerFrame,
   parseEdgeFrame,
@@ -129,4 +130,19 @@ export class TestRunner {
       truncated: { stdout: false, stderr: false }, report: null, error: null, ...result,
     });
   }
+}
+
+/**
+ * Connected test runners, each declaring a /16 of its own (127.<net>.0.0/16) so that no test routes to another
+ * test's runner; `firstNet` keeps test files apart as well. Each runner is closed when its test ends.
+ */
+export function runnersOnOwnNets(name: string, firstNet: number) {
+  let next = firstNet;
+  return async function readyRunnerOnOwnNet(hello: Partial<Hello> = {}): Promise<{ net: number; minted: { id: string; token: string }; runner: TestRunner }> {
+    const net = next++;
+    const minted = await mintRunner(`${name}-${net}`);
+    const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...hello });
+    onTestFinished(() => runner.close());
+    return { net, minted, runner };
+  };
 }
