@@ -4,7 +4,8 @@ import { ScangateError, scanError, type ScanError } from '../../shared/errors/in
 import { authenticate, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { revokeRunnerEverywhere } from '../routes/admin.api.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
+import { unwrap } from '../routes/validators.ts';
 import { randomToken } from '../tokens.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
 import { DashboardPage, LoginPage, ScanPage } from './views.tsx';
@@ -105,10 +106,9 @@ export const dashboardApi = new Hono<DashEnv>()
     const session = await currentSession(c);
     if (!session) return c.redirect('/dashboard', 303);
     const id = c.req.param('id');
-    if (!/^scan_[A-Za-z0-9_-]{1,32}$/.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
-    const got = (await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id)) as { ok: true; value: Scan & { output: string } } | { ok: false; error: ScanError };
-    if (!got.ok) throw new ScangateError(got.error);
-    return c.html(<ScanPage scan={got.value} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />);
+    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
+    const scan = unwrap<Scan & { output: string }>(await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id));
+    return c.html(<ScanPage scan={scan} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />);
   })
   .post('/dashboard/actions', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin action refused', 'Act from the dashboard page itself.');

@@ -5,7 +5,7 @@ import type { ScanError } from '../../shared/errors/index.ts';
 import { TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator, Result } from '../coordinator.do.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { errorToolResult, scanToolResult, ScanResultShape, summarize, type ToolResult } from './results.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
@@ -25,7 +25,7 @@ const TEMPLATE = z
   .enum(TEMPLATE_NAMES as [string, ...string[]])
   .optional()
   .describe(`Preset: ${TEMPLATE_NAMES.map((n) => `${n} (${TEMPLATE_DESCRIPTIONS[n as keyof typeof TEMPLATE_DESCRIPTIONS]})`).join('; ')}. args add to or override it.`);
-const SCAN_ID = z.string().regex(/^scan_[A-Za-z0-9_-]{1,32}$/).describe('The scanId a previous nmap_scan returned.');
+const SCAN_ID = z.string().regex(SCAN_ID_PATTERN).describe('The scanId a previous nmap_scan returned.');
 
 const ScanInput = {
   target: TARGET,
@@ -39,7 +39,7 @@ type Stub = DurableObjectStub<Coordinator>;
 /** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
 export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'validate_scan', 'list_templates', 'scanner_info'] as const;
 
-function unwrap<T>(result: unknown): { ok: true; value: T } | { ok: false; error: ScanError } {
+function asResult<T>(result: unknown): { ok: true; value: T } | { ok: false; error: ScanError } {
   return result as Result<T>;
 }
 
@@ -68,7 +68,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     },
     {
       async createTask(args, extra) {
-        const created = unwrap<{ scan: Scan }>(await coordinator.createScan(principal, args));
+        const created = asResult<{ scan: Scan }>(await coordinator.createScan(principal, args));
         if (!created.ok) {
           const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, context: { result: errorToolResult(created.error) } });
           return { task };
@@ -82,7 +82,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         let lastPercent = -1;
         let notified = 0;
         for (;;) {
-          const watched = unwrap<{ scan: Scan; lastEid: number }>(await coordinator.watchScan(principal, scanId, lastEid, 25_000));
+          const watched = asResult<{ scan: Scan; lastEid: number }>(await coordinator.watchScan(principal, scanId, lastEid, 25_000));
           if (!watched.ok || extra.signal.aborted) break;
           lastEid = watched.value.lastEid;
           const { scan } = watched.value;
@@ -119,7 +119,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ scanId, outputTail }) => {
-      const got = unwrap<Scan & { output: string }>(await coordinator.getScan(principal, scanId));
+      const got = asResult<Scan & { output: string }>(await coordinator.getScan(principal, scanId));
       if (!got.ok) return errorToolResult(got.error);
       const { output, ...scan } = got.value;
       const tail = outputTail ? output.slice(-outputTail) : '';
@@ -137,7 +137,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ scanId }) => {
-      const cancelled = unwrap<Scan>(await coordinator.cancelScan(principal, scanId));
+      const cancelled = asResult<Scan>(await coordinator.cancelScan(principal, scanId));
       if (!cancelled.ok) return errorToolResult(cancelled.error);
       return { content: [{ type: 'text' as const, text: `Cancel requested.\n${summarize(cancelled.value)}` }], structuredContent: scanToolResult(cancelled.value).structuredContent! };
     },
@@ -153,7 +153,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args) => {
-      const checked = unwrap<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await coordinator.validate(args));
+      const checked = asResult<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await coordinator.validate(args));
       if (!checked.ok) return errorToolResult(checked.error);
       const { argv, targets, warnings, needsPrivilege } = checked.value;
       const structured = { valid: true, argv, targets: targets.map((t) => t.value), warnings, needsPrivilege };

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError } from '../../shared/errors/index.ts';
 import type { Target } from '../../shared/policy/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { unwrap, valid } from './validators.ts';
@@ -23,7 +23,7 @@ const ListQuery = z.object({
   mine: z.enum(['true', 'false']).optional(),
 });
 
-const IdParam = z.object({ id: z.string().regex(/^scan_[A-Za-z0-9_-]{1,32}$/, 'a scan id (scan_…)') });
+const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)') });
 
 /** POST /v1/validate, /v1/scans and the scan resources. */
 export const scansApi = new Hono<AppEnv>()

@@ -3,6 +3,9 @@ import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Target } from '../../shared/policy/index.ts';
 import type { JobFinished } from '../../shared/protocol/index.ts';
 
+/** What a scan id looks like (`scan_` and the id's random part); every route and tool checks ids with it. */
+export const SCAN_ID_PATTERN = /^scan_[A-Za-z0-9_-]{1,32}$/;
+
 export type JobStatus = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected';
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
 export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished';
