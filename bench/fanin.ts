@@ -6,16 +6,15 @@
  * and the memory of the workerd processes behind wrangler dev. Goal: 0 errors.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunnerLink } from '../runner/link.ts';
 import { createLogger } from '../runner/log.ts';
 import { detectPrivilege, which } from '../runner/system.ts';
-import { ROOT } from '../scripts/stack.ts';
+import { freePort, ROOT } from '../scripts/stack.ts';
 import { Stack } from '../test/helpers/stack.ts';
 import { CpuProfiler } from './cdp-profile.ts';
 import { fmt, isMain, percentile, printRows, rssMiB, type BenchRow } from './lib.ts';
-import { freePort } from '../scripts/stack.ts';
-import { mkdirSync } from 'node:fs';
 
 const RUNNERS = Number(process.env.BENCH_RUNNERS ?? 50);
 const SCANS = Number(process.env.BENCH_SCANS ?? 200);
