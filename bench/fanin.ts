@@ -63,6 +63,7 @@ export async function run(): Promise<BenchRow[]> {
         nmapPath: FAKE_NMAP,
         nmapVersion: null,
         resolve: async () => [],
+        scripts: undefined,
         ...(setprivPath && { setprivPath }),
       });
       links.push(link);

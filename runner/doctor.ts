@@ -5,6 +5,7 @@ import { encodeRunnerFrame, parseEdgeFrame, PROTOCOL_VERSION } from '../shared/p
 import type { RunnerConfig } from './config.ts';
 import { LIMITS } from './executor.ts';
 import { RUNNER_VERSION } from './link.ts';
+import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
 import { detectPrivilege, nmapVersion, which } from './system.ts';
 
 const run = promisify(execFile);
@@ -57,6 +58,15 @@ export async function doctor(config: Partial<RunnerConfig>): Promise<Check[]> {
       ? { check: 'nmap', status: 'ok', detail: `${nmapPath}, version ${version}` }
       : { check: 'nmap', status: 'FAIL', detail: nmapPath ? `${nmapPath} does not run` : `${config.nmap ?? 'nmap'} not found; install it (apt-get install nmap) or pass --nmap` },
   );
+  if (nmapPath && version) {
+    const scripts = await readLocalScripts(nmapPath, version);
+    const coverage = scripts && describeCoverage(scripts);
+    checks.push(
+      coverage
+        ? { check: 'scripts', status: coverage.ok ? 'ok' : 'warn', detail: coverage.detail }
+        : { check: 'scripts', status: 'warn', detail: 'nmap --script-help all failed: scans with scripts will be refused' },
+    );
+  }
   const prlimit = await which('prlimit');
   checks.push(prlimit ? { check: 'prlimit', status: 'ok', detail: prlimit } : { check: 'prlimit', status: 'FAIL', detail: 'not found; install util-linux' });
   if (prlimit && nmapPath && version) {

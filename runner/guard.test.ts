@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { resolvePolicy, validateScanRequest } from '../shared/policy/index.ts';
 import type { JobDispatch } from '../shared/protocol/index.ts';
 import { guardDispatch, type GuardContext, type Resolver } from './guard.ts';
+import { readLocalScripts } from './nmap-scripts.ts';
+import { nmapVersion } from './system.ts';
 
 const openPolicy = (() => {
   const r = resolvePolicy({ allowIntrusive: true, allowEvasion: true });
@@ -36,7 +38,8 @@ const resolver: Resolver = async (name) => {
   if (!found) throw Object.assign(new Error(`queryA ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
   return found;
 };
-const ctx: GuardContext = { networks: ['127.0.0.0/8', '::1/128'], privileged: false, allowIntrusive: false, allowEvasion: false, resolve: resolver };
+const scripts = await readLocalScripts('nmap', (await nmapVersion('nmap')) ?? null);
+const ctx: GuardContext = { networks: ['127.0.0.0/8', '::1/128'], privileged: false, allowIntrusive: false, allowEvasion: false, resolve: resolver, scripts };
 
 describe('guardDispatch', () => {
   it('passes a canonical in-network dispatch unchanged', async () => {
@@ -82,7 +85,9 @@ describe('guardDispatch', () => {
   it('resolves a hostname here and runs nmap on the literal with -n', async () => {
     const argv = canonical({ target: ['web.lab.internal', '127.0.0.1'], args: '-sT -p 22' });
     const r = await guardDispatch(dispatch(argv), { ...ctx });
-    expect(r.ok && r.argv.slice(-4)).toEqual(['-n', '--', '127.0.0.5', '127.0.0.1']);
+    expect(r.ok && r.argv.slice(-3)).toEqual(['--', '127.0.0.5', '127.0.0.1']);
+    // The canonical argv itself carries -n, so nmap resolves nothing, forward or reverse.
+    expect(argv).toContain('-n');
     expect(r.ok && [...r.resolved]).toEqual([['127.0.0.5', 'web.lab.internal']]);
   });
 

@@ -3,6 +3,7 @@ import { scanError, type ScanError } from '../shared/errors/index.ts';
 import { resolvePolicy, revalidateArgv, type Policy } from '../shared/policy/index.ts';
 import { compileTargetRules, parseTarget } from '../shared/policy/targets.ts';
 import type { JobDispatch } from '../shared/protocol/index.ts';
+import { checkScripts, type LocalScripts } from './nmap-scripts.ts';
 
 /** Looks up every address of a name (A and AAAA). Injectable so tests need no DNS. */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -13,6 +14,8 @@ export interface GuardContext {
   allowIntrusive: boolean;
   allowEvasion: boolean;
   resolve: Resolver;
+  /** This runner's nmap scripts and their categories; undefined if nmap could not list them. */
+  scripts: LocalScripts | undefined;
 }
 
 export type GuardResult =
@@ -34,9 +37,10 @@ function policyFor(dispatch: JobDispatch, networks: readonly string[], intrusive
 /**
  * The runner's own check of a dispatched job, before anything runs: the argv must be canonical under the
  * same grammar, every target inside this runner's networks, raw-socket scans only on a privileged runner,
- * and hostnames resolved here to addresses that are all inside the networks. Returns the argv to run: the
- * dispatched one with each hostname replaced by its resolved address and `-n`, so nmap never looks a name
- * up again (no DNS-rebinding window).
+ * every script known to this runner's own nmap exactly as the catalog records it, and hostnames resolved
+ * here to addresses that are all inside the networks. Returns the argv to run: the dispatched one with each
+ * hostname replaced by its resolved address. The canonical argv always carries `-n`, so nmap never looks a
+ * name up (no DNS-rebinding window, no reverse lookups for NSE to follow).
  */
 export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): Promise<GuardResult> {
   const asEdgeAllowed = revalidateArgv(
@@ -63,6 +67,8 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
       'The lab admin can start the runner with --allow-intrusive or --allow-evasion to consent to such scans on this host.',
     );
   }
+  const scriptProblem = checkScripts(dispatch.argv, ctx.scripts);
+  if (scriptProblem) return { ok: false, error: scriptProblem };
   if (local.needsPrivilege && !ctx.privileged) {
     return refuse(
       'This scan needs raw sockets, and this runner is not privileged',
@@ -105,7 +111,6 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
     argv[argv.indexOf(target.value, dashes + 1)] = literal;
     resolved.set(literal, target.value);
   }
-  if (resolved.size > 0 && !argv.slice(0, dashes).includes('-n')) argv.splice(dashes, 0, '-n');
   return { ok: true, argv, resolved };
 }
 

@@ -6,6 +6,8 @@ import { EdgeDouble } from '../test/helpers/edge-double.ts';
 import type { RunnerConfig } from './config.ts';
 import { RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
+import { readLocalScripts } from './nmap-scripts.ts';
+import { nmapVersion } from './system.ts';
 
 /** The runner link in-process against a local test double of the edge; real nmap on 127.0.0.1 only. */
 const TOKEN = 'srt_link_test_token_0123456789';
@@ -20,6 +22,8 @@ const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.
 const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
 
 const banner = useBannerServer();
+const NMAP_VERSION = (await nmapVersion('nmap')) ?? null;
+const LOCAL_SCRIPTS = await readLocalScripts('nmap', NMAP_VERSION);
 
 async function setup(cleanup: TestContext['onTestFinished'], config: Partial<RunnerConfig> = {}, edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {}) {
   const edge = await EdgeDouble.start({ tokens: [TOKEN], ...edgeOptions });
@@ -43,8 +47,9 @@ async function setup(cleanup: TestContext['onTestFinished'], config: Partial<Run
     })(),
     privilege: { privileged: false, root: false, viaCapabilities: false, detail: 'test: unprivileged' },
     nmapPath: 'nmap',
-    nmapVersion: '7.93',
+    nmapVersion: NMAP_VERSION,
     resolve: async (name) => (name === 'web.lab.internal' ? ['127.0.0.1'] : []),
+    scripts: LOCAL_SCRIPTS,
     backoff: { baseMs: 100, capMs: 400, random: () => 1 },
     statsEvery: '1s',
   });

@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './backof
 import { EXIT, type RunnerConfig } from './config.ts';
 import { execute } from './executor.ts';
 import { guardDispatch, type Resolver } from './guard.ts';
+import type { LocalScripts } from './nmap-scripts.ts';
 import { JobJournal } from './journal.ts';
 import type { Logger } from './log.ts';
 import type { Privilege } from './system.ts';
@@ -33,6 +34,8 @@ export interface LinkOptions {
   nmapPath: string;
   nmapVersion: string | null;
   resolve: Resolver;
+  /** This runner's nmap scripts (see nmap-scripts.ts); undefined refuses every scan with scripts. */
+  scripts: LocalScripts | undefined;
   backoff?: BackoffOptions;
   statsEvery?: string;
   /** util-linux setpriv, to give nmap a parent-death signal (see ExecuteOptions). */
@@ -259,6 +262,7 @@ export class RunnerLink {
       allowIntrusive: this.#o.config.allowIntrusive,
       allowEvasion: this.#o.config.allowEvasion,
       resolve: this.#o.resolve,
+      scripts: this.#o.scripts,
     });
     if (!guarded.ok) {
       this.#jobs.delete(jobId);

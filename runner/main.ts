@@ -8,6 +8,7 @@ import { EXIT, parseCommandLine, USAGE } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
+import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
 import { detectPrivilege, nmapVersion, which } from './system.ts';
 import type { Resolver } from './guard.ts';
 
@@ -51,6 +52,9 @@ async function main(): Promise<number> {
   if (!setprivPath) log.log('warn', 'runner.no_setpriv', { hint: 'Install util-linux setpriv so nmap dies with the runner if the runner is killed.' });
   const privilege = await detectPrivilege();
   const version = (await nmapVersion(nmapPath)) ?? null;
+  const scripts = await readLocalScripts(nmapPath, version);
+  if (scripts) log.log('info', 'runner.scripts', { coverage: describeCoverage(scripts).detail });
+  else log.log('warn', 'runner.no_scripts', { hint: 'nmap --script-help all failed: scans with scripts are refused. Run doctor.' });
   log.log('info', 'runner.start', {
     version: RUNNER_VERSION,
     nmap: nmapPath,
@@ -67,6 +71,7 @@ async function main(): Promise<number> {
     nmapPath,
     nmapVersion: version,
     resolve: systemResolver,
+    scripts,
     ...(setprivPath && { setprivPath }),
     ...(process.env.SCANGATE_STATS_EVERY && { statsEvery: process.env.SCANGATE_STATS_EVERY }),
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolvePolicy, validateScanRequest, type Policy } from './index.ts';
+import { CATALOG, resolvePolicy, revalidateArgv, validateScanRequest, type Policy } from './index.ts';
 
 function policy(overrides: Record<string, unknown> = {}): Policy {
   const r = resolvePolicy(overrides);
@@ -24,17 +24,24 @@ function errorOf(args: unknown, p?: Policy) {
 }
 
 describe('canonical argv', () => {
-  it('adds the defaults where absent, before the user options', () => {
-    expect(optionsOf('')).toEqual(['-T4', '--max-parallelism', '10', '-Pn', '--top-ports', '1000']);
-    expect(optionsOf('-sV')).toEqual(['-T4', '--max-parallelism', '10', '-Pn', '--top-ports', '1000', '-sV']);
+  it('adds the defaults where absent, -n always, every option in grammar order', () => {
+    expect(optionsOf('')).toEqual(['--top-ports', '1000', '-Pn', '-n', '-T4', '--max-parallelism', '10']);
+    expect(optionsOf('-sV')).toEqual(['-sV', '--top-ports', '1000', '-Pn', '-n', '-T4', '--max-parallelism', '10']);
+    expect(optionsOf('--reason -sV')).toEqual(optionsOf('-sV --reason'));
   });
 
   it('leaves out each default the user chose', () => {
     expect(optionsOf('-T2 --max-parallelism 4 -PS22,80 -p 22')).toEqual([
-      '-T2', '--max-parallelism', '4', '-PS22,80', '-p', '22',
+      '-p', '22', '-PS22,80', '-n', '-T2', '--max-parallelism', '4',
     ]);
-    expect(optionsOf('-sn')).toEqual(['-T4', '--max-parallelism', '10', '-sn']);
-    expect(optionsOf('-F')).toEqual(['-T4', '--max-parallelism', '10', '-Pn', '-F']);
+    expect(optionsOf('-sn')).toEqual(['-sn', '-n', '-T4', '--max-parallelism', '10']);
+    expect(optionsOf('-F')).toEqual(['-F', '-Pn', '-n', '-T4', '--max-parallelism', '10']);
+  });
+
+  it('raises the default parallelism cap to a higher --min-parallelism, so the runner agrees', () => {
+    const r = validateScanRequest({ target: '127.0.0.1', args: '--min-parallelism 50' });
+    expect(r.ok && r.argv.join(' ')).toContain('--max-parallelism 50');
+    expect(r.ok && revalidateArgv(r.argv).ok).toBe(true);
   });
 
   it('treats --flag=value and --flag value as the same option with the same check', () => {
@@ -55,11 +62,15 @@ describe('canonical argv', () => {
     expect(errorOf('-p 22\\').message).toMatch(/could not be split/);
   });
 
-  it('spells -sC, -A and script categories as the edge-built expression', () => {
-    expect(optionsOf('-sC')).toContain('(default) and not (external or broadcast)');
-    expect(optionsOf('--script http-title,safe -sC')).toContain(
-      'http-title,(safe or default) and not (external or broadcast)',
-    );
+  it('spells -sC, -A and script categories as one explicit sorted list of catalog names', () => {
+    const sc = optionsOf('-sC');
+    expect(sc).not.toContain('-sC');
+    const list = sc[sc.indexOf('--script') + 1]!.split(',');
+    expect(list).toEqual([...list].sort());
+    expect(list).toContain('http-title');
+    expect(list.every((n) => CATALOG.get(n)?.class === 'target-only')).toBe(true);
+    const mixed = optionsOf('--script http-title,safe -sC');
+    expect(mixed.filter((t) => t === '--script')).toHaveLength(1);
     const a = optionsOf('-A', intrusive);
     expect(a).toEqual(expect.arrayContaining(['-sV', '-O', '--traceroute', '--script']));
     expect(a).not.toContain('-A');
@@ -79,13 +90,19 @@ describe('canonical argv', () => {
     }
     const connect = validateScanRequest({ target: '10.0.0.5', args: '-sT -sV -sC' });
     expect(connect.ok && connect.needsPrivilege).toBe(false);
+    // A script that opens raw sockets is run only when named, and then needs a privileged runner.
+    const raw = validateScanRequest({ target: '10.0.0.5', args: '-sT --script qscan' });
+    expect(raw.ok && raw.needsPrivilege).toBe(true);
+    const safe = validateScanRequest({ target: '10.0.0.5', args: '--script safe' });
+    expect(safe.ok && safe.argv.join(' ')).not.toMatch(/qscan|ipidseq/);
+    expect(safe.ok && safe.warnings.join(' ')).toMatch(/need raw sockets/);
   });
 });
 
 describe('templates', () => {
   it('merge with user args: the user option replaces the template option of the same slot', () => {
     const r = validateScanRequest({ target: '10.0.0.5', template: 'quick', args: '-p 22 -T3' });
-    expect(r.ok && r.argv).toEqual(['--max-parallelism', '10', '-Pn', '-p', '22', '-T3', '--', '10.0.0.5']);
+    expect(r.ok && r.argv).toEqual(['-p', '22', '-Pn', '-n', '-T3', '--max-parallelism', '10', '--', '10.0.0.5']);
     expect(r.ok && r.warnings.join(' ')).toMatch(/-p 22 replaces --top-ports 100 of template quick/);
   });
 
@@ -186,10 +203,11 @@ describe('grammar: exact spellings only', () => {
   });
 
   it('takes only printable ASCII and tokens up to 255 bytes', () => {
-    expect(errorOf('-sV\t-p 80').message).toMatch(/non-printable/);
-    expect(errorOf(['-p', '80\u0000']).message).toMatch(/non-printable/);
-    expect(errorOf(['-p', '８０']).message).toMatch(/non-ASCII/);
-    expect(errorOf(['--script', `${'a'.repeat(256)}`]).message).toMatch(/longer than 255 bytes/);
+    expect(errorOf('-sV\t-p 80').message).toMatch(/control character U\+0009/);
+    expect(errorOf(['-p', '80\u0000']).message).toMatch(/control character U\+0000/);
+    expect(errorOf(['-p', '８０']).message).toMatch(/U\+FF18 FULLWIDTH FORM, which looks like "8"/);
+    expect(errorOf(['-p', `${'1'.repeat(256)}`]).message).toMatch(/longer than 255 bytes/);
+    expect(errorOf(['--script', `${'a'.repeat(16 * 1024 + 1)}`]).message).toMatch(/longer than 16384 bytes/);
     expect(errorOf(['-p', '']).message).toMatch(/empty argument/);
     expect(errorOf([42]).message).toMatch(/not a string/);
     expect(errorOf({ p: 80 }).message).toMatch(/string or an array/);
@@ -212,7 +230,26 @@ describe('gates', () => {
     expect(a.message).toMatch(/intrusive scans are disabled by policy/);
     expect(a.recoverySuggestion).toMatch(/admin.*allowIntrusive/);
     expect(errorOf('--script ssh-brute').message).toMatch(/ssh-brute is intrusive/);
-    expect(optionsOf('--script ssh-brute,vuln', intrusive)).toContain('ssh-brute,(vuln) and not (external or broadcast)');
+    const list = optionsOf('--script ssh-brute,vuln', intrusive);
+    const names = list[list.indexOf('--script') + 1]!.split(',');
+    expect(names).toContain('ssh-brute');
+    expect(names).toContain('smb-vuln-ms17-010');
+    expect(errorOf('--script vuln').message).toMatch(/category vuln is intrusive/);
+  });
+
+  it('judges -A spelled out (-sV -O --traceroute with scripts) as -A, on the edge and on the runner', () => {
+    const spelled = errorOf('-sV -O --traceroute -sC');
+    expect(spelled.message).toMatch(/-A spelled out/);
+    expect(spelled.details).toMatchObject({ gate: 'allowIntrusive' });
+    // Each part alone, or three of the four, stays allowed.
+    expect(optionsOf('-sV -O --traceroute')).toContain('--traceroute');
+    expect(optionsOf('-sV -O -sC')).toContain('-O');
+    // The runner sees the canonical argv of -A: allowed only with the intrusive policy on its side too.
+    const canonicalA = validateScanRequest({ target: '10.0.0.5', args: '-A' }, intrusive);
+    const canonicalSpelled = validateScanRequest({ target: '10.0.0.5', args: '-sC --traceroute -O -sV' }, intrusive);
+    expect(canonicalA.ok && canonicalSpelled.ok && canonicalA.argv).toEqual(canonicalSpelled.ok && canonicalSpelled.argv);
+    expect(canonicalA.ok && revalidateArgv(canonicalA.argv, intrusive).ok).toBe(true);
+    expect(canonicalA.ok && revalidateArgv(canonicalA.argv).ok).toBe(false);
   });
 
   it('gates every evasion option behind allowEvasion', () => {
@@ -243,5 +280,9 @@ describe('gates', () => {
     expect(errorOf('-D decoy.lab.internal', evasion).message).toMatch(/not an address/);
     expect(errorOf('-D 10.0.0.0/24', evasion).message).toMatch(/not an address/);
     expect(errorOf('-D 127.1', evasion).message).toMatch(/not an address/);
+    // nmap sends decoys in the targets' family: a decoy of the other family would be dropped or refused by nmap.
+    const v6 = validateScanRequest({ target: 'fd00::5', args: '-D 10.0.0.9' }, evasion);
+    expect(!v6.ok && v6.error.message).toMatch(/Decoy 10\.0\.0\.9 is not IPv6/);
+    expect(errorOf('-D fd00::9', evasion).message).toMatch(/Decoy fd00::9 is not IPv4/);
   });
 });

@@ -1,148 +1,192 @@
 /**
- * NSE scripts: names and categories from allowlists only, never paths, globs, `+` or expressions written
- * by a user. Categories are spelled in the canonical argv as an expression the edge builds, so a category
- * never runs scripts that are also tagged `external` or `broadcast` (those reach past the targets).
- *
- * Script facts come from the original tool, checked against nmap 7.93's script.db: `dns-brute` and
- * `oracle-sid-brute`, which the original called safe, are tagged `intrusive` by nmap and are gated here;
- * its glob entries (`http-vuln-*`, …) are expanded to the named scripts nmap ships.
+ * NSE script selection, judged on our own catalog, never on nmap's categories alone (a category is not a
+ * safety boundary: `safe` and `discovery` hold scripts nmap itself tags intrusive, and scripts that reach
+ * hosts other than the targets). Categories, `-sC` and `-A` expand here into the explicit names the policy
+ * allows; the canonical `--script` value is that sorted comma list and nothing else, so the runner judges
+ * exactly what nmap will run.
  */
+import { CATALOG, NMAP_CATEGORIES, OLDEST_RELEASE, categoryMembers, classAllowed, type CatalogScript, type ScriptClass } from './catalog/index.ts';
 
-export const SAFE_CATEGORIES: ReadonlySet<string> = new Set(['safe', 'default', 'discovery', 'version']);
-export const INTRUSIVE_CATEGORIES: ReadonlySet<string> = new Set(['vuln', 'exploit', 'intrusive', 'brute', 'dos']);
-
-export const SAFE_SCRIPTS: ReadonlySet<string> = new Set([
-  'http-headers', 'ssl-cert', 'ssh-hostkey', 'smb-os-discovery', 'http-title', 'ftp-anon', 'smtp-commands',
-  'pop3-capabilities', 'imap-capabilities', 'mongodb-info', 'mysql-info', 'ms-sql-info', 'rdp-enum-encryption',
-  'vnc-info', 'x11-access', 'ntp-info', 'snmp-info', 'rpcinfo', 'nbstat',
-]);
-
-export const INTRUSIVE_SCRIPTS: ReadonlySet<string> = new Set([
-  'dns-brute', 'oracle-sid-brute', 'ssl-heartbleed', 'ms-sql-brute', 'mysql-brute', 'ftp-brute', 'ssh-brute',
-  'dns-zone-transfer', 'snmp-brute', 'http-slowloris',
-  // http-vuln-*, smb-vuln-*, smtp-vuln-* as shipped with nmap 7.93
-  'http-vuln-cve2006-3392', 'http-vuln-cve2009-3960', 'http-vuln-cve2010-0738', 'http-vuln-cve2010-2861',
-  'http-vuln-cve2011-3192', 'http-vuln-cve2011-3368', 'http-vuln-cve2012-1823', 'http-vuln-cve2013-0156',
-  'http-vuln-cve2013-6786', 'http-vuln-cve2013-7091', 'http-vuln-cve2014-2126', 'http-vuln-cve2014-2127',
-  'http-vuln-cve2014-2128', 'http-vuln-cve2014-2129', 'http-vuln-cve2014-3704', 'http-vuln-cve2014-8877',
-  'http-vuln-cve2015-1427', 'http-vuln-cve2015-1635', 'http-vuln-cve2017-1001000', 'http-vuln-cve2017-5638',
-  'http-vuln-cve2017-5689', 'http-vuln-cve2017-8917', 'http-vuln-misfortune-cookie', 'http-vuln-wnr1000-creds',
-  'smb-vuln-conficker', 'smb-vuln-cve-2017-7494', 'smb-vuln-cve2009-3103', 'smb-vuln-ms06-025',
-  'smb-vuln-ms07-029', 'smb-vuln-ms08-067', 'smb-vuln-ms10-054', 'smb-vuln-ms10-061', 'smb-vuln-ms17-010',
-  'smb-vuln-regsvc-dos', 'smb-vuln-webexec', 'smtp-vuln-cve2010-4344', 'smtp-vuln-cve2011-1720',
-  'smtp-vuln-cve2011-1764',
-]);
-
-const EXCLUDED = 'and not (external or broadcast)';
-const CATEGORY_EXPRESSION = /^\(([a-z]+(?: or [a-z]+)*)\) and not \(external or broadcast\)$/;
-const SCRIPT_NAME = /^[a-z0-9][a-z0-9-]{0,79}$/;
-
-/** The scripts of one `--script` value, split into named scripts and categories, in first-seen order. */
+/** The scripts a request selects, by name, and what expansion left out (for warnings). */
 export interface ScriptSelection {
-  names: string[];
-  categories: string[];
+  names: Set<string>;
+  warnings: string[];
 }
 
-export type ScriptProblem = { problem: string; fix: string; intrusive?: boolean };
+export function emptySelection(): ScriptSelection {
+  return { names: new Set(), warnings: [] };
+}
 
-/** What kind of thing a single script item is, and whether policy allows it. */
-function classify(item: string, allowIntrusive: boolean): 'name' | 'category' | ScriptProblem {
-  if (SAFE_CATEGORIES.has(item)) return 'category';
-  if (SAFE_SCRIPTS.has(item)) return 'name';
-  const intrusiveCategory = INTRUSIVE_CATEGORIES.has(item);
-  if (intrusiveCategory || INTRUSIVE_SCRIPTS.has(item)) {
-    if (allowIntrusive) return intrusiveCategory ? 'category' : 'name';
+export type ScriptProblem = {
+  problem: string;
+  fix: string;
+  /** Set when only the allowIntrusive gate stands in the way. */
+  intrusive?: boolean;
+  /** A concrete replacement for the offending value, if there is one. */
+  replacement?: string;
+};
+
+/** Longest canonical `--script` value: every catalog name fits. */
+export const MAX_SCRIPT_VALUE = 16 * 1024;
+
+const SCRIPT_NAME = /^[a-z0-9][a-z0-9-]{0,79}$/;
+
+/**
+ * Categories that ask for attacks (vulnerability checks, exploits, brute force, DoS, fuzzing, malware checks):
+ * selecting one needs allowIntrusive, even though a few of their members are safe enough to name one by one.
+ */
+export const INTRUSIVE_CATEGORIES: ReadonlySet<string> = new Set(['brute', 'dos', 'exploit', 'fuzzer', 'intrusive', 'malware', 'vuln']);
+
+const NEVER: Partial<Record<ScriptClass, string>> = {
+  'off-target': 'reaches hosts other than the targets',
+  'no-target': 'runs without a target',
+};
+
+function refusal(script: CatalogScript, allowIntrusive: boolean): ScriptProblem | undefined {
+  if (classAllowed(script.class, allowIntrusive)) return undefined;
+  if (script.class === 'intrusive') {
     return {
-      problem: `${intrusiveCategory ? 'category' : 'script'} ${item} is intrusive, and intrusive scans are disabled by policy`,
-      fix: `Use a safe category (${[...SAFE_CATEGORIES].join(', ')}) or a safe script; an admin can set allowIntrusive in the policy (PUT /v1/policy).`,
+      problem: `script ${script.name} is intrusive (${script.why}), and intrusive scans are disabled by policy`,
+      fix: 'Leave it out, or ask an admin to set allowIntrusive in the policy (PUT /v1/policy).',
       intrusive: true,
     };
   }
+  return {
+    problem: `script ${script.name} ${NEVER[script.class]}: ${script.why}`,
+    fix: 'Leave it out; scangate never runs scripts that leave the targets, whatever the policy.',
+  };
+}
+
+/** Says what an expansion left out and why, in one line. */
+function leftOutNote(source: string, kept: number, left: Map<string, number>): string | undefined {
+  if (left.size === 0) return undefined;
+  const total = [...left.values()].reduce((a, b) => a + b, 0);
+  const why = [...left.entries()].map(([reason, n]) => `${n} ${reason}`).join(', ');
+  return `${source} runs ${kept} scripts; ${total} left out (${why})`;
+}
+
+const REASONS: Record<ScriptClass, string> = {
+  'target-only': '',
+  intrusive: 'intrusive (allowIntrusive is off)',
+  'off-target': 'reach hosts other than the targets',
+  'no-target': 'run without a target',
+};
+
+/**
+ * Adds a category's scripts that the policy allows. `source` names the selection for the warning
+ * (`-sC`, `--script safe`). Returns a problem if nothing of the category may run.
+ */
+export function expandCategory(category: string, allowIntrusive: boolean, into: ScriptSelection, source: string): ScriptProblem | undefined {
+  const { stable, newer } = categoryMembers(category);
+  const left = new Map<string, number>();
+  let kept = 0;
+  let gatedOnly = true;
+  for (const script of stable) {
+    // Scripts that need raw sockets only run when named: an expansion must not make -sC need a privileged runner.
+    if (script.raw && classAllowed(script.class, allowIntrusive)) {
+      const reason = 'need raw sockets (name them to use them)';
+      left.set(reason, (left.get(reason) ?? 0) + 1);
+      gatedOnly = false;
+      continue;
+    }
+    if (classAllowed(script.class, allowIntrusive)) {
+      into.names.add(script.name);
+      kept++;
+      continue;
+    }
+    if (script.class !== 'intrusive') gatedOnly = false;
+    const reason = REASONS[script.class];
+    left.set(reason, (left.get(reason) ?? 0) + 1);
+  }
+  if (newer.length > 0) left.set(`newer than nmap ${OLDEST_RELEASE} (name them to use them)`, newer.length);
+  if (kept === 0) {
+    const intrusive = gatedOnly && stable.length > 0;
+    return {
+      problem: `category ${category} has no script this policy allows${intrusive ? ': every one is intrusive, and intrusive scans are disabled by policy' : ` (${[...left.entries()].map(([r, n]) => `${n} ${r}`).join(', ')})`}`,
+      fix: intrusive
+        ? 'Use a category such as default, safe, discovery or version, or ask an admin to set allowIntrusive (PUT /v1/policy).'
+        : 'Use a category such as default, safe, discovery or version, or name scripts.',
+      intrusive,
+    };
+  }
+  const note = leftOutNote(source, kept, left);
+  if (note) into.warnings.push(note);
+  return undefined;
+}
+
+/** Explains an item that is neither a catalog script nor a category. */
+function unknownItem(item: string): ScriptProblem {
   if (item.includes('/') || item.endsWith('.nse') || item.includes('..')) {
-    return { problem: `${item} is a path; scripts are chosen by name only`, fix: 'Give a script name such as http-title.' };
+    const name = item.split('/').at(-1)!.replace(/\.nse$/, '');
+    const known = CATALOG.has(name);
+    return { problem: `${item} is a path; scripts are chosen by name only`, fix: known ? `Write ${name}.` : 'Give a script name such as http-title.', ...(known && { replacement: name }) };
   }
   if (/[*?[\]]/.test(item)) {
     return { problem: `${item} is a glob`, fix: 'Name each script, e.g. http-title,http-headers.' };
   }
   if (item.startsWith('+')) {
-    return { problem: `${item} forces a script past its rules`, fix: 'Drop the "+"; scripts run only when their rules match.' };
+    const rest = item.slice(1);
+    return { problem: `${item} forces a script past its rules`, fix: `Drop the "+"${rest ? `: write ${rest}` : ''}; scripts run only when their rules match.`, ...(rest && { replacement: rest }) };
   }
-  if (/[()!&|]|\b(?:and|or|not)\b/.test(item)) {
-    return {
-      problem: `${item} is a boolean expression`,
-      fix: 'Give a comma list of names or categories; the edge builds the expression itself.',
-    };
+  if (/[()!&|\s]|\b(?:and|or|not)\b/.test(item)) {
+    return { problem: `${item} is a boolean expression`, fix: 'Give a comma list of names or categories; the edge picks the scripts itself.' };
+  }
+  if (item === 'all') {
+    return { problem: 'all would run every script nmap has', fix: 'Name the categories or scripts you need, e.g. default,version.' };
   }
   if (item !== item.toLowerCase()) {
-    return { problem: `${item} is not lower-case`, fix: `Write it as ${item.toLowerCase()}.` };
+    const lower = item.toLowerCase();
+    return { problem: `${item} is not lower-case`, fix: `Write ${lower}.`, ...((CATALOG.has(lower) || NMAP_CATEGORIES.has(lower)) && { replacement: lower }) };
   }
   if (!SCRIPT_NAME.test(item)) return { problem: `${JSON.stringify(item)} is not a script name`, fix: 'Give a script name such as http-title.' };
+  const near = [...CATALOG.keys()].filter((n) => n.startsWith(item) || item.startsWith(n)).slice(0, 3);
   return {
-    problem: `script ${item} is not on the allowlist`,
-    fix: `Use a category (${[...SAFE_CATEGORIES].join(', ')}) or an allowed script such as ${[...SAFE_SCRIPTS].slice(0, 4).join(', ')}.`,
+    problem: `script ${item} is not in scangate's catalog of nmap ${OLDEST_RELEASE}+ scripts`,
+    fix: near.length > 0 ? `Did you mean ${near.join(' or ')}? See scanner_info or the README for the catalog.` : 'Name a script nmap ships (see scanner_info or the README for the catalog), or a category.',
   };
 }
 
 /**
- * Parses a `--script` value: a comma list of allowlisted names and categories, or the canonical form this
- * module writes (names, then one category expression). Returns the selection or the first problem.
+ * Parses a `--script` value: a comma list of catalog names and nmap categories (the canonical form is a list
+ * of names only). Adds what the policy allows to `into`; returns the first problem.
  */
-export function parseScriptSpec(value: string, allowIntrusive: boolean, into?: ScriptSelection): ScriptSelection | ScriptProblem {
-  const selection = into ?? { names: [], categories: [] };
+export function parseScriptSpec(value: string, allowIntrusive: boolean, into: ScriptSelection): ScriptProblem | undefined {
   if (value.length === 0) return { problem: 'an empty script list', fix: 'Give at least one script name or category.' };
+  if (value.length > MAX_SCRIPT_VALUE) return { problem: `a script list of ${value.length} characters`, fix: 'Name fewer scripts, or a category.' };
   for (const item of value.split(',')) {
-    if (item.length === 0) return { problem: `an empty item in "${value}"`, fix: 'Separate names with single commas.' };
-    const expression = CATEGORY_EXPRESSION.exec(item);
-    const items = expression ? expression[1]!.split(' or ') : [item];
-    for (const one of items) {
-      const kind = classify(one, allowIntrusive);
-      if (typeof kind !== 'string') return kind;
-      if (expression && kind !== 'category') {
-        return { problem: `${one} is not a category`, fix: 'Only categories go inside the category expression.' };
+    if (item.length === 0) {
+      const tidy = value.split(',').filter(Boolean).join(',');
+      return { problem: `an empty item in "${value}"`, fix: tidy ? `Separate names with single commas: ${tidy}.` : 'Give at least one script name.', ...(tidy && { replacement: tidy }) };
+    }
+    const script = CATALOG.get(item);
+    if (script) {
+      const problem = refusal(script, allowIntrusive);
+      if (problem) return problem;
+      into.names.add(item);
+    } else if (NMAP_CATEGORIES.has(item)) {
+      if (INTRUSIVE_CATEGORIES.has(item) && !allowIntrusive) {
+        return {
+          problem: `category ${item} is intrusive, and intrusive scans are disabled by policy`,
+          fix: 'Use default, safe, discovery or version, name the scripts you need, or ask an admin to set allowIntrusive (PUT /v1/policy).',
+          intrusive: true,
+        };
       }
-      const list = kind === 'name' ? selection.names : selection.categories;
-      if (!list.includes(one)) list.push(one);
+      const problem = expandCategory(item, allowIntrusive, into, `--script ${item}`);
+      if (problem) return problem;
+    } else {
+      return unknownItem(item);
     }
   }
-  return selection;
-}
-
-/** The canonical `--script` value: named scripts, then the categories with external and broadcast excluded. */
-export function buildScriptSpec(selection: ScriptSelection): string {
-  const items = [...selection.names];
-  if (selection.categories.length > 0) items.push(`(${selection.categories.join(' or ')}) ${EXCLUDED}`);
-  return items.join(',');
-}
-
-const ARG_KEY = /^[a-z0-9._-]+$/;
-const ARG_VALUE = /^[A-Za-z0-9._:/@-]+$/;
-
-/** Why a script-arg key is refused, if it is: keys that name files or add targets never pass. */
-function forbiddenKey(key: string): string | undefined {
-  if (key.includes('file') || key.includes('path') || key.includes('dir') || key.endsWith('db')) {
-    return 'names a file, path, directory or database';
-  }
-  if (key === 'destination' || key.endsWith('.destination')) return 'names a destination to write to';
-  if (key === 'newtargets' || key.endsWith('.newtargets')) return 'adds targets the policy never checked';
   return undefined;
 }
 
-/** Parses `--script-args`: comma-separated `key=value` pairs. Returns the canonical value or a problem. */
-export function parseScriptArgs(value: string): string | ScriptProblem {
-  const pairs: string[] = [];
-  for (const pair of value.split(',')) {
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? pair : pair.slice(0, eq);
-    const val = eq < 0 ? '' : pair.slice(eq + 1);
-    if (eq < 0 || !ARG_KEY.test(key) || !ARG_VALUE.test(val)) {
-      return {
-        problem: `"${pair}" is not a key=value pair of the allowed characters`,
-        fix: 'Give pairs like http.useragent=scangate: keys [a-z0-9._-], values [A-Za-z0-9._:/@-], no quotes, braces or spaces.',
-      };
-    }
-    const why = forbiddenKey(key);
-    if (why) return { problem: `script argument ${key} ${why}`, fix: 'Leave that argument out; scripts use their built-in defaults.' };
-    pairs.push(`${key}=${val}`);
-  }
-  return pairs.join(',');
+/** The canonical `--script` value: the selected names, sorted, comma-separated. */
+export function buildScriptSpec(selection: ScriptSelection): string {
+  return [...selection.names].sort().join(',');
+}
+
+/** Whether any selected script needs raw sockets. */
+export function scriptsNeedPrivilege(selection: ScriptSelection): boolean {
+  for (const name of selection.names) if (CATALOG.get(name)?.raw) return true;
+  return false;
 }

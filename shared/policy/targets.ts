@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { scanError, type ScanError } from '../errors/index.ts';
+import { asciiLookalike, describeCharacter, firstOddCharacter } from './characters.ts';
 
 /**
  * Targets: IPv4/IPv6 addresses, CIDR networks and lab hostnames, parsed in their strict forms only.
@@ -34,8 +35,49 @@ const NUMERIC_LOOKING = /^(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+))*$/i
 /** nmap's own range syntax (10.0.0-4.1, 10.0.*.*), which no strict form allows. */
 const NMAP_RANGE = /[*]|^[0-9.]*[0-9]-[0-9][0-9.\-]*(?:\/[0-9]+)?$/;
 
-function reject(target: string, message: string, recoverySuggestion: string): TargetResult {
-  return { ok: false, error: scanError('validation_error', message, recoverySuggestion, { details: { target } }) };
+function reject(target: string, message: string, recoverySuggestion: string, fixedTarget?: { to: string; addArgs?: string[] }): TargetResult {
+  const details = fixedTarget ? { target, fixedTarget: { from: target, ...fixedTarget } } : { target };
+  return { ok: false, error: scanError('validation_error', message, recoverySuggestion, { details }) };
+}
+
+const URL_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
+const BRACKETED = /^\[([0-9a-f:.]+)\](?::([0-9]{1,5}))?$/i;
+const HOST_PORT = /^([^:]+):([0-9]{1,5})$/;
+
+/**
+ * Forms people paste from browsers and configs: a URL, `[v6]` or `[v6]:port`, `host:port`. Names the form and
+ * offers the host alone, with the port as `-p`, when the host itself is a valid target.
+ */
+function pastedForm(raw: string, shown: string, rules: TargetRules): TargetResult | undefined {
+  let host: string | undefined;
+  let port: string | undefined;
+  let form: string;
+  if (URL_FORM.test(raw)) {
+    form = 'a URL';
+    try {
+      const url = new URL(raw);
+      host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      port = url.port || undefined;
+    } catch {
+      host = undefined;
+    }
+  } else if (BRACKETED.test(raw)) {
+    const m = BRACKETED.exec(raw)!;
+    form = m[2] ? 'a bracketed IPv6 address with a port' : 'a bracketed IPv6 address';
+    host = m[1];
+    port = m[2];
+  } else if (HOST_PORT.test(raw)) {
+    const m = HOST_PORT.exec(raw)!;
+    form = 'a host:port pair';
+    host = m[1];
+    port = m[2];
+  } else {
+    return undefined;
+  }
+  const usable = host !== undefined && host !== raw && parseTarget(host, rules).ok;
+  const addArgs = port ? ['-p', port] : undefined;
+  const fix = usable ? `Give the host alone (${host})${port ? ` and the port in args (-p ${port})` : ''}.` : 'Give only an IP address, a CIDR network or a lab hostname; ports go in args (-p 80).';
+  return reject(raw, `Target ${shown} is ${form}; a target is an address, a network or a hostname only`, fix, usable ? { to: host!, ...(addArgs && { addArgs }) } : undefined);
 }
 
 /** An IPv6 text ending in a dotted quad (`::ffff:10.0.0.5`, `::10.0.0.5`): the head and the IPv4 part. */
@@ -167,6 +209,19 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
       'Put options in args and only addresses, networks or hostnames in target.',
     );
   }
+  const odd = firstOddCharacter(raw);
+  if (odd) {
+    const plain = asciiLookalike(raw);
+    const usable = plain !== undefined && plain !== raw && parseTarget(plain, rules).ok;
+    return reject(
+      raw,
+      `Target ${shown} contains ${describeCharacter(odd)}`,
+      usable ? `Type it in plain ASCII: ${plain}.` : 'Type the target in plain ASCII letters, digits, dots, colons and slashes.',
+      usable ? { to: plain } : undefined,
+    );
+  }
+  const pasted = pastedForm(raw, shown, rules);
+  if (pasted) return pasted;
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
     if (code <= 0x20 || code >= 0x7f || code === 0x2c) {
@@ -238,6 +293,7 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
       raw,
       `Target ${shown} has host bits set below its /${prefix} prefix`,
       `Use the network address ${network}, or the single address ${canonical}.`,
+      { to: network },
     );
   }
 
@@ -281,6 +337,23 @@ function parseHostname(raw: string, shown: string, rules: TargetRules): TargetRe
     );
   }
   return { ok: true, target: { kind: 'hostname', value: name, addresses: 1 } };
+}
+
+/**
+ * Whether `text` is an IP address, in strict form, that is one of `targets` or inside one of their networks.
+ * Hostname targets match nothing: the edge cannot know their addresses.
+ */
+export function isTargetAddress(text: string, targets: readonly Target[]): boolean {
+  if (!text.includes(':') && !DOTTED_DECIMAL.test(text)) return false;
+  const address = parseAddress(text);
+  if (typeof address === 'string') return false;
+  const canonical = address.toString();
+  return targets.some((t) => {
+    if (t.kind === 'address') return t.value === canonical;
+    if (t.kind !== 'network' || t.family !== familyOf(address)) return false;
+    const [base] = ipaddr.parseCIDR(t.value);
+    return address.match(base as never, t.prefix);
+  });
 }
 
 export type TargetsResult =

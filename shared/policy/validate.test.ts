@@ -14,7 +14,7 @@ describe('templates', () => {
 
   it('never mix -sn with port options (the original DISCOVERY defect)', () => {
     const r = validateScanRequest({ target: '10.0.0.0/24', template: 'discovery' });
-    expect(r.ok && r.argv).toEqual(['--max-parallelism', '10', '-sn', '-T4', '--', '10.0.0.0/24']);
+    expect(r.ok && r.argv).toEqual(['-sn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.0/24']);
   });
 
   it('run all ports for thorough (the original rejected its own -p-)', () => {

@@ -1,9 +1,10 @@
 import type { ScanError } from '../errors/index.ts';
 import { invalid, parseOptions, tokenize, type ParsedOption, type ParseContext } from './args.ts';
-import type { OptionSpec } from './options.ts';
+import { OPTIONS, type OptionSpec } from './options.ts';
 import { DEFAULT_POLICY, type Policy } from './policy.ts';
-import { buildScriptSpec } from './scripts.ts';
-import { compileTargetRules, parseTarget, parseTargets, type Target } from './targets.ts';
+import { parseScriptArgs } from './script-args.ts';
+import { buildScriptSpec, emptySelection, scriptsNeedPrivilege } from './scripts.ts';
+import { compileTargetRules, isTargetAddress, parseTarget, parseTargets, type Target } from './targets.ts';
 import { isTemplateName, TEMPLATE_NAMES, TEMPLATES, type TemplateName } from './templates.ts';
 
 export interface ScanRequestInput {
@@ -35,7 +36,7 @@ const TEMPLATE_TOKENS = Object.fromEntries(
  */
 export function validateScanRequest(input: unknown, policy: Policy = DEFAULT_POLICY): ValidationResult {
   try {
-    return validate(input, policy);
+    return withSuggestion(validate(input, policy), input, policy);
   } catch (e) {
     // Every path above returns its own error; reaching here is a bug, reported rather than thrown.
     return invalid(`Internal validation failure: ${(e as Error)?.message ?? String(e)}`, 'Report this request to the scangate maintainers.');
@@ -58,6 +59,7 @@ function validate(input: unknown, policy: Policy): ValidationResult {
   const rules = compileTargetRules(policy);
   const targets = parseTargets(target, rules);
   if (!targets.ok) return targets;
+  const scanned = targets.targets;
   const warnings = [...targets.warnings];
 
   const tokens = tokenize(args);
@@ -71,7 +73,7 @@ function validate(input: unknown, policy: Policy): ValidationResult {
       const r = parseTarget(text, rules);
       return r.ok && r.target.kind === 'address';
     },
-    scripts: { names: [], categories: [] },
+    scripts: emptySelection(),
     fromTemplate: true,
   };
   let options: ParsedOption[] = [];
@@ -86,18 +88,52 @@ function validate(input: unknown, policy: Policy): ValidationResult {
 
   const merged = mergeOptions(options, user.options, template, warnings);
   if (!merged.ok) return merged;
-  const conflict = findConflict(merged.options, targets.family);
+  const conflict = findConflict(merged.options, targets.family, ctx);
   if (conflict) return conflict;
+  warnings.push(...ctx.scripts.warnings);
+
+  const scriptArgs = merged.options.find((o) => o.spec.name === '--script-args');
+  if (scriptArgs) {
+    const parsed = parseScriptArgs(scriptArgs.value!, ctx.scripts, { isTarget: (text) => isTargetAddress(text, scanned) });
+    if (typeof parsed !== 'string') {
+      return invalid(`--script-args: ${parsed.problem}`, parsed.fix, { option: '--script-args', value: scriptArgs.value });
+    }
+    scriptArgs.value = parsed;
+  }
 
   const argv = canonicalArgv(merged.options, ctx, targets.family);
-  for (const t of targets.targets) argv.push(t.value);
+  for (const t of scanned) argv.push(t.value);
   return {
     ok: true,
     argv,
-    targets: targets.targets,
+    targets: scanned,
     warnings,
-    needsPrivilege: merged.options.some((o) => o.spec.privileged),
+    needsPrivilege: merged.options.some((o) => o.spec.privileged) || scriptsNeedPrivilege(ctx.scripts),
   };
+}
+
+/**
+ * Turns a certain fix found deep in parsing (`details.fixedArgs`, or `details.fixedTarget` for one target) into
+ * `details.suggested`: the whole request as it should be sent. Every suggestion MUST validate (tested).
+ */
+function withSuggestion(result: ValidationResult, input: unknown, policy: Policy): ValidationResult {
+  if (result.ok || !result.error.details) return result;
+  const { fixedArgs, fixedTarget, ...details } = result.error.details as { fixedArgs?: string[]; fixedTarget?: { from: string; to: string; addArgs?: string[] } };
+  if (!fixedArgs && !fixedTarget) return result;
+  const request = input as Record<string, unknown>;
+  const suggested: Record<string, unknown> = { ...request };
+  if (fixedArgs) suggested.args = fixedArgs;
+  if (fixedTarget) {
+    const list = Array.isArray(request.target) ? request.target : [request.target];
+    suggested.target = list.map((t) => (t === fixedTarget.from ? fixedTarget.to : t));
+    if (fixedTarget.addArgs) {
+      const tokens = tokenize(request.args);
+      suggested.args = [...(tokens.ok ? tokens.tokens : []), ...fixedTarget.addArgs];
+    }
+  }
+  // Offered only if it passes as a whole (a fix for one token can still meet another problem further on).
+  const passes = validate(suggested, policy).ok;
+  return { ok: false, error: { ...result.error, details: passes ? { ...details, suggested } : details } };
 }
 
 function key(o: ParsedOption): string {
@@ -143,7 +179,29 @@ function mergeOptions(
   return { ok: true, options };
 }
 
-function findConflict(options: ParsedOption[], family: 4 | 6 | undefined): { ok: false; error: ScanError } | undefined {
+/** `-A` spelled out: OS detection, traceroute and version detection with scripts. Judged the same as `-A`. */
+function isAggressive(options: ParsedOption[], ctx: ParseContext): boolean {
+  const has = (name: string) => options.some((o) => o.spec.name === name);
+  return has('-A') || (has('-O') && has('--traceroute') && has('-sV') && ctx.scripts.names.size > 0);
+}
+
+function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: ParseContext): { ok: false; error: ScanError } | undefined {
+  if (!ctx.allowIntrusive && isAggressive(options, ctx)) {
+    return invalid(
+      '-sV -O --traceroute with scripts is -A spelled out, and -A is intrusive, which the policy disables',
+      'Drop one of -O, --traceroute or the scripts, or ask an admin to set allowIntrusive in the policy (PUT /v1/policy).',
+      { option: '-A', gate: 'allowIntrusive' },
+    );
+  }
+  const decoys = options.find((o) => o.spec.name === '-D')?.value;
+  if (decoys && family) {
+    const other = decoys.split(',').find((d) => d !== 'ME' && (d.includes(':') ? 6 : 4) !== family);
+    if (other) {
+      return invalid(`Decoy ${other} is not IPv${family} like the targets; nmap sends decoys in the targets' family`, `Give IPv${family} decoys only.`, {
+        option: '-D',
+      });
+    }
+  }
   const bySlot = new Map<string, OptionSpec>();
   for (const o of options) {
     if (!o.spec.slot) continue;
@@ -189,48 +247,52 @@ const SLOT_WORDS: Record<NonNullable<OptionSpec['slot']>, string> = {
   sourcePort: 'source port',
 };
 
+/** Grammar position of every option: the canonical argv lists options in this order, whatever order they came in. */
+const ORDER: ReadonlyMap<string, number> = new Map(OPTIONS.map((spec, i) => [spec.name, i]));
+
 /**
- * Defaults where absent (-T4, --max-parallelism 10, -Pn unless discovery is chosen or -sn, --top-ports 1000
- * unless ports are chosen or -sn, -6 for IPv6), then the options in the order given with every script
- * choice folded into one --script, then `--`.
+ * The canonical argv: defaults where absent (-n always; -T4; --max-parallelism 10, or the user's higher
+ * --min-parallelism; -Pn unless discovery is chosen or -sn; --top-ports 1000 unless ports are chosen or -sn;
+ * -6 for IPv6), every option once, in grammar order; -A spelled out as -sV -O --traceroute; -sC, -A and every
+ * --script folded into one --script with the explicit sorted list of scripts; then `--`. A fixed point of
+ * validation, and the only order the runner's re-check accepts.
  */
 function canonicalArgv(options: ParsedOption[], ctx: ParseContext, family: 4 | 6 | undefined): string[] {
   const has = (test: (s: OptionSpec) => boolean) => options.some((o) => test(o.spec));
   const pingOnly = has((s) => s.name === '-sn');
-  const argv: string[] = [];
-  if (!has((s) => s.slot === 'timing')) argv.push('-T4');
-  if (!has((s) => s.name === '--max-parallelism')) argv.push('--max-parallelism', '10');
-  if (!pingOnly && !has((s) => s.discovery === true)) argv.push('-Pn');
-  if (!pingOnly && !has((s) => s.selectsPorts === true)) argv.push('--top-ports', '1000');
-  if (family === 6 && !has((s) => s.name === '-6')) argv.push('-6');
+  const chosen = new Map<string, string[]>();
+  const put = (name: string, ...tokens: string[]) => {
+    if (!chosen.has(name)) chosen.set(name, tokens.length > 0 ? tokens : [name]);
+  };
+  put('-n');
+  if (!has((s) => s.slot === 'timing')) put('-T4');
+  if (!has((s) => s.name === '--max-parallelism')) {
+    // The default cap yields to a higher floor the user asked for, so nmap and the runner's re-check agree.
+    const floor = Number(options.find((o) => o.spec.name === '--min-parallelism')?.value ?? 0);
+    put('--max-parallelism', '--max-parallelism', String(Math.max(10, floor)));
+  }
+  if (!pingOnly && !has((s) => s.discovery === true)) put('-Pn');
+  if (!pingOnly && !has((s) => s.selectsPorts === true)) put('--top-ports', '--top-ports', '1000');
+  if (family === 6) put('-6');
+  if (ctx.scripts.names.size > 0) put('--script', '--script', buildScriptSpec(ctx.scripts));
 
-  const emitted = new Set<string>();
-  const emit = (...tokens: string[]) => {
-    if (emitted.has(tokens[0]!)) return;
-    emitted.add(tokens[0]!);
-    argv.push(...tokens);
-  };
-  const scripts = () => {
-    if (ctx.scripts.names.length + ctx.scripts.categories.length > 0) emit('--script', buildScriptSpec(ctx.scripts));
-  };
   for (const o of options) {
     const name = o.spec.name;
     if (name === '-A') {
-      // -A is spelled out so its default scripts get the same external/broadcast exclusion as any category.
-      emit('-sV');
-      emit('-O');
-      emit('--traceroute');
-      scripts();
+      put('-sV');
+      put('-O');
+      put('--traceroute');
     } else if (name === '-sC' || name === '--script') {
-      scripts();
+      // Folded into the one --script above.
     } else if (o.value === undefined) {
-      emit(name);
+      put(name);
     } else if (o.spec.attached === 'only' || (name === '-p' && o.value === '-')) {
-      emit(name + o.value);
+      put(name, name + o.value);
     } else {
-      emit(name, o.value);
+      put(name, name, o.value);
     }
   }
+  const argv = [...chosen.entries()].sort(([a], [b]) => ORDER.get(a)! - ORDER.get(b)!).flatMap(([, tokens]) => tokens);
   argv.push('--');
   return argv;
 }

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { scanError, type ScanError } from '../shared/errors/index.ts';
+import { CATALOG, CATALOG_RELEASES, categoriesAt } from '../shared/policy/index.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The scripts this runner's own nmap ships, with the categories its script.db gives them: the runner checks
+ * every dispatched script against them, so a script its nmap describes differently from the catalog's record
+ * (or one the catalog does not know) never runs here, whatever the edge decided.
+ */
+export interface LocalScripts {
+  /** nmap's version ("7.93"), or null when unknown. */
+  version: string | null;
+  categories: ReadonlyMap<string, readonly string[]>;
+}
+
+const NAME_LINE = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Reads `nmap --script-help all` output: each script's name line is followed by its `Categories:` line. */
+export function parseScriptHelp(text: string): Map<string, string[]> {
+  const lines = text.split('\n');
+  const found = new Map<string, string[]>();
+  for (let i = 1; i < lines.length; i++) {
+    const m = /^Categories:(.*)$/.exec(lines[i]!);
+    const name = lines[i - 1]!.trim();
+    if (m && NAME_LINE.test(name)) found.set(name, m[1]!.trim().split(/\s+/).filter(Boolean).sort());
+  }
+  return found;
+}
+
+/**
+ * Asks nmap itself (`--script-help all` reads script.db and sends no packets). Undefined if nmap cannot say,
+ * in which case the runner refuses every scan with scripts.
+ */
+export async function readLocalScripts(nmapPath: string, version: string | null): Promise<LocalScripts | undefined> {
+  try {
+    const { stdout } = await run(nmapPath, ['--script-help', 'all'], { timeout: 30_000, maxBuffer: 32 * 1024 * 1024 });
+    const categories = parseScriptHelp(stdout);
+    return categories.size > 0 ? { version, categories } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The catalog release whose records apply to this nmap: its own if covered, else the nearest covered one. */
+export function catalogReleaseFor(version: string | null): { release: string; covered: boolean } {
+  if (version && CATALOG_RELEASES.includes(version)) return { release: version, covered: true };
+  const newest = CATALOG_RELEASES.at(-1)!;
+  if (!version) return { release: newest, covered: false };
+  const older = CATALOG_RELEASES.filter((r) => r.localeCompare(version, 'en', { numeric: true }) <= 0);
+  return { release: older.at(-1) ?? CATALOG_RELEASES[0]!, covered: false };
+}
+
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Why this runner refuses one script, if it does. */
+function scriptProblem(name: string, local: LocalScripts, release: string): string | undefined {
+  const entry = CATALOG.get(name);
+  if (!entry) return `${name} is not in scangate's script catalog`;
+  const mine = local.categories.get(name);
+  if (!mine) return `this runner's nmap ${local.version ?? '(unknown version)'} does not ship ${name}`;
+  const recorded = categoriesAt(entry.facts, release);
+  if (!recorded || !same(mine, [...recorded].sort())) {
+    return `this runner's nmap tags ${name} as ${mine.join(', ')}, but the catalog records ${recorded?.join(', ') ?? 'nothing'} for nmap ${release}`;
+  }
+  return undefined;
+}
+
+/** Checks the scripts of a dispatched argv against this runner's nmap. */
+export function checkScripts(argv: readonly string[], local: LocalScripts | undefined): ScanError | undefined {
+  const at = argv.indexOf('--script');
+  const dashes = argv.indexOf('--');
+  if (at < 0 || (dashes >= 0 && at > dashes)) return undefined;
+  if (!local) {
+    return scanError('validation_error', "This runner could not list its nmap's scripts, so it runs no scans with scripts", 'Run `scangate-runner doctor` on the lab host; scans without --script still run.');
+  }
+  const { release } = catalogReleaseFor(local.version);
+  for (const name of (argv[at + 1] ?? '').split(',')) {
+    const problem = scriptProblem(name, local, release);
+    if (problem) {
+      return scanError('validation_error', `This runner refuses script ${name}: ${problem}`, 'Leave the script out, or run the scan on a runner whose nmap matches the catalog (see `scangate-runner doctor`).', {
+        details: { script: name },
+      });
+    }
+  }
+  return undefined;
+}
+
+/** One line for doctor: how this nmap's scripts compare with the catalog. */
+export function describeCoverage(local: LocalScripts): { ok: boolean; detail: string } {
+  const { release, covered } = catalogReleaseFor(local.version);
+  const unknown = [...local.categories.keys()].filter((n) => !CATALOG.has(n));
+  const differing = [...local.categories.keys()].filter((n) => CATALOG.has(n) && scriptProblem(n, local, release));
+  const refused = unknown.length + differing.length;
+  const parts = [`nmap ${local.version ?? '(unknown version)'}: ${local.categories.size} scripts`];
+  parts.push(`${unknown.length} unknown to this runner's catalog${unknown.length ? ` (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})` : ''}`);
+  if (differing.length) parts.push(`${differing.length} tagged differently (${differing.slice(0, 5).join(', ')})`);
+  let detail = `${parts.join(', ')}${refused ? ': refused' : ''}`;
+  if (!covered) detail += `; the catalog covers nmap ${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}, checked against ${release}`;
+  return { ok: covered && refused === 0, detail };
+}
