@@ -155,7 +155,7 @@ const FORBIDDEN_SHORT = [...FORBIDDEN.keys()].filter((k) => !k.startsWith('--'))
  * glued on (`-iL/x`), or an abbreviation (`--resum`). Returns the option and how it was spelled.
  */
 function forbiddenSpelling(name: string): { option: string; how: string } | undefined {
-  if (name.startsWith('--') && FORBIDDEN.has(name.slice(1))) return { option: name.slice(1), how: `${name} is ${name.slice(1)} with two dashes` };
+  if (name.startsWith('--') && FORBIDDEN.has(name.slice(1))) return { option: name.slice(1), how: `${name} is ${name.slice(1)} with one dash too many` };
   if (!name.startsWith('--') && name.length > 2 && FORBIDDEN.has(`-${name}`)) return { option: `-${name}`, how: `${name} is -${name} written with one dash` };
   if (!name.startsWith('--')) {
     const short = FORBIDDEN_SHORT.find((k) => name.startsWith(k));
@@ -210,7 +210,7 @@ function unknownOption(token: string, tokens: readonly string[], at: number): Fa
   }
   if (name.startsWith('--') && OPTIONS_BY_SPELLING.has(name.slice(1))) {
     const short = name.slice(1);
-    return fixed(invalid(`${name} is ${short} written with two dashes`, `Write ${short}.`, { option: name }), replace(token.replace(name, short)));
+    return fixed(invalid(`${name} has one dash too many`, `Write ${short}.`, { option: name }), replace(token.replace(name, short)));
   }
   if (name.startsWith('--')) {
     const candidates = OPTIONS.map((s) => s.name)

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { split as shellSplit } from 'shlex';
 import { describe, expect, it } from 'vitest';
 import { tokenize } from './args.ts';
-import { DEFAULT_POLICY, FORBIDDEN, OPTIONS, resolvePolicy, revalidateArgv, validateScanRequest, type Policy } from './index.ts';
+import { CATALOG, classAllowed, DEFAULT_POLICY, FORBIDDEN, OPTIONS, resolvePolicy, revalidateArgv, validateScanRequest, type Policy } from './index.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 3000);
 /** At least this share of generated requests must be accepted, or the 'accepted ⇒ safe' checks prove little. */
@@ -20,6 +20,8 @@ const vocabulary = fc.constantFrom(
   '8.8.8.8', 'web.lab.internal', 'http-title', 'safe', 'vuln', 'default,http-title', '/etc/passwd', '../x',
   'http.useragent=x', 'userdb=/etc/passwd', '02:00:00:00:00:01', '--', '-oX', '-p-', '-p80', '-PS22', '-T4',
   '--top-ports=100', '--script=http-title', '-sV;', '$(id)', '`id`', "'", '"', '\\', '-nA', '--scr', '-script',
+  'discovery', 'http-referer-checker', 'ssl-heartbleed', 'broadcast-ping', 'dns-brute', 'http.useragent=x,vulns.showall=1',
+  'smb-psexec.config=x', 'newtargets=1', '-privileged', '--iL', '-iL/x', '--resum', '[::1]', '10.0.0.5:80',
 );
 
 /** Option-and-value pieces that are valid on their own under some policy, so combinations often pass. */
@@ -29,6 +31,8 @@ const validPiece = fc.constantFrom(
   '--max-retries 2', '--min-rate 100', '--max-rate 1000', '--max-parallelism 5', '--host-timeout 5m',
   '--scan-delay 1s', '--version-intensity 5', '--version-light', '--script http-title', '--script safe,http-headers',
   '--script=default', '--script vuln', '--script-args http.useragent=x', '-PS22,80', '-PE', '-f', '--mtu 16',
+  '--script discovery', '--script version,ssl-cert', '--script http-referer-checker', '--script ssl-heartbleed',
+  '--script-args vulns.showall=1', '--min-parallelism 50', '-v -v', '--traceroute',
   '-D 10.0.0.9,ME', '-g 53', '--ttl 64', '--spoof-mac 0', '--badsum', '--data-length 20', '-6',
 );
 const piece = fc.oneof({ arbitrary: validPiece, weight: 6 }, { arbitrary: vocabulary, weight: 1 });
@@ -106,6 +110,30 @@ function checkAccepted(argv: string[], policy: Policy | undefined, targetValues:
     expect(nets.some(([n, p]) => n.kind() === addr.kind() && p <= prefix && addr.match(n, p)), t).toBe(true);
   }
   expect(revalidateArgv(argv, policy).ok).toBe(true);
+  // nmap never resolves a name; every script is named, in the catalog, and of a class this policy allows.
+  expect(options).toContain('-n');
+  const scripts = options.indexOf('--script');
+  if (scripts >= 0) {
+    for (const name of options[scripts + 1]!.split(',')) {
+      const entry = CATALOG.get(name);
+      expect(entry && classAllowed(entry.class, effective.allowIntrusive), `${name} under ${policy ? 'open' : 'default'}`).toBe(true);
+    }
+  }
+  // A reordered canonical argv is refused: the runner accepts the canonical order only.
+  const groups = optionGroups(options);
+  if (groups.length > 1 && groups[0]!.join() !== groups[1]!.join()) {
+    const swapped = [...groups[1]!, ...groups[0]!, ...groups.slice(2).flat(), ...argv.slice(dashes)];
+    expect(revalidateArgv(swapped, policy).ok, swapped.join(' ')).toBe(false);
+  }
+}
+
+/** Splits canonical options into [option, value?] groups. */
+function optionGroups(options: string[]): string[][] {
+  const groups: string[][] = [];
+  for (let i = 0; i < options.length; i++) {
+    groups.push(VALUE_TAKING.has(options[i]!) ? [options[i]!, options[++i]!] : [options[i]!]);
+  }
+  return groups;
 }
 
 describe.each(policies)('validateScanRequest properties (%s policy)', (_name, policy) => {
