@@ -1,8 +1,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { useBannerServer } from './helpers/banner-server.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
@@ -39,12 +39,12 @@ interface Runner {
 
 type Cleanup = TestContext['onTestFinished'];
 
-function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], options: { asNobody?: boolean; entry?: string } = {}): Runner {
+function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], options: { asNobody?: boolean; entry?: string; env?: Record<string, string> } = {}): Runner {
   const args = [options.entry ?? join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8', ...extra];
   const [cmd, argv] = options.asNobody && isRoot
     ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...args]]
     : [process.execPath, args];
-  const child = spawn(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -180,6 +180,7 @@ describe.concurrent('scangate-runner process', () => {
     expect(good).toMatch(/nmap\s+ok\s+.*version 7/);
     expect(good).toMatch(/server\s+ok\s+.*token accepted/);
     expect(good).toMatch(/setpriv\s+ok\s+.*parent-death signal/);
+    expect(good).toMatch(/scripts\s+ok\s+nmap 7\.\d+: \d{3} scripts, 0 unknown to this runner's catalog/);
     const wrong = await edgeDouble(onTestFinished, { tokens: ['another-token-0123456789'] });
     const refused = await doctor(wrong.url).then(
       () => undefined,
@@ -187,6 +188,36 @@ describe.concurrent('scangate-runner process', () => {
     );
     expect(refused?.code).toBe(1);
     expect(refused?.stdout).toMatch(/server\s+FAIL\s+.*token rejected \(HTTP 401\)/);
+  });
+
+  it("refuses a script its own nmap describes differently from the catalog, runs the rest, and doctor says so", async ({ onTestFinished }) => {
+    // A real nmap with a data directory (NMAPDIR) whose http-title.nse claims other categories, plus a script the
+    // catalog has never seen: what a modified or newer nmap install looks like to the runner.
+    const datadir = join(dir, 'nmapdir');
+    mkdirSync(join(datadir, 'scripts'), { recursive: true });
+    const system = join(dirname(realpathSync(execFileSync('sh', ['-c', 'command -v nmap'], { encoding: 'utf8' }).trim())), '../share/nmap/scripts');
+    for (const file of readdirSync(system)) if (file.endsWith('.nse')) symlinkSync(join(system, file), join(datadir, 'scripts', file));
+    rmSync(join(datadir, 'scripts', 'http-title.nse'));
+    writeFileSync(join(datadir, 'scripts', 'http-title.nse'), readFileSync(join(system, 'http-title.nse'), 'utf8').replace(/^categories = \{[^}]*\}/m, 'categories = {"safe"}'));
+    writeFileSync(join(datadir, 'scripts', 'unknown-extra.nse'), 'description = "x"\ncategories = {"safe"}\nportrule = function() return false end\naction = function() end\n');
+    writeFileSync(join(datadir, 'scripts', 'script.db'), `${readFileSync(join(system, 'script.db'), 'utf8')}Entry { filename = "unknown-extra.nse", categories = { "safe", } }\n`);
+
+    const edge = await edgeDouble(onTestFinished);
+    startRunner(onTestFinished, edge, [], { env: { NMAPDIR: datadir } });
+    await edge.waitFor((m) => m.type === 'hello');
+    edge.dispatch('job_tagged', argvFor(`-sT -p ${banner.port()} --script http-title`));
+    const rejected = await edge.waitFor(isRejected('job_tagged'));
+    expect(rejected.error.message).toMatch(/refuses script http-title: this runner's nmap tags http-title as safe, but the catalog records default, discovery, safe/);
+    edge.dispatch('job_other', argvFor(`-sT -p ${banner.port()} --script ssh-hostkey`));
+    const finished = await edge.waitFor(isFinished('job_other'));
+    expect(finished.exitCode).toBe(0);
+
+    const run = promisify(execFile);
+    const report = await run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8'], {
+      encoding: 'utf8',
+      env: { ...process.env, NMAPDIR: datadir },
+    });
+    expect(report.stdout).toMatch(/scripts\s+warn\s+nmap 7\.\d+: \d{3} scripts, 1 unknown to this runner's catalog \(unknown-extra\), 1 tagged differently \(http-title\): refused/);
   });
 
   it('builds into one file that runs with only Node and nmap', async ({ onTestFinished }) => {
