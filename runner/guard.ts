@@ -67,7 +67,7 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
       'The lab admin can start the runner with --allow-intrusive or --allow-evasion to consent to such scans on this host.',
     );
   }
-  const scriptProblem = checkScripts(dispatch.argv, ctx.scripts);
+  const scriptProblem = checkScripts(dispatch.argv, ctx.scripts, dispatch.policy.allowIntrusive && ctx.allowIntrusive);
   if (scriptProblem) return { ok: false, error: scriptProblem };
   if (local.needsPrivilege && !ctx.privileged) {
     return refuse(

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
-import { CATALOG, CATALOG_RELEASES, categoriesAt } from '../shared/policy/index.ts';
+import { CATALOG, CATALOG_RELEASES, categoriesAt, classAllowed } from '../shared/policy/index.ts';
 
 const run = promisify(execFile);
 
@@ -70,16 +70,30 @@ function scriptProblem(name: string, local: LocalScripts, release: string): stri
   return undefined;
 }
 
-/** Checks the scripts of a dispatched argv against this runner's nmap. */
-export function checkScripts(argv: readonly string[], local: LocalScripts | undefined): ScanError | undefined {
-  const at = argv.indexOf('--script');
+/**
+ * The scripts `-sV` makes this nmap run by itself: nse_main.lua adds the `version` category whenever version
+ * detection is on, so they never appear in the argv. Sorted by name.
+ */
+export function implicitVersionScripts(local: LocalScripts): string[] {
+  return [...local.categories].filter(([, categories]) => categories.includes('version')).map(([name]) => name).sort();
+}
+
+/**
+ * Checks the scripts of a dispatched argv against this runner's nmap: the ones named after `--script`, and the
+ * ones `-sV` runs implicitly, each of which must be known, tagged as the catalog records and of a class the
+ * policy (with this runner's consent) allows.
+ */
+export function checkScripts(argv: readonly string[], local: LocalScripts | undefined, allowIntrusive: boolean): ScanError | undefined {
   const dashes = argv.indexOf('--');
-  if (at < 0 || (dashes >= 0 && at > dashes)) return undefined;
+  const options = dashes >= 0 ? argv.slice(0, dashes) : argv;
+  const at = options.indexOf('--script');
+  const versionScan = options.includes('-sV');
+  if (at < 0 && !versionScan) return undefined;
   if (!local) {
-    return scanError('validation_error', "This runner could not list its nmap's scripts, so it runs no scans with scripts", 'Run `scangate-runner doctor` on the lab host; scans without --script still run.');
+    return scanError('validation_error', "This runner could not list its nmap's scripts, so it runs no scans with scripts or -sV", 'Run `scangate-runner doctor` on the lab host; other scans still run.');
   }
   const { release } = catalogReleaseFor(local.version);
-  for (const name of (argv[at + 1] ?? '').split(',')) {
+  for (const name of at < 0 ? [] : (options[at + 1] ?? '').split(',')) {
     const problem = scriptProblem(name, local, release);
     if (problem) {
       return scanError('validation_error', `This runner refuses script ${name}: ${problem}`, 'Leave the script out, or run the scan on a runner whose nmap matches the catalog (see `scangate-runner doctor`).', {
@@ -87,7 +101,22 @@ export function checkScripts(argv: readonly string[], local: LocalScripts | unde
       });
     }
   }
+  if (versionScan) {
+    for (const name of implicitVersionScripts(local)) {
+      const problem = scriptProblem(name, local, release) ?? classProblem(name, allowIntrusive);
+      if (problem) {
+        return scanError('validation_error', `This runner refuses -sV: its nmap ${local.version ?? ''} runs version script ${name} with every -sV, and ${problem}`, 'Scan without -sV here, or on a runner whose version scripts the policy allows (see `scangate-runner doctor`); an intrusive one needs allowIntrusive and the runner\'s --allow-intrusive.', {
+          details: { script: name, option: '-sV' },
+        });
+      }
+    }
+  }
   return undefined;
+}
+
+function classProblem(name: string, allowIntrusive: boolean): string | undefined {
+  const entry = CATALOG.get(name)!;
+  return classAllowed(entry.class, allowIntrusive) ? undefined : `the catalog classes it ${entry.class} (${entry.why})`;
 }
 
 /** One line for doctor: how this nmap's scripts compare with the catalog. */
@@ -99,7 +128,9 @@ export function describeCoverage(local: LocalScripts): { ok: boolean; detail: st
   const parts = [`nmap ${local.version ?? '(unknown version)'}: ${local.categories.size} scripts`];
   parts.push(`${unknown.length} unknown to this runner's catalog${unknown.length ? ` (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})` : ''}`);
   if (differing.length) parts.push(`${differing.length} tagged differently (${differing.slice(0, 5).join(', ')})`);
-  let detail = `${parts.join(', ')}${refused ? ': refused' : ''}`;
+  const version = implicitVersionScripts(local);
+  const gated = version.filter((n) => CATALOG.has(n) && CATALOG.get(n)!.class !== 'target-only');
+  let detail = `${parts.join(', ')}${refused ? ': refused' : ''}; -sV runs ${version.length} version scripts${gated.length ? ` (${gated.join(', ')} not target-only: -sV needs consent here)` : ', all target-only'}`;
   if (!covered) detail += `; the catalog covers nmap ${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}, checked against ${release}`;
   return { ok: covered && refused === 0, detail };
 }

@@ -24,6 +24,8 @@ const SAMPLE: Record<string, string> = {
 
 function requestFor(spec: OptionSpec) {
   const args = spec.attached === 'only' ? [`${spec.name}1`] : spec.value || SAMPLE[spec.name] ? [spec.name, SAMPLE[spec.name]!] : [spec.name];
+  // Script arguments are checked against the scripts they are for.
+  if (spec.name === '--script-args') args.push('--script', 'http-title');
   if (!spec.selectsPorts && spec.name !== '-sn') args.push('-p', '1');
   // Paranoid and sneaky timing wait minutes between probes; a later --scan-delay overrides theirs.
   if (spec.name === '-T0' || spec.name === '-T1') args.push('--scan-delay', '1ms', '--max-scan-delay', '1ms');

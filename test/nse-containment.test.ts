@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -18,7 +19,7 @@ const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const NS = `scangate-nse-${process.pid}`;
 const PORT = 8080;
-const bait = fileURLToPath(new URL('./helpers/nse-bait.ts', import.meta.url));
+const bait = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'nse-bait.ts');
 
 let baitProcess: ChildProcess | undefined;
 const hits: Array<Record<string, unknown>> = [];

@@ -200,7 +200,12 @@ describe.concurrent('scangate-runner process', () => {
     rmSync(join(datadir, 'scripts', 'http-title.nse'));
     writeFileSync(join(datadir, 'scripts', 'http-title.nse'), readFileSync(join(system, 'http-title.nse'), 'utf8').replace(/^categories = \{[^}]*\}/m, 'categories = {"safe"}'));
     writeFileSync(join(datadir, 'scripts', 'unknown-extra.nse'), 'description = "x"\ncategories = {"safe"}\nportrule = function() return false end\naction = function() end\n');
-    writeFileSync(join(datadir, 'scripts', 'script.db'), `${readFileSync(join(system, 'script.db'), 'utf8')}Entry { filename = "unknown-extra.nse", categories = { "safe", } }\n`);
+    // FAKE (named as such): a stand-in for the version script nmap 7.95 added, which every -sV runs; its body does nothing.
+    writeFileSync(join(datadir, 'scripts', 'iec61850-mms.nse'), 'description = "FAKE stand-in"\ncategories = {"discovery", "intrusive", "version"}\nportrule = function() return false end\naction = function() end\n');
+    writeFileSync(
+      join(datadir, 'scripts', 'script.db'),
+      `${readFileSync(join(system, 'script.db'), 'utf8')}Entry { filename = "unknown-extra.nse", categories = { "safe", } }\nEntry { filename = "iec61850-mms.nse", categories = { "discovery", "intrusive", "version", } }\n`,
+    );
 
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge, [], { env: { NMAPDIR: datadir } });
@@ -208,6 +213,10 @@ describe.concurrent('scangate-runner process', () => {
     edge.dispatch('job_tagged', argvFor(`-sT -p ${banner.port()} --script http-title`));
     const rejected = await edge.waitFor(isRejected('job_tagged'));
     expect(rejected.error.message).toMatch(/refuses script http-title: this runner's nmap tags http-title as safe, but the catalog records default, discovery, safe/);
+    // -sV runs every version script of this nmap, named or not: one the policy does not allow refuses the scan.
+    edge.dispatch('job_version', argvFor(`-sT -sV -p ${banner.port()}`));
+    const version = await edge.waitFor(isRejected('job_version'));
+    expect(version.error.message).toMatch(/refuses -sV: its nmap .* runs version script iec61850-mms with every -sV/);
     edge.dispatch('job_other', argvFor(`-sT -p ${banner.port()} --script ssh-hostkey`));
     const finished = await edge.waitFor(isFinished('job_other'));
     expect(finished.exitCode).toBe(0);
@@ -217,7 +226,7 @@ describe.concurrent('scangate-runner process', () => {
       encoding: 'utf8',
       env: { ...process.env, NMAPDIR: datadir },
     });
-    expect(report.stdout).toMatch(/scripts\s+warn\s+nmap 7\.\d+: \d{3} scripts, 1 unknown to this runner's catalog \(unknown-extra\), 1 tagged differently \(http-title\): refused/);
+    expect(report.stdout).toMatch(/scripts\s+warn\s+nmap 7\.\d+: \d{3} scripts, 1 unknown to this runner's catalog \(unknown-extra\), 2 tagged differently \(http-title, iec61850-mms\): refused; -sV runs \d+ version scripts \(iec61850-mms not target-only/);
   });
 
   it('builds into one file that runs with only Node and nmap', async ({ onTestFinished }) => {

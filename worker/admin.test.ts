@@ -56,7 +56,7 @@ describe('audit', () => {
     await api('/v1/scans', { method: 'POST', token, json: { target: '8.8.8.8' } });
     const entries = (await json(await api('/v1/audit?limit=10', { token: ADMIN }))).entries;
     const accepted = entries.find((e: { action: string; decision: string; actor: string }) => e.action === 'scan.create' && e.decision === 'accepted' && e.actor === `scanner-${net}`);
-    expect(accepted.detail).toMatchObject({ targets: [`127.${net}.0.1`], argv: ['-T4', '--max-parallelism', '10', '-Pn', '-sT', '-p', '22', '--', `127.${net}.0.1`] });
+    expect(accepted.detail).toMatchObject({ targets: [`127.${net}.0.1`], argv: ['-sT', '-p', '22', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', `127.${net}.0.1`] });
     const refused = entries.find((e: { action: string; decision: string; actor: string }) => e.action === 'scan.create' && e.decision === 'refused' && e.actor === `scanner-${net}`);
     expect(refused.detail).toMatchObject({ target: '8.8.8.8', reason: 'validation_error' });
     expect(refused.at).toMatch(/^\d{4}-\d\d-\d\dT/);

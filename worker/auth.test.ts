@@ -89,7 +89,7 @@ describe('validation through the API', () => {
     const scan = await mintToken('scan');
     const res = await api('/v1/validate', { method: 'POST', token: scan, json: { target: '10.0.0.5', template: 'quick' } });
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ valid: true, argv: ['--max-parallelism', '10', '-T4', '-Pn', '--top-ports', '100', '--', '10.0.0.5'], needsPrivilege: false });
+    expect(await json(res)).toMatchObject({ valid: true, argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'], needsPrivilege: false });
   });
 
   it.each([

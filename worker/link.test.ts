@@ -57,7 +57,7 @@ describe('runner link', () => {
     const dispatch = await runner.next(isDispatch);
     expect(dispatch).toMatchObject({
       jobId: created.body.scan.id,
-      argv: ['-T4', '--max-parallelism', '10', '-Pn', '-sT', '-p', '22', '--', created.body.scan.targets[0]],
+      argv: ['-sT', '-p', '22', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', created.body.scan.targets[0]],
       timeoutSec: 600,
       policy: { allowIntrusive: false, allowEvasion: false, maxHosts: 1024 },
       limits: { stdoutMaxBytes: 1048576, stderrMaxBytes: 262144 },

@@ -40,6 +40,16 @@ describe('consistency with nmap and with the runner', () => {
     expect(!again.ok && again.error.message).toMatch(/not in canonical form/);
   });
 
+  it('refuses what nmap would read by order or turn on its own segment', () => {
+    // nmap adds 8 for each -f to an --mtu given before it: -f and --mtu together depend on their order.
+    expect(refused({ target: '10.0.0.5', args: '--mtu 16 -f' }, open).message).toMatch(/-f and --mtu cannot be combined|--mtu and -f cannot be combined/);
+    // A decoy that is scanned itself would make a target receive packets from itself.
+    expect(refused({ target: '10.0.0.0/29', args: '-D 10.0.0.3' }, open).message).toMatch(/Decoy 10\.0\.0\.3 is one of the targets/);
+    // A group MAC would have every host on the segment receive the replies.
+    expect(refused({ target: '10.0.0.5', args: '--spoof-mac ff:ff:ff:ff:ff:ff' }, open).message).toMatch(/broadcast or multicast MAC/);
+    expect(refused({ target: '10.0.0.5', args: '--spoof-mac 01:00:5e:00:00:01' }, open).message).toMatch(/broadcast or multicast MAC/);
+  });
+
   it('gives the same argv whatever order the options came in', () => {
     const a = validateScanRequest({ target: '10.0.0.5', args: '--open -sV -p 22 -T3 --reason' });
     const b = validateScanRequest({ target: '10.0.0.5', args: '--reason -T3 -p 22 -sV --open' });

@@ -6,7 +6,7 @@ import { decoyList, duration, integer, macAddress, portList, type ValueRule } fr
  */
 
 /** Options in the same slot exclude each other (nmap would take one or quit). */
-export type Slot = 'ports' | 'timing' | 'tcpScan' | 'verbosity' | 'versionIntensity' | 'sourcePort';
+export type Slot = 'ports' | 'timing' | 'tcpScan' | 'verbosity' | 'versionIntensity' | 'sourcePort' | 'fragments';
 
 export interface OptionSpec {
   /** Canonical spelling, as it appears in the canonical argv. */
@@ -104,8 +104,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: '--reason', summary: 'show why a port is in its state' },
   { name: '--randomize-hosts', summary: 'scan hosts in random order' },
   // Evasion (policy allowEvasion); all of them shape raw packets, so they need a privileged runner
-  { name: '-f', gate: 'evasion', privileged: true, summary: 'fragment packets' },
-  { name: '--mtu', value: integer(8, 1500, (n) => (n % 8 === 0 ? undefined : 'is not a multiple of 8')), gate: 'evasion', privileged: true, summary: 'fragment size, a multiple of 8' },
+  { name: '-f', slot: 'fragments', gate: 'evasion', privileged: true, summary: 'fragment packets' },
+  { name: '--mtu', value: integer(8, 1500, (n) => (n % 8 === 0 ? undefined : 'is not a multiple of 8')), slot: 'fragments', gate: 'evasion', privileged: true, summary: 'fragment size, a multiple of 8' },
   { name: '-D', value: decoyList, gate: 'evasion', privileged: true, summary: 'decoys inside the allowed networks (≤ 8, never RND)' },
   { name: '-g', aliases: ['--source-port'], value: integer(1, 65535), slot: 'sourcePort', gate: 'evasion', privileged: true, summary: 'source port' },
   { name: '--data-length', value: integer(0, 1400), gate: 'evasion', privileged: true, summary: 'random payload bytes (≤ 1400)' },

@@ -42,7 +42,7 @@ describe('revalidateArgv (the runner re-check)', () => {
     const requests = [
       ...TEMPLATE_NAMES.map((template) => ({ target: '10.0.0.5', template })),
       { target: ['fd00::1', 'web.lab.internal'], args: '-sT -p 22,80 --script http-title,safe -sC --open' },
-      { target: '10.0.0.0/24', args: '-A -D 10.0.0.9,ME --spoof-mac 0 --script-args http.useragent=x' },
+      { target: '10.0.0.0/24', args: '-A -D 10.0.1.9,ME --spoof-mac 0 --script-args http.useragent=x' },
       { target: '10.0.0.5', args: '-PS22,80 -p- -T2 -vv --reason' },
     ];
     for (const request of requests) {

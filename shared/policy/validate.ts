@@ -88,7 +88,7 @@ function validate(input: unknown, policy: Policy): ValidationResult {
 
   const merged = mergeOptions(options, user.options, template, warnings);
   if (!merged.ok) return merged;
-  const conflict = findConflict(merged.options, targets.family, ctx);
+  const conflict = findConflict(merged.options, targets.family, ctx, scanned);
   if (conflict) return conflict;
   warnings.push(...ctx.scripts.warnings);
 
@@ -185,7 +185,7 @@ function isAggressive(options: ParsedOption[], ctx: ParseContext): boolean {
   return has('-A') || (has('-O') && has('--traceroute') && has('-sV') && ctx.scripts.names.size > 0);
 }
 
-function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: ParseContext): { ok: false; error: ScanError } | undefined {
+function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: ParseContext, targets: readonly Target[]): { ok: false; error: ScanError } | undefined {
   if (!ctx.allowIntrusive && isAggressive(options, ctx)) {
     return invalid(
       '-sV -O --traceroute with scripts is -A spelled out, and -A is intrusive, which the policy disables',
@@ -194,6 +194,12 @@ function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: P
     );
   }
   const decoys = options.find((o) => o.spec.name === '-D')?.value;
+  const self = decoys?.split(',').find((d) => d !== 'ME' && isTargetAddress(d, targets));
+  if (self) {
+    return invalid(`Decoy ${self} is one of the targets: the target would be sent packets from itself`, 'Use decoy addresses that are not scanned in this request.', {
+      option: '-D',
+    });
+  }
   if (decoys && family) {
     const other = decoys.split(',').find((d) => d !== 'ME' && (d.includes(':') ? 6 : 4) !== family);
     if (other) {
@@ -245,6 +251,7 @@ const SLOT_WORDS: Record<NonNullable<OptionSpec['slot']>, string> = {
   verbosity: 'verbosity',
   versionIntensity: 'version intensity',
   sourcePort: 'source port',
+  fragments: 'fragment size (nmap adds 8 for each -f to an earlier --mtu)',
 };
 
 /** Grammar position of every option: the canonical argv lists options in this order, whatever order they came in. */

@@ -91,7 +91,11 @@ const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 /** `--spoof-mac`: a full MAC address, or 0 for a random one. Vendor names and prefixes are not taken. */
 export const macAddress: ValueRule = function macRule(value) {
   if (value === '0') return ok('0');
-  if (MAC.test(value)) return ok(value.toLowerCase());
+  if (MAC.test(value)) {
+    // The group bit makes it a broadcast or multicast address: every host on the segment would get the replies.
+    if (parseInt(value.slice(0, 2), 16) & 1) return bad(`${value} is a broadcast or multicast MAC address`, 'Give a unicast MAC (first byte even, e.g. 02:00:00:00:00:01) or 0 for a random one.');
+    return ok(value.toLowerCase());
+  }
   return bad(`"${value}" is not a MAC address`, 'Give six colon-separated hex bytes (02:00:00:00:00:01) or 0 for a random one.');
 };
 

@@ -63,7 +63,7 @@ describe('MCP endpoint', () => {
     const { client } = await setup();
     const good = await client.callTool({ name: 'validate_scan', arguments: { target: '10.0.0.5', template: 'quick' } });
     expect(good.isError).toBeFalsy();
-    expect(good.structuredContent).toMatchObject({ valid: true, argv: ['--max-parallelism', '10', '-T4', '-Pn', '--top-ports', '100', '--', '10.0.0.5'] });
+    expect(good.structuredContent).toMatchObject({ valid: true, argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'] });
     const bad = await client.callTool({ name: 'validate_scan', arguments: { target: '10.0.0.0/21' } });
     expect(bad.isError).toBe(true);
     expect(bad.structuredContent).toMatchObject({ error: { type: 'validation_error', message: expect.stringMatching(/2048 addresses/), recoverySuggestion: expect.stringMatching(/\/22/) } });
