@@ -149,6 +149,7 @@ function gateFailure(spec: OptionSpec, given: string): Failure {
 
 /** Short forbidden options, longest first, to catch a value glued on (`-iL/x`, `-eeth0`). */
 const FORBIDDEN_SHORT = [...FORBIDDEN.keys()].filter((k) => !k.startsWith('--')).sort((a, b) => b.length - a.length);
+const FORBIDDEN_LONG = [...FORBIDDEN.keys()].filter((k) => k.startsWith('--'));
 
 /**
  * A forbidden option behind another spelling: one dash too many (`--iL`) or too few (`-privileged`), a value
@@ -164,7 +165,7 @@ function forbiddenSpelling(name: string): { option: string; how: string } | unde
   const stem = name.startsWith('--') ? name : `-${name}`;
   // An abbreviation of an allowed option too is reported as such (unknownOption lists the candidates).
   if (stem.startsWith('--') && stem.length > 3 && !OPTIONS.some((o) => o.name.startsWith(stem))) {
-    const long = [...FORBIDDEN.keys()].find((k) => k.startsWith('--') && k.startsWith(stem));
+    const long = FORBIDDEN_LONG.find((k) => k.startsWith(stem));
     if (long) return { option: long, how: `${name} abbreviates ${long}` };
   }
   return undefined;
@@ -178,9 +179,14 @@ function isOutputOption(name: string): boolean {
  * Explains a token that names no allowed option as well as we can; where the fix is certain, the failure
  * carries the corrected tokens (`tokens` with this one, at `at`, replaced).
  */
+/** `tokens` with the one at `at` replaced by `replacement`. */
+function replaced(tokens: readonly string[], at: number, ...replacement: string[]): string[] {
+  return [...tokens.slice(0, at), ...replacement, ...tokens.slice(at + 1)];
+}
+
 function unknownOption(token: string, tokens: readonly string[], at: number): Failure {
   const name = token.startsWith('--') ? token.split('=', 1)[0]! : token;
-  const replace = (...replacement: string[]) => [...tokens.slice(0, at), ...replacement, ...tokens.slice(at + 1)];
+  const replace = (...replacement: string[]) => replaced(tokens, at, ...replacement);
   const reason = FORBIDDEN.get(name);
   if (reason !== undefined) {
     return invalid(`${name} is not allowed: it ${reason}`, 'Remove it; scangate never passes it to nmap.', { option: name });
@@ -268,10 +274,9 @@ function looksLikeOption(token: string): boolean {
  */
 export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok: true; options: ParsedOption[] } | Failure {
   const options: ParsedOption[] = [];
-  const counted = new Map<string, number>();
+  let counted: Map<string, number> | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
-    const replace = (count: number, ...replacement: string[]) => [...tokens.slice(0, i), ...replacement, ...tokens.slice(i + count)];
     if (token === '--') {
       return invalid('"--" is not allowed in args: it would end the options and start the targets', 'Give targets only in target.');
     }
@@ -292,7 +297,7 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
     if (spec) {
       if (eq > 0) {
         if (!spec.value && spec.name !== '--script' && spec.name !== '--script-args') {
-          return fixed(invalid(`${spelling} takes no value, but ${shown(token)} gives one`, `Write ${spelling} alone.`, { option: spelling }), replace(1, spelling));
+          return fixed(invalid(`${spelling} takes no value, but ${shown(token)} gives one`, `Write ${spelling} alone.`, { option: spelling }), replaced(tokens, i, spelling));
         }
         value = token.slice(eq + 1);
       } else if (spec.attached === 'only') {
@@ -308,7 +313,7 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
         value = token.slice(spec.name.length);
         if (value.startsWith('=')) {
           const split = spec.attached === 'only' ? [`${spec.name}${value.slice(1)}`] : [spec.name, value.slice(1)];
-          return fixed(invalid(`${shown(token)} glues "=" to a short option`, `Write ${split.join(' ')}.`, { option: spec.name }), replace(1, ...split));
+          return fixed(invalid(`${shown(token)} glues "=" to a short option`, `Write ${split.join(' ')}.`, { option: spec.name }), replaced(tokens, i, ...split));
         }
       }
     }
@@ -318,6 +323,7 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
 
     const count = COUNTED[spec.name];
     if (count) {
+      counted ??= new Map();
       const first = counted.get(spec.name);
       if (first !== undefined) {
         const corrected = [...tokens.slice(0, first), ...(count.with ?? []), ...tokens.slice(first + 1, i), ...tokens.slice(i + 1)];

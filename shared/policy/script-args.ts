@@ -80,19 +80,19 @@ function ruleFor(key: string, selection: ScriptSelection): ArgRule | ScriptProbl
     if (/^[A-Za-z0-9_-]+$/.test(key)) {
       return {
         problem: `script argument ${key} has no script name before it; nmap would hand it to every script that reads a "${key}"`,
-        fix: `Give it as <script>.${key} for a script that takes it, e.g. ${[...selection.names].find((s) => CATALOG.get(s)?.args[`${s}.${key}`]) ?? 'http-title'}.${key}.`,
+        fix: `Give it as <script>.${key} for a script that takes it, e.g. ${selection.all().find((s) => CATALOG.get(s)?.args[`${s}.${key}`]) ?? 'http-title'}.${key}.`,
       };
     }
     return { problem: `${JSON.stringify(key)} is not a script argument key`, fix: 'Keys are lower-case script or library names and a dotted argument name, like http-title.url.' };
   }
   // A selected script that lists the key (its own, or a library key only that script family reads).
-  for (const name of selection.names) {
+  for (const name of selection.all()) {
     const rule = CATALOG.get(name)?.args[key];
     if (rule) return rule;
   }
   const owner = key.slice(0, key.lastIndexOf('.'));
   const script = CATALOG.get(owner);
-  if (script && !selection.names.has(owner)) {
+  if (script && !selection.has(owner)) {
     return { problem: `script argument ${key} is for ${owner}, which this scan does not run`, fix: `Add ${owner} to --script, or leave ${key} out.` };
   }
   if (script) {
@@ -109,7 +109,7 @@ function ruleFor(key: string, selection: ScriptSelection): ArgRule | ScriptProbl
  * sorted by key) or the first problem, naming the key and what is allowed.
  */
 export function parseScriptArgs(value: string, selection: ScriptSelection, ctx: ScriptArgsContext): string | ScriptProblem {
-  if (selection.names.size === 0) {
+  if (selection.empty) {
     return { problem: 'script arguments are given but no script is selected', fix: 'Add --script, or leave --script-args out.' };
   }
   const pairs = new Map<string, string>();

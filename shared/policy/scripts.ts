@@ -7,14 +7,34 @@
  */
 import { CATALOG, NMAP_CATEGORIES, OLDEST_RELEASE, categoryMembers, classAllowed, type CatalogScript, type ScriptClass } from './catalog/index.ts';
 
-/** The scripts a request selects, by name, and what expansion left out (for warnings). */
-export interface ScriptSelection {
-  names: Set<string>;
-  warnings: string[];
+/**
+ * The scripts a request selects: named one by one, and whole category expansions (kept as the shared,
+ * precomputed lists they are, so a `--script safe` costs no per-request sorting), plus warnings.
+ */
+export class ScriptSelection {
+  readonly named = new Set<string>();
+  readonly expansions: Expansion[] = [];
+  readonly warnings: string[] = [];
+
+  has(name: string): boolean {
+    return this.named.has(name) || this.expansions.some((e) => e.set.has(name));
+  }
+
+  get empty(): boolean {
+    return this.named.size === 0 && this.expansions.length === 0;
+  }
+
+  /** Every selected name, sorted. */
+  all(): string[] {
+    if (this.named.size === 0 && this.expansions.length === 1) return [...this.expansions[0]!.names];
+    const union = new Set(this.named);
+    for (const e of this.expansions) for (const name of e.names) union.add(name);
+    return [...union].sort();
+  }
 }
 
 export function emptySelection(): ScriptSelection {
-  return { names: new Set(), warnings: [] };
+  return new ScriptSelection();
 }
 
 export type ScriptProblem = {
@@ -72,36 +92,46 @@ const REASONS: Record<ScriptClass, string> = {
   'no-target': 'run without a target',
 };
 
-/**
- * Adds a category's scripts that the policy allows. `source` names the selection for the warning
- * (`-sC`, `--script safe`). Returns a problem if nothing of the category may run.
- */
-export function expandCategory(category: string, allowIntrusive: boolean, into: ScriptSelection, source: string): ScriptProblem | undefined {
+interface Expansion {
+  /** Sorted. */
+  names: readonly string[];
+  set: ReadonlySet<string>;
+  /** The names joined as a canonical --script value. */
+  joined: string;
+  /** Why the rest were left out: reason → count. */
+  left: Map<string, number>;
+  problem?: ScriptProblem;
+}
+
+/** What a category expands to under each setting of allowIntrusive, computed once (the catalog is fixed). */
+const EXPANSIONS = new Map<string, Expansion>();
+
+function expansion(category: string, allowIntrusive: boolean): Expansion {
+  const key = `${category}:${allowIntrusive}`;
+  const known = EXPANSIONS.get(key);
+  if (known) return known;
   const { stable, newer } = categoryMembers(category);
   const left = new Map<string, number>();
-  let kept = 0;
+  const names: string[] = [];
   let gatedOnly = true;
+  const leave = (reason: string) => left.set(reason, (left.get(reason) ?? 0) + 1);
   for (const script of stable) {
     // Scripts that need raw sockets only run when named: an expansion must not make -sC need a privileged runner.
     if (script.raw && classAllowed(script.class, allowIntrusive)) {
-      const reason = 'need raw sockets (name them to use them)';
-      left.set(reason, (left.get(reason) ?? 0) + 1);
+      leave('need raw sockets (name them to use them)');
       gatedOnly = false;
-      continue;
+    } else if (classAllowed(script.class, allowIntrusive)) {
+      names.push(script.name);
+    } else {
+      if (script.class !== 'intrusive') gatedOnly = false;
+      leave(REASONS[script.class]);
     }
-    if (classAllowed(script.class, allowIntrusive)) {
-      into.names.add(script.name);
-      kept++;
-      continue;
-    }
-    if (script.class !== 'intrusive') gatedOnly = false;
-    const reason = REASONS[script.class];
-    left.set(reason, (left.get(reason) ?? 0) + 1);
   }
   if (newer.length > 0) left.set(`newer than nmap ${OLDEST_RELEASE} (name them to use them)`, newer.length);
-  if (kept === 0) {
+  let problem: ScriptProblem | undefined;
+  if (names.length === 0) {
     const intrusive = gatedOnly && stable.length > 0;
-    return {
+    problem = {
       problem: `category ${category} has no script this policy allows${intrusive ? ': every one is intrusive, and intrusive scans are disabled by policy' : ` (${[...left.entries()].map(([r, n]) => `${n} ${r}`).join(', ')})`}`,
       fix: intrusive
         ? 'Use a category such as default, safe, discovery or version, or ask an admin to set allowIntrusive (PUT /v1/policy).'
@@ -109,9 +139,39 @@ export function expandCategory(category: string, allowIntrusive: boolean, into: 
       intrusive,
     };
   }
-  const note = leftOutNote(source, kept, left);
+  names.sort();
+  const result: Expansion = { names, set: new Set(names), joined: names.join(','), left, ...(problem && { problem }) };
+  EXPANSIONS.set(key, result);
+  return result;
+}
+
+/**
+ * Adds a category's scripts that the policy allows. `source` names the selection for the warning
+ * (`-sC`, `--script safe`). Returns a problem if nothing of the category may run.
+ */
+export function expandCategory(category: string, allowIntrusive: boolean, into: ScriptSelection, source: string): ScriptProblem | undefined {
+  const found = expansion(category, allowIntrusive);
+  if (found.problem) return found.problem;
+  if (!into.expansions.includes(found)) into.expansions.push(found);
+  const note = leftOutNote(source, found.names.length, found.left);
   if (note) into.warnings.push(note);
   return undefined;
+}
+
+const SORTED_NAMES = [...CATALOG.keys()].sort();
+
+/** Up to three catalog names that start with `prefix` (binary search: this runs on every unknown name). */
+function namesStartingWith(prefix: string): string[] {
+  let low = 0;
+  let high = SORTED_NAMES.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (SORTED_NAMES[mid]! < prefix) low = mid + 1;
+    else high = mid;
+  }
+  const found: string[] = [];
+  for (let i = low; i < SORTED_NAMES.length && found.length < 3 && SORTED_NAMES[i]!.startsWith(prefix); i++) found.push(SORTED_NAMES[i]!);
+  return found;
 }
 
 /** Explains an item that is neither a catalog script nor a category. */
@@ -139,7 +199,7 @@ function unknownItem(item: string): ScriptProblem {
     return { problem: `${item} is not lower-case`, fix: `Write ${lower}.`, ...((CATALOG.has(lower) || NMAP_CATEGORIES.has(lower)) && { replacement: lower }) };
   }
   if (!SCRIPT_NAME.test(item)) return { problem: `${JSON.stringify(item)} is not a script name`, fix: 'Give a script name such as http-title.' };
-  const near = [...CATALOG.keys()].filter((n) => n.startsWith(item) || item.startsWith(n)).slice(0, 3);
+  const near = namesStartingWith(item.length >= 3 ? item : `${item}\u0000`);
   return {
     problem: `script ${item} is not in scangate's catalog of nmap ${OLDEST_RELEASE}+ scripts`,
     fix: near.length > 0 ? `Did you mean ${near.join(' or ')}? See scanner_info or the README for the catalog.` : 'Name a script nmap ships (see scanner_info or the README for the catalog), or a category.',
@@ -162,7 +222,7 @@ export function parseScriptSpec(value: string, allowIntrusive: boolean, into: Sc
     if (script) {
       const problem = refusal(script, allowIntrusive);
       if (problem) return problem;
-      into.names.add(item);
+      into.named.add(item);
     } else if (NMAP_CATEGORIES.has(item)) {
       if (INTRUSIVE_CATEGORIES.has(item) && !allowIntrusive) {
         return {
@@ -182,11 +242,13 @@ export function parseScriptSpec(value: string, allowIntrusive: boolean, into: Sc
 
 /** The canonical `--script` value: the selected names, sorted, comma-separated. */
 export function buildScriptSpec(selection: ScriptSelection): string {
-  return [...selection.names].sort().join(',');
+  if (selection.named.size === 0 && selection.expansions.length === 1) return selection.expansions[0]!.joined;
+  return selection.all().join(',');
 }
 
 /** Whether any selected script needs raw sockets. */
 export function scriptsNeedPrivilege(selection: ScriptSelection): boolean {
-  for (const name of selection.names) if (CATALOG.get(name)?.raw) return true;
+  // Expansions never hold raw-socket scripts (see expansion()); only named ones can.
+  for (const name of selection.named) if (CATALOG.get(name)?.raw) return true;
   return false;
 }

@@ -100,7 +100,10 @@ function parseAddress(text: string): Address | string {
     return ipaddr.IPv6.parse(text);
   }
   if (DOTTED_DECIMAL.test(text)) {
-    return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : 'has an octet above 255';
+    // DOTTED_DECIMAL admits only plain decimal octets without leading zeros, so reading them is all that is left
+    // (ipaddr.IPv4.parse would run its octal/hex-aware regexes again: the hottest path of validation).
+    const octets = text.split('.').map(Number);
+    return octets.every((o) => o <= 255) ? new ipaddr.IPv4(octets) : 'has an octet above 255';
   }
   if (NUMERIC_LOOKING.test(text)) {
     return 'is a shorthand, octal, hex or integer IPv4 form, which resolvers read in surprising ways';
@@ -192,6 +195,19 @@ function servedList(rules: TargetRules): string {
   return rules.networks.map((n) => n.text).join(', ') || '(none)';
 }
 
+/** A target with a character outside printable ASCII: names it, and offers the plain-ASCII look-alike if it is a valid target. */
+function oddCharacter(raw: string, shown: string, rules: TargetRules): TargetResult {
+  const odd = firstOddCharacter(raw)!;
+  const plain = asciiLookalike(raw);
+  const usable = plain !== undefined && plain !== raw && parseTarget(plain, rules).ok;
+  return reject(
+    raw,
+    `Target ${shown} contains ${describeCharacter(odd)}`,
+    usable ? `Type it in plain ASCII: ${plain}.` : 'Type the target in plain ASCII letters, digits, dots, colons and slashes.',
+    usable ? { to: plain } : undefined,
+  );
+}
+
 /** Parses and checks one target against the rules. Never throws. */
 export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
   if (typeof raw !== 'string') {
@@ -209,28 +225,20 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
       'Put options in args and only addresses, networks or hostnames in target.',
     );
   }
-  const odd = firstOddCharacter(raw);
-  if (odd) {
-    const plain = asciiLookalike(raw);
-    const usable = plain !== undefined && plain !== raw && parseTarget(plain, rules).ok;
-    return reject(
-      raw,
-      `Target ${shown} contains ${describeCharacter(odd)}`,
-      usable ? `Type it in plain ASCII: ${plain}.` : 'Type the target in plain ASCII letters, digits, dots, colons and slashes.',
-      usable ? { to: plain } : undefined,
-    );
-  }
-  const pasted = pastedForm(raw, shown, rules);
-  if (pasted) return pasted;
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
-    if (code <= 0x20 || code >= 0x7f || code === 0x2c) {
+    if (code >= 0x7f || (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d)) return oddCharacter(raw, shown, rules);
+    if (code <= 0x20 || code === 0x2c) {
       return reject(
         raw,
         `Target ${shown} contains whitespace, a comma or a non-printable character`,
         'Give one target per list item (target: ["10.0.0.1", "10.0.0.2"]).',
       );
     }
+  }
+  if (raw.includes(':') || raw.startsWith('[')) {
+    const pasted = pastedForm(raw, shown, rules);
+    if (pasted) return pasted;
   }
   if (raw.includes('%')) {
     return reject(raw, `Target ${shown} has a zone id`, 'Scope ids are not accepted; give a global or ULA address.');

@@ -182,7 +182,7 @@ function mergeOptions(
 /** `-A` spelled out: OS detection, traceroute and version detection with scripts. Judged the same as `-A`. */
 function isAggressive(options: ParsedOption[], ctx: ParseContext): boolean {
   const has = (name: string) => options.some((o) => o.spec.name === name);
-  return has('-A') || (has('-O') && has('--traceroute') && has('-sV') && ctx.scripts.names.size > 0);
+  return has('-A') || (has('-O') && has('--traceroute') && has('-sV') && !ctx.scripts.empty);
 }
 
 function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: ParseContext, targets: readonly Target[]): { ok: false; error: ScanError } | undefined {
@@ -265,23 +265,35 @@ const ORDER: ReadonlyMap<string, number> = new Map(OPTIONS.map((spec, i) => [spe
  * validation, and the only order the runner's re-check accepts.
  */
 function canonicalArgv(options: ParsedOption[], ctx: ParseContext, family: 4 | 6 | undefined): string[] {
-  const has = (test: (s: OptionSpec) => boolean) => options.some((o) => test(o.spec));
-  const pingOnly = has((s) => s.name === '-sn');
-  const chosen = new Map<string, string[]>();
+  // Each option once, tagged with its grammar position; sorting by it gives the canonical order.
+  const chosen: Array<{ at: number; tokens: string[] }> = [];
   const put = (name: string, ...tokens: string[]) => {
-    if (!chosen.has(name)) chosen.set(name, tokens.length > 0 ? tokens : [name]);
+    const at = ORDER.get(name)!;
+    if (!chosen.some((c) => c.at === at)) chosen.push({ at, tokens: tokens.length > 0 ? tokens : [name] });
   };
-  put('-n');
-  if (!has((s) => s.slot === 'timing')) put('-T4');
-  if (!has((s) => s.name === '--max-parallelism')) {
-    // The default cap yields to a higher floor the user asked for, so nmap and the runner's re-check agree.
-    const floor = Number(options.find((o) => o.spec.name === '--min-parallelism')?.value ?? 0);
-    put('--max-parallelism', '--max-parallelism', String(Math.max(10, floor)));
+  let pingOnly = false;
+  let timing = false;
+  let maxParallelism = false;
+  let discovery = false;
+  let ports = false;
+  let minParallelism = 0;
+  for (const o of options) {
+    const spec = o.spec;
+    if (spec.name === '-sn') pingOnly = true;
+    else if (spec.name === '--max-parallelism') maxParallelism = true;
+    else if (spec.name === '--min-parallelism') minParallelism = Number(o.value);
+    if (spec.slot === 'timing') timing = true;
+    if (spec.discovery === true) discovery = true;
+    if (spec.selectsPorts === true) ports = true;
   }
-  if (!pingOnly && !has((s) => s.discovery === true)) put('-Pn');
-  if (!pingOnly && !has((s) => s.selectsPorts === true)) put('--top-ports', '--top-ports', '1000');
+  put('-n');
+  if (!timing) put('-T4');
+  // The default cap yields to a higher floor the user asked for, so nmap and the runner's re-check agree.
+  if (!maxParallelism) put('--max-parallelism', '--max-parallelism', String(Math.max(10, minParallelism)));
+  if (!pingOnly && !discovery) put('-Pn');
+  if (!pingOnly && !ports) put('--top-ports', '--top-ports', '1000');
   if (family === 6) put('-6');
-  if (ctx.scripts.names.size > 0) put('--script', '--script', buildScriptSpec(ctx.scripts));
+  if (!ctx.scripts.empty) put('--script', '--script', buildScriptSpec(ctx.scripts));
 
   for (const o of options) {
     const name = o.spec.name;
@@ -299,7 +311,9 @@ function canonicalArgv(options: ParsedOption[], ctx: ParseContext, family: 4 | 6
       put(name, name, o.value);
     }
   }
-  const argv = [...chosen.entries()].sort(([a], [b]) => ORDER.get(a)! - ORDER.get(b)!).flatMap(([, tokens]) => tokens);
+  chosen.sort((a, b) => a.at - b.at);
+  const argv: string[] = [];
+  for (const { tokens } of chosen) for (const token of tokens) argv.push(token);
   argv.push('--');
   return argv;
 }

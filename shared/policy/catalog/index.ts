@@ -35,8 +35,14 @@ export const NMAP_CATEGORIES: ReadonlySet<string> = new Set([
   'malware', 'safe', 'version', 'vuln',
 ]);
 
+/** "7.93" → 7093: release numbers compare as numbers, cheaply (the catalog is read at every cold start). */
+function versionKey(version: string): number {
+  const [major = '0', minor = '0'] = version.split('.');
+  return Number(major) * 1000 + Number(minor);
+}
+
 function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  return versionKey(a) - versionKey(b);
 }
 
 /**
@@ -90,16 +96,17 @@ export function classAllowed(cls: ScriptClass, allowIntrusive: boolean): boolean
  * runs the same on any supported runner. Sorted by name.
  */
 function stableMembers(category: string): CatalogScript[] {
-  return [...CATALOG.values()].filter(
-    (s) => s.since === OLDEST_RELEASE && CATALOG_RELEASES.every((r) => categoriesAt(s.facts, r)?.includes(category)),
-  );
+  // Recorded at the oldest release and never changed after it without keeping the category.
+  return [...CATALOG.values()].filter((s) => s.since === OLDEST_RELEASE && Object.values(s.facts.categories).every((c) => c.includes(category)));
 }
 
-const MEMBERS = new Map([...NMAP_CATEGORIES].map((c) => [c, stableMembers(c)] as const));
+const MEMBERS = new Map<string, CatalogScript[]>();
 
 /** The stable members of a category (see stableMembers), and the members newer releases add. */
 export function categoryMembers(category: string): { stable: readonly CatalogScript[]; newer: readonly CatalogScript[] } {
-  const stable = MEMBERS.get(category) ?? [];
+  if (!NMAP_CATEGORIES.has(category)) return { stable: [], newer: [] };
+  let stable = MEMBERS.get(category);
+  if (!stable) MEMBERS.set(category, (stable = stableMembers(category)));
   const newer = [...CATALOG.values()].filter((s) => allCategories(s.facts).has(category) && !stable.includes(s));
   return { stable, newer };
 }
