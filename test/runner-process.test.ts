@@ -58,6 +58,13 @@ function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], o
   return { child, exit, stdout: () => out };
 }
 
+/** Resolves once the runner has written a line matching `pattern` (an event, not a timing window). */
+async function waitForOutput(runner: Runner, pattern: RegExp): Promise<void> {
+  while (!pattern.test(runner.stdout())) {
+    await new Promise<void>((resolve) => runner.child.stdout!.once('data', () => resolve()));
+  }
+}
+
 async function edgeDouble(cleanup: Cleanup, options: Parameters<typeof EdgeDouble.start>[0] = {}): Promise<EdgeDouble> {
   const edge = await EdgeDouble.start({ tokens: [TOKEN], ...options });
   cleanup(() => edge.close());
@@ -103,17 +110,19 @@ describe.concurrent('scangate-runner process', () => {
     const edge = await edgeDouble(onTestFinished);
     const runner = startRunner(onTestFinished, edge, ['--grace', '30']);
     await edge.waitFor((m) => m.type === 'hello');
-    edge.dispatch('job_graceful', argvFor('-sT -p 1-6000 --max-rate 3000'));
+    // Paced by nmap's own delay (20 probes, 150 ms apart), not by how fast a loaded machine scans: still running at
+    // SIGTERM, done well inside the 30 s grace.
+    edge.dispatch('job_graceful', argvFor('-sT -p 1-20 --scan-delay 150ms --max-retries 0'));
     await edge.waitFor((m) => m.type === 'job.accepted');
     runner.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForOutput(runner, /runner\.draining/);
     edge.dispatch('job_late', argvFor(`-sT -p ${banner.port()}`));
     const late = await edge.waitFor(isRejected('job_late'));
     expect(late.error.type).toBe('no_runner');
     const finished = await edge.waitFor(isFinished('job_graceful'));
     expect(finished).toMatchObject({ exitCode: 0, cancelled: false, timedOut: false });
     expect(await runner.exit).toBe(0);
-  });
+  }, 90_000);
 
   it('on SIGTERM cancels what outlives the grace, still reports it, and exits 0', async ({ onTestFinished }) => {
     const edge = await edgeDouble(onTestFinished);
