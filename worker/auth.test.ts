@@ -6,6 +6,7 @@ describe('auth matrix', () => {
     ['POST', '/v1/validate', 'scan'],
     ['POST', '/v1/scans', 'scan'],
     ['GET', '/v1/scans', 'scan'],
+    ['GET', '/v1/scripts', 'scan'],
     ['GET', '/v1/policy', 'admin'],
     ['PUT', '/v1/policy', 'admin'],
     ['GET', '/v1/breakers', 'admin'],
@@ -81,6 +82,30 @@ describe('auth matrix', () => {
     const res = await api('/health');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-request-id')).toMatch(/.+/);
+  });
+});
+
+describe('the script catalog through the API', () => {
+  it('lists every script with its class, reason and arguments, and which ones this policy lets run', async () => {
+    const scan = await mintToken('scan');
+    const res = await api('/v1/scripts', { token: scan });
+    expect(res.status).toBe(200);
+    const body = await json<{ nmapReleases: string[]; scripts: Array<{ name: string; class: string; allowed: boolean; why: string; categories: string[] }> }>(res);
+    expect(body.nmapReleases).toEqual(['7.90', '7.99']);
+    expect(body.scripts.length).toBeGreaterThan(600);
+    const byName = new Map(body.scripts.map((s) => [s.name, s]));
+    expect(byName.get('http-title')).toMatchObject({ class: 'target-only', allowed: true });
+    expect(byName.get('http-referer-checker')).toMatchObject({ class: 'off-target', allowed: false });
+    expect(byName.get('broadcast-ping')).toMatchObject({ class: 'no-target', allowed: false });
+    expect(byName.get('ssl-heartbleed')!.why).toMatch(/trigger/);
+
+    const allowed = await json<{ scripts: Array<{ allowed: boolean; class: string; categories: string[] }> }>(await api('/v1/scripts?allowed=true&category=default', { token: scan }));
+    expect(allowed.scripts.length).toBeGreaterThan(50);
+    for (const s of allowed.scripts) {
+      expect(s.allowed).toBe(true);
+      expect(s.categories).toContain('default');
+    }
+    expect((await api('/v1/scripts?category=../x', { token: scan })).status).toBe(400);
   });
 });
 

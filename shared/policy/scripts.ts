@@ -202,7 +202,7 @@ function unknownItem(item: string): ScriptProblem {
   const near = namesStartingWith(item.length >= 3 ? item : `${item}\u0000`);
   return {
     problem: `script ${item} is not in scangate's catalog of nmap ${OLDEST_RELEASE}+ scripts`,
-    fix: near.length > 0 ? `Did you mean ${near.join(' or ')}? See scanner_info or the README for the catalog.` : 'Name a script nmap ships (see scanner_info or the README for the catalog), or a category.',
+    fix: near.length > 0 ? `Did you mean ${near.join(' or ')}? The catalog: scanner_info (MCP) or GET /v1/scripts.` : 'Name a script from the catalog (scanner_info over MCP, GET /v1/scripts), or a category such as default or safe.',
   };
 }
 

@@ -200,6 +200,10 @@ describe('MCP endpoint', () => {
     const info = await client.callTool({ name: 'scanner_info', arguments: {} });
     expect((info.content as Array<{ text: string }>)[0]!.text).toMatch(/Allowed networks: 10\.0\.0\.0\/8/);
     expect((info.structuredContent as { runners: Array<{ name: string }> }).runners.map((r) => r.name)).toContain(`mcp-runner-${net}`);
+    const scripts = (info.structuredContent as { scripts: { nmapReleases: string; allowed: string[] } }).scripts;
+    expect(scripts.nmapReleases).toBe('7.90–7.99');
+    expect(scripts.allowed).toContain('http-title');
+    expect(scripts.allowed).not.toContain('http-referer-checker');
     const templates = await client.callTool({ name: 'list_templates', arguments: {} });
     expect((templates.structuredContent as { templates: Array<{ name: string }> }).templates.map((t) => t.name)).toEqual(['quick', 'standard', 'thorough', 'discovery', 'version', 'script']);
   });

@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { z } from 'zod';
 import type { ScanError } from '../../shared/errors/index.ts';
-import { TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
+import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator, Result } from '../coordinator.do.ts';
 import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
@@ -180,16 +180,19 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     'scanner_info',
     {
       title: 'Scanner limits and state',
-      description: 'The policy in force (allowed networks, limits, intrusive/evasion), the runners with their networks and privileges, and their circuit breakers.',
+      description: 'The policy in force (allowed networks, limits, intrusive/evasion), the runners with their networks and privileges, their circuit breakers, and the NSE scripts --script may name under this policy.',
       outputSchema: {
         policy: z.record(z.string(), z.unknown()),
         runners: z.array(z.object({ name: z.string(), online: z.boolean(), networks: z.array(z.string()), privileged: z.boolean().nullable(), running: z.number(), breaker: z.string(), retryAt: z.string().nullable() })),
+        scripts: z.object({ nmapReleases: z.string(), allowed: z.array(z.string()) }),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => {
       const [policy, runners] = (await Promise.all([coordinator.getPolicy(), coordinator.listRunners()])) as [Policy, Array<RunnerRecord & { running: number }>];
       const live = runners.filter((r) => !r.revokedAt);
+      const releases = `${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}`;
+      const allowed = catalogView(policy.allowIntrusive, { allowedOnly: true }).map((s) => s.name);
       const rows = live.map((r) => ({
         name: r.name,
         online: r.connected,
@@ -204,8 +207,10 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         `Limits: ${policy.maxHosts} addresses, ${policy.maxTargets} targets, ${policy.maxPortRanges} port items per scan; timeout ${policy.defaultTimeoutSec} s; ${policy.rateLimitPerMinute} scans/min.`,
         `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}.`,
         ...rows.map((r) => `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`),
+        `Scripts (nmap ${releases}): ${allowed.length} may be named in --script; categories default, safe, discovery and version expand to the ones allowed. GET /v1/scripts gives each script's class, reason and arguments.`,
       ].join('\n');
-      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policy as unknown as Record<string, unknown>, runners: rows } };
+      const scripts = { nmapReleases: releases, allowed };
+      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policy as unknown as Record<string, unknown>, runners: rows, scripts } };
     },
   );
 

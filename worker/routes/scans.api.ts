@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError } from '../../shared/errors/index.ts';
-import type { Target } from '../../shared/policy/index.ts';
+import { CATALOG_RELEASES, catalogView, type Policy, type Target } from '../../shared/policy/index.ts';
 import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
@@ -23,6 +23,11 @@ const ListQuery = z.object({
   mine: z.enum(['true', 'false']).optional(),
 });
 
+const ScriptsQuery = z.object({
+  allowed: z.enum(['true', 'false']).optional(),
+  category: z.string().regex(/^[a-z]{1,16}$/).optional(),
+});
+
 const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)') });
 
 /** POST /v1/validate, /v1/scans and the scan resources. */
@@ -31,6 +36,13 @@ export const scansApi = new Hono<AppEnv>()
     const { wait: _wait, timeoutSec: _t, ...body } = c.req.valid('json');
     const result = unwrap<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await getCoordinator(c.env, c.var.principal.pool).validate(body));
     return c.json({ valid: true, ...result });
+  })
+  .get('/v1/scripts', requireRole('scan'), valid('query', ScriptsQuery), async (c) => {
+    // The script catalog under this pool's policy: what --script may name, each script's class, why, and arguments.
+    const q = c.req.valid('query');
+    const policy = (await getCoordinator(c.env, c.var.principal.pool).getPolicy()) as Policy;
+    const scripts = catalogView(policy.allowIntrusive, { allowedOnly: q.allowed === 'true', ...(q.category && { category: q.category }) });
+    return c.json({ nmapReleases: [CATALOG_RELEASES[0], CATALOG_RELEASES.at(-1)], allowIntrusive: policy.allowIntrusive, scripts });
   })
   .post('/v1/scans', requireRole('scan'), valid('json', ScanBody), async (c) => {
     const { wait, ...body } = c.req.valid('json');

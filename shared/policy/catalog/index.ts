@@ -110,3 +110,28 @@ export function categoryMembers(category: string): { stable: readonly CatalogScr
   const newer = [...CATALOG.values()].filter((s) => allCategories(s.facts).has(category) && !stable.includes(s));
   return { stable, newer };
 }
+
+/** One catalog entry as clients see it: what it is, whether this policy lets it run, and the arguments it takes. */
+export interface CatalogEntryView {
+  name: string;
+  class: ScriptClass;
+  /** Runs under this policy (intrusive ones also need the runner's --allow-intrusive). */
+  allowed: boolean;
+  categories: readonly string[];
+  why: string;
+  since: string;
+  raw: boolean;
+  args: Readonly<Record<string, ArgRule>>;
+}
+
+/** The catalog under a policy, sorted by name, optionally only the scripts that may run or those of a category. */
+export function catalogView(allowIntrusive: boolean, filter: { allowedOnly?: boolean; category?: string } = {}): CatalogEntryView[] {
+  const rows: CatalogEntryView[] = [];
+  for (const s of CATALOG.values()) {
+    const allowed = classAllowed(s.class, allowIntrusive);
+    if (filter.allowedOnly && !allowed) continue;
+    if (filter.category && !s.categories.includes(filter.category)) continue;
+    rows.push({ name: s.name, class: s.class, allowed, categories: s.categories, why: s.why, since: s.since, raw: s.raw, args: s.args });
+  }
+  return rows.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
