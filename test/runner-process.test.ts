@@ -1,6 +1,6 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
@@ -39,11 +39,34 @@ interface Runner {
 
 type Cleanup = TestContext['onTestFinished'];
 
+const DROP = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+
+/**
+ * What `nobody` can run: the checkout and the Node binary may sit in directories only root can enter (root's home,
+ * `mktemp -d`), so the runner bundle and, if needed, a copy of Node go into the 0755 test dir. Fails fast, saying
+ * why, if nobody still cannot execute them.
+ */
+function nobodyCanRun(): { node: string; entry: string } {
+  const entry = join(dir, 'nobody-runner.mjs');
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), entry], { cwd: ROOT, stdio: 'pipe' });
+  chmodSync(entry, 0o644);
+  const reachable = (path: string) => spawnSync('setpriv', [...DROP, 'test', '-x', path]).status === 0;
+  let node = process.execPath;
+  if (!reachable(node)) {
+    node = join(dir, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(node, 0o755);
+  }
+  if (!reachable(node) || spawnSync('setpriv', [...DROP, 'test', '-r', entry]).status !== 0) {
+    throw new Error(`nobody cannot execute ${node} or read ${entry}: is ${dir} or a parent directory closed to other users?`);
+  }
+  return { node, entry };
+}
+
 function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], options: { asNobody?: boolean; entry?: string; env?: Record<string, string> } = {}): Runner {
-  const args = [options.entry ?? join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8', ...extra];
-  const [cmd, argv] = options.asNobody && isRoot
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...args]]
-    : [process.execPath, args];
+  const nobody = options.asNobody && isRoot ? nobodyCanRun() : undefined;
+  const args = [nobody?.entry ?? options.entry ?? join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8', ...extra];
+  const [cmd, argv] = nobody ? ['setpriv', [...DROP, nobody.node, ...args]] : [process.execPath, args];
   const child = spawn(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
