@@ -91,3 +91,20 @@ describe('circuit breaker state machine', () => {
     expect(b.transitions.map((t) => t.reason)).toEqual(['forced open by admin', 'reset by admin', 'forced open by admin', 'forced closed by admin']);
   });
 });
+
+describe('verdictOf: what a finished job says about its runner', () => {
+  const end = (over: Partial<breaker.JobEnd>): breaker.JobEnd => ({ cancelled: false, timedOut: false, exitCode: 0, signal: null, runnerError: null, ...over });
+  it.each([
+    ['nmap exited 0 (hosts up or down)', end({}), 'success'],
+    ['the caller cancelled', end({ cancelled: true, exitCode: null, signal: 'SIGTERM' }), 'neutral'],
+    ['the timeout the caller chose ran out', end({ timedOut: true, exitCode: null, signal: 'SIGTERM' }), 'neutral'],
+    ['the timeout ran out and nmap ignored SIGTERM', end({ timedOut: true, exitCode: null, signal: 'SIGKILL' }), 'neutral'],
+    ['nmap refused its arguments or targets (exit 1)', end({ exitCode: 1 }), 'neutral'],
+    ['nmap crashed', end({ exitCode: null, signal: 'SIGSEGV' }), 'failure'],
+    ['nmap was killed (OOM, CPU limit)', end({ exitCode: null, signal: 'SIGKILL' }), 'failure'],
+    ['the runner could not start nmap', end({ exitCode: null, runnerError: { type: 'execution_error' } }), 'failure'],
+    ['the runner was lost mid-job', end({ runnerLost: true, exitCode: null }), 'failure'],
+  ] as const)('%s → %s', (_name, e, verdict) => {
+    expect(breaker.verdictOf(e)).toBe(verdict);
+  });
+});

@@ -4,8 +4,7 @@
  *
  * CLOSED → OPEN after `failureThreshold` consecutive failures. OPEN → HALF_OPEN when the recovery timeout
  * (±10 % jitter) has passed. HALF_OPEN lets one probe through: success → CLOSED (timeout reset), failure → OPEN
- * with the timeout ×1.5, capped. A failure is nmap exiting ≠ 0, a timeout, a runner lost mid-job or a spawn
- * failure; a rejected request, a cancelled scan or hosts that are down are not.
+ * with the timeout ×1.5, capped. What counts as a failure is decided by `verdictOf` below, and only there.
  */
 export type BreakerStateName = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -115,6 +114,37 @@ export function onFailure(
     return open(counted, now, b.recoveryTimeoutSec, `${counted.consecutiveFailures} consecutive failures`, random);
   }
   return counted;
+}
+
+/** How a job ended, as the runner reported it (or as the edge saw it, for a runner lost mid-job). */
+export interface JobEnd {
+  cancelled: boolean;
+  timedOut: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  /** An error the runner attributes to itself (spawn failure, nmap missing, unusable report). */
+  runnerError: { type: string } | null;
+  runnerLost?: boolean;
+}
+
+/**
+ * THE rule for what a finished job says about its runner's health. A breaker is shared by every token of the
+ * pool, so it MUST judge only the runner, never the request: otherwise one token could open it for all
+ * (five scans with timeoutSec: 1 did).
+ * - failure: the runner was lost mid-job; the runner reports an error of its own (nmap could not be spawned,
+ *   is missing, or left an unusable report); nmap died by a signal the caller did not cause (a crash, SIGSEGV,
+ *   SIGABRT, the kernel's OOM kill, prlimit's CPU limit);
+ * - neutral: a cancel; a timeout (the caller chose timeoutSec); nmap exiting non-zero on its own, which is
+ *   nmap refusing its arguments or targets; a refused dispatch;
+ * - success: nmap exited 0, whether the hosts were up or down.
+ */
+export function verdictOf(end: JobEnd): 'success' | 'failure' | 'neutral' {
+  if (end.runnerLost) return 'failure';
+  if (end.cancelled) return 'neutral';
+  if (end.runnerError) return 'failure';
+  if (end.timedOut) return 'neutral';
+  if (end.signal !== null) return 'failure';
+  return end.exitCode === 0 ? 'success' : 'neutral';
 }
 
 /** A probe that ended without a verdict (cancelled, rejected): let another one through. */

@@ -514,9 +514,9 @@ export class Coordinator extends DurableObject<Env> {
     // Output still missing: keep waiting for the resend before taking the result.
     if (this.#jobs.contiguousSeq(row.id) < message.lastSeq) return;
     const result: JobResult = { exitCode: message.exitCode, signal: message.signal, timedOut: message.timedOut, cancelled: message.cancelled, durationMs: message.durationMs, truncated: message.truncated, report: message.report };
+    const verdict = breakers.verdictOf({ ...result, runnerError: message.error ?? null });
     if (message.cancelled) {
       this.#finishJob(row, 'cancelled', result, scanError('cancelled', 'The scan was cancelled', 'Start a new scan if needed.'), message.lastSeq);
-      this.#judge(row, 'neutral');
     } else if (message.error || message.timedOut || message.exitCode !== 0) {
       const error =
         message.error ??
@@ -524,11 +524,12 @@ export class Coordinator extends DurableObject<Env> {
           ? scanError('timeout', `The scan ran past its ${row.timeout_sec} s timeout and was stopped`, 'Scan fewer hosts or ports, or give a longer timeoutSec.')
           : scanError('execution_error', `nmap exited with ${message.exitCode ?? message.signal}`, 'Read the scan output for nmap\'s own message.'));
       this.#finishJob(row, 'failed', result, error, message.lastSeq);
-      this.#judge(row, 'failure', error);
+      this.#judge(row, verdict, error);
+      return;
     } else {
       this.#finishJob(row, 'succeeded', result, null, message.lastSeq);
-      this.#judge(row, 'success');
     }
+    this.#judge(row, verdict);
   }
 
   #leaseJobsOf(runnerId: string, now: number): void {

@@ -18,8 +18,9 @@ async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {
 const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatch';
 const dispatches = (runner: TestRunner) => runner.received.filter(isDispatch);
 
+/** A runner-health failure: nmap died by a signal nobody asked for (a crash). */
 async function failJob(runner: TestRunner, jobId: string) {
-  runner.finish(jobId, ['fake failure\n'], { exitCode: 1 });
+  runner.finish(jobId, ['fake failure\n'], { exitCode: null, signal: 'SIGSEGV' });
   await runner.next((m) => m.type === 'ack' && m.jobId === jobId && m.seq === 2);
 }
 
@@ -96,6 +97,44 @@ describe('circuit breaker per runner', () => {
     await failJob(runner, probe);
     const b = await breakerOf(minted.id);
     expect(b).toMatchObject({ state: 'OPEN', recoveryTimeoutSec: 180 });
+  });
+
+  it('a scan token cannot open the shared breaker: its own timeouts, nmap refusing its arguments and down hosts are neutral', async () => {
+    const { runner, scan, minted, net } = await setup();
+    // The attack: more scans than the threshold (5), each timing out by the caller's own short timeoutSec, then
+    // scans nmap refuses (exit 1 on its own). Each ends the way the real runner reports it.
+    for (let i = 0; i < 6; i++) {
+      const id = (await scan({ timeoutSec: 1, args: '-sT -p 1-65535' })).body.scan.id;
+      await runner.next((m) => isDispatch(m) && m.jobId === id);
+      runner.finish(id, ['partial\n'], { exitCode: null, signal: 'SIGTERM', timedOut: true });
+      await runner.next((m) => m.type === 'ack' && m.jobId === id && m.seq === 1);
+      expect((await json(await api(`/v1/scans/${id}`, { token: ADMIN }))).scan.error.type).toBe('timeout');
+    }
+    for (let i = 0; i < 2; i++) {
+      const id = (await scan()).body.scan.id;
+      await runner.next((m) => isDispatch(m) && m.jobId === id);
+      runner.finish(id, ['QUITTING!\n'], { exitCode: 1 });
+      await runner.next((m) => m.type === 'ack' && m.jobId === id && m.seq === 1);
+    }
+    expect(await breakerOf(minted.id)).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0 });
+    // Another token's scan still goes out to the same runner.
+    const other = await mintToken('scan');
+    const res = await api('/v1/scans', { method: 'POST', token: other, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    expect(res.status).toBe(202);
+    const id = (await json(res)).scan.id;
+    await runner.next((m) => isDispatch(m) && m.jobId === id);
+  });
+
+  it('a crash, a runner error and a lost runner do count', async () => {
+    const { runner, scan, minted } = await setup();
+    const crash = (await scan()).body.scan.id;
+    await runner.next((m) => isDispatch(m) && m.jobId === crash);
+    await failJob(runner, crash);
+    const spawn = (await scan()).body.scan.id;
+    await runner.next((m) => isDispatch(m) && m.jobId === spawn);
+    runner.finish(spawn, [], { exitCode: null, error: { type: 'execution_error', message: 'nmap could not be started', recoverySuggestion: 'Install nmap.' } });
+    await runner.next((m) => m.type === 'ack' && m.jobId === spawn);
+    expect(await breakerOf(minted.id)).toMatchObject({ state: 'CLOSED', consecutiveFailures: 2 });
   });
 
   it('cancelled scans and rejected requests do not count as failures', async () => {

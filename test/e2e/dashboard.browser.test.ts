@@ -12,7 +12,7 @@ import { useStack } from '../helpers/e2e.ts';
 
 /**
  * The dashboard in Debian's headless Chromium (playwright-core, no browser download) against the real stack.
- * The broken scanner is a FAKE nmap (test/fakes/nmap-exit-1.sh), the one fault we cannot cause otherwise.
+ * The broken scanner is a FAKE nmap (test/fakes/nmap-crashes.sh), the one fault we cannot cause otherwise.
  * Screenshots go to test-artifacts/ (git-ignored).
  */
 const CHROMIUM = '/usr/bin/chromium';
@@ -82,7 +82,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
 
     // A runner with a broken nmap: its breaker turns OPEN after one failure (threshold 1), without a reload.
     await stack.api(stack.admin, 'PUT', '/v1/policy', { breaker: { failureThreshold: 1 } });
-    await stack.readyRunner('browser-broken', { nmap: join(ROOT, 'test', 'fakes', 'nmap-exit-1.sh'), networks: ['127.77.0.0/16'] });
+    await stack.readyRunner('browser-broken', { nmap: join(ROOT, 'test', 'fakes', 'nmap-crashes.sh'), networks: ['127.77.0.0/16'] });
     const token = await stack.mintToken('scan', 'browser-user');
     const failed = await stack.api(token, 'POST', '/v1/scans', { target: '127.77.0.1', args: '-sT -p 22', wait: 30 });
     expect(failed.body.scan.status).toBe('failed');
