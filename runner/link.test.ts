@@ -89,6 +89,16 @@ describe.concurrent('runner link', () => {
     expect(logs.some((l) => l.includes('"event":"job.finished"') && l.includes('job_ok'))).toBe(true);
   });
 
+  it('runs -sC: the long explicit --script list a category expands to crosses the link and runs', async ({ onTestFinished }) => {
+    const { edge } = await setup(onTestFinished);
+    const argv = argvFor(`-sT -sC -p ${banner.port()}`);
+    expect(argv[argv.indexOf('--script') + 1]!.length).toBeGreaterThan(255);
+    edge.dispatch('job_default_scripts', argv);
+    const finished = await edge.waitFor(isFinished('job_default_scripts'));
+    expect(finished.exitCode).toBe(0);
+    expect(edge.outputOf('job_default_scripts').text).toMatch(new RegExp(`${banner.port()}/tcp\\s+open`));
+  });
+
   it.for<[string, string[]]>([
     ['a public target', ['-T4', '--max-parallelism', '10', '-Pn', '--top-ports', '1000', '--', '8.8.8.8']],
     ['a forbidden option', ['-iL', '/etc/passwd', '--', '127.0.0.1']],

@@ -16,7 +16,7 @@ export interface LocalScripts {
   categories: ReadonlyMap<string, readonly string[]>;
 }
 
-const NAME_LINE = /^[a-z0-9][a-z0-9-]*$/;
+const NAME_LINE = /^[a-z0-9][a-z0-9._-]*$/;
 
 /** Reads `nmap --script-help all` output: each script's name line is followed by its `Categories:` line. */
 export function parseScriptHelp(text: string): Map<string, string[]> {

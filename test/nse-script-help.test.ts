@@ -54,8 +54,8 @@ describe.each(policies)('canonical --script values, expanded by nmap itself (%s 
       if (!v.ok) continue;
       const at = v.argv.indexOf('--script');
       if (at < 0) continue;
-      const listed = v.argv[at + 1]!.split(',').filter((n) => local!.categories.has(n));
-      if (listed.length > 0) lists.push(listed);
+      // Items are drawn from this nmap's scripts and expansions hold only scripts every covered release ships.
+      lists.push(v.argv[at + 1]!.split(','));
     }
     // Two nmap processes at a time: each spends its time loading Lua, on its own core.
     let checked = 0;
@@ -78,6 +78,11 @@ describe.each(policies)('canonical --script values, expanded by nmap itself (%s 
 });
 
 describe('the catalog against this nmap', () => {
+  it('knows every script this nmap ships, and this nmap ships every script the catalog records for its release', () => {
+    const recorded = [...CATALOG.values()].filter((s) => categoriesAt(s.facts, release) !== undefined).map((s) => s.name);
+    expect(recorded.filter((n) => !local!.categories.has(n))).toEqual([]);
+  });
+
   it('records every script this nmap ships, with the categories its script.db gives', () => {
     for (const [name, categories] of local!.categories) {
       const entry = CATALOG.get(name);

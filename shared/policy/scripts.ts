@@ -49,7 +49,7 @@ export type ScriptProblem = {
 /** Longest canonical `--script` value: every catalog name fits. */
 export const MAX_SCRIPT_VALUE = 16 * 1024;
 
-const SCRIPT_NAME = /^[a-z0-9][a-z0-9-]{0,79}$/;
+const SCRIPT_NAME = /^[a-z0-9][a-z0-9._-]{0,79}$/;
 
 /**
  * Categories that ask for attacks (vulnerability checks, exploits, brute force, DoS, fuzzing, malware checks):

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_TYPES } from '../errors/index.ts';
 import { ReportSchema } from '../nmap-xml/report.ts';
+import { MAX_SCRIPT_VALUE } from '../policy/scripts.ts';
 import { canonicalNetwork } from '../policy/targets.ts';
 
 /**
@@ -147,8 +148,14 @@ export const DispatchPolicySchema = z.strictObject({
 export const JobDispatchSchema = z.strictObject({
   type: z.literal('job.dispatch'),
   jobId: JobId,
-  /** Canonical argv from validateScanRequest: options, `--`, targets. Never run through a shell. */
-  argv: z.array(z.string().min(1).max(255)).min(2).max(300),
+  /**
+   * Canonical argv from validateScanRequest: options, `--`, targets. Never run through a shell. A token is at most
+   * 255 bytes, except the explicit `--script` list a category expands to (at most MAX_SCRIPT_VALUE).
+   */
+  argv: z.array(z.string().min(1).max(MAX_SCRIPT_VALUE)).min(2).max(300).refine(
+    (argv) => argv.every((t, i) => t.length <= 255 || argv[i - 1] === '--script'),
+    'argv tokens are at most 255 bytes, but for the --script list',
+  ),
   timeoutSec: z.number().int().min(1).max(3600),
   policy: DispatchPolicySchema,
   limits: z.strictObject({
