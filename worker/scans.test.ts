@@ -46,6 +46,16 @@ describe('routing through the API', () => {
     expect(res.body.error.recoverySuggestion).toContain(`127.${net}.0.0/16`);
   });
 
+  it('dispatches the long explicit --script list of a category (-sC) to the runner', async () => {
+    const { scan, runner } = await setup();
+    const created = await scan({ args: '-sT -sC -p 22' });
+    expect(created.status).toBe(202);
+    const dispatch = (await runner.next((m) => isDispatch(m) && m.jobId === created.body.scan.id)) as JobDispatch;
+    const list = dispatch.argv[dispatch.argv.indexOf('--script') + 1]!;
+    expect(list.length).toBeGreaterThan(255);
+    expect(list.split(',')).toContain('http-title');
+  });
+
   it('refuses raw scans when only unprivileged runners cover the targets', async () => {
     const { scan } = await setup({ privileged: false });
     const res = await scan({ args: '-sS -p 22' });
