@@ -18,7 +18,7 @@ import * as breakers from './breaker.ts';
 import type { Env } from './env.ts';
 import { chooseRunner, type RunnerView } from './routing.ts';
 import { applyMigrations } from './storage/migrations.ts';
-import { AuditStore, type AuditEntry } from './stores/audit.store.ts';
+import { AuditStore, excerpt, type AuditEntry } from './stores/audit.store.ts';
 import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
 import { Counters, renderPrometheus } from './stores/metrics.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
@@ -224,7 +224,8 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #refuse(principal: Principal, body: ScanRequestBody, error: ScanError): { ok: false; error: ScanError } {
-    this.#audit.record(principal.name, 'scan.create', 'refused', { tokenId: principal.tokenId, target: body.target, args: body.args ?? null, template: body.template ?? null, reason: error.type, message: error.message });
+    // The request was refused, so it was never validated: only a bounded excerpt of it is kept.
+    this.#audit.record(principal.name, 'scan.create', 'refused', { tokenId: principal.tokenId, target: excerpt(body.target), args: excerpt(body.args ?? null), template: excerpt(body.template ?? null), reason: error.type, message: error.message.slice(0, 500) });
     this.#counters.add('scangate_rejections_total', { reason: error.type });
     return fail(error);
   }

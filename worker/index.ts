@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
@@ -23,6 +24,24 @@ app.use(async function secureUnlessUpgrade(c, next) {
   if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/')) return secureHeaders({ referrerPolicy: 'same-origin' })(c, next);
   return secureHeaders()(c, next);
 });
+
+/**
+ * Every request body is bounded here, before anything parses or stores it (a scan request is a few hundred bytes;
+ * 64 KiB leaves room for MCP batches and policies). Chunked bodies without a length are counted as they stream.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+app.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError() {
+      throw new ScangateError(
+        scanError('payload_too_large', `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB`, 'Send a smaller body: split targets over several scans, or send fewer MCP calls per batch.', {
+          details: { maxBytes: MAX_BODY_BYTES },
+        }),
+      );
+    },
+  }),
+);
 
 app.get('/health', async (c) => {
   try {
@@ -54,7 +73,7 @@ app.notFound(() => {
 });
 
 /** The one error handler: every error is `{ error: { type, message, recoverySuggestion, details? } }`. */
-const TYPE_BY_STATUS: Record<number, ErrorType> = { 400: 'validation_error', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited' };
+const TYPE_BY_STATUS: Record<number, ErrorType> = { 400: 'validation_error', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited' };
 
 function toScanError(err: Error, requestId: string): ScanError | undefined {
   if (err instanceof ScangateError) return err.toJSON();

@@ -8,6 +8,7 @@ describe('error taxonomy', () => {
     expect(httpStatusOf('forbidden')).toBe(403);
     expect(httpStatusOf('not_found')).toBe(404);
     expect(httpStatusOf('conflict')).toBe(409);
+    expect(httpStatusOf('payload_too_large')).toBe(413);
     expect(httpStatusOf('rate_limited')).toBe(429);
     expect(httpStatusOf('no_runner')).toBe(503);
     expect(httpStatusOf('circuit_breaker_open')).toBe(503);

@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { z } from 'zod';
 import type { ScanError } from '../../shared/errors/index.ts';
+import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts';
 import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator, Result } from '../coordinator.do.ts';
@@ -14,12 +15,8 @@ import { CoordinatorTaskStore } from './task-store.ts';
  * The MCP tools. `nmap_scan` goes through exactly the Coordinator call `POST /v1/scans` uses. Descriptions are
  * written to teach an agent the request shapes in few tokens.
  */
-const TARGET = z
-  .union([z.string(), z.array(z.string()).min(1).max(256)])
-  .describe('IP, CIDR (e.g. 10.0.0.0/24) or *.lab.internal name, or a list of them. Private lab networks only; one address family per scan.');
-const ARGS = z
-  .union([z.string().max(4096), z.array(z.string()).max(128)])
-  .optional()
+const TARGET = ScanTargetSchema.describe('IP, CIDR (e.g. 10.0.0.0/24) or *.lab.internal name, or a list of them. Private lab networks only; one address family per scan.');
+const ARGS = ScanArgsSchema.optional()
   .describe('nmap options, exact spellings only, e.g. "-sT -sV -p 22,80,443" or "--top-ports 100 --open". No targets, no output or file options. -sS/-sU/-O need a privileged runner; -A, vuln/brute scripts need the intrusive policy.');
 const TEMPLATE = z
   .enum(TEMPLATE_NAMES as [string, ...string[]])

@@ -2,14 +2,15 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError } from '../../shared/errors/index.ts';
 import { CATALOG_RELEASES, catalogView, type Policy, type Target } from '../../shared/policy/index.ts';
+import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts';
 import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { unwrap, valid } from './validators.ts';
 
 const ScanBody = z.strictObject({
-  target: z.union([z.string(), z.array(z.string()).max(256)]),
-  args: z.union([z.string().max(4096), z.array(z.string()).max(128)]).optional(),
+  target: ScanTargetSchema,
+  args: ScanArgsSchema.optional(),
   template: z.string().max(32).optional(),
   timeoutSec: z.number().int().min(1).max(3600).optional(),
   /** Wait up to this long for the scan to end before answering (the answer is then the finished scan). */

@@ -5,6 +5,21 @@
 export const AUDIT_MAX_ROWS = 10_000;
 export const AUDIT_MAX_AGE_MS = 90 * 24 * 3600 * 1000;
 
+/**
+ * A bounded copy of what a caller sent, for audit rows of refused requests (which were never validated): strings
+ * cut to 200 characters, lists to 16 items, nesting to 3 levels. An audit row stays small whatever was sent.
+ */
+export function excerpt(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}… (${value.length} characters)` : value;
+  if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
+  if (depth >= 3) return '…';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, 16).map((v) => excerpt(v, depth + 1));
+    return value.length > 16 ? [...items, `… (${value.length} items)`] : items;
+  }
+  return Object.fromEntries(Object.entries(value).slice(0, 16).map(([k, v]) => [k.slice(0, 64), excerpt(v, depth + 1)]));
+}
+
 export interface AuditEntry {
   id: number;
   at: string;
