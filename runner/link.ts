@@ -7,6 +7,7 @@ import {
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
+  ScanErrorSchema,
   type EdgeMessage,
   type JobDispatch,
   type RunnerMessage,
@@ -233,7 +234,10 @@ export class RunnerLink {
 
   #reject(jobId: string, error: ScanError): void {
     this.#o.log.log('warn', 'job.rejected', { jobId, type: error.type, message: error.message });
-    this.#send({ type: 'job.rejected', jobId, error });
+    // Details past the protocol's bounds (a long expected argv, say) stay in the log; the message says enough.
+    const fits = !error.details || ScanErrorSchema.safeParse(error).success;
+    const { details: _details, ...bare } = error;
+    this.#send({ type: 'job.rejected', jobId, error: fits ? error : bare });
   }
 
   async #dispatch(dispatch: JobDispatch): Promise<void> {

@@ -44,6 +44,22 @@ describe('runner link', () => {
     expect((await runner.closedWith()).code).toBe(4400);
   });
 
+  it('refuses error details nested 2,500 deep from a hostile runner; the scan list stays readable for everyone', async () => {
+    const { runner, scan, scanToken } = await setup();
+    const created = await scan();
+    const dispatch = await runner.next(isDispatch);
+    let details: unknown = 'bottom';
+    for (let i = 0; i < 2500; i++) details = { a: details };
+    runner.sendRaw(JSON.stringify({ type: 'job.rejected', jobId: dispatch.jobId, error: { type: 'validation_error', message: 'x', recoverySuggestion: 'y', details } }));
+    expect(await runner.next((m) => m.type === 'error')).toMatchObject({ code: 'malformed_frame' });
+    for (const token of [scanToken, ADMIN]) {
+      const list = await api('/v1/scans', { token });
+      expect(list.status).toBe(200);
+      const got = await api(`/v1/scans/${created.body.scan.id}`, { token });
+      expect(got.status).toBe(200);
+    }
+  });
+
   it('answers pings without waking the object (auto-response)', async () => {
     const { runner } = await setup();
     runner.ping();

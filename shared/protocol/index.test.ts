@@ -5,6 +5,7 @@ import {
   encodeRunnerFrame,
   MAX_FRAME_BYTES,
   MAX_OUTPUT_CHUNK_BYTES,
+  nestsAtMost,
   parseEdgeFrame,
   parseRunnerFrame,
   PROTOCOL_VERSION,
@@ -146,5 +147,32 @@ describe('utf8ByteLength', () => {
     for (const s of ['', 'abc', 'é', '✓', '😀', 'a😀é✓', '\ud800']) {
       expect(utf8ByteLength(s), s).toBe(new TextEncoder().encode(s).length);
     }
+  });
+});
+
+describe('error details a peer sends are bounded', () => {
+  const rejected = (details: unknown) => JSON.stringify({ type: 'job.rejected', jobId: 'job_1', error: { type: 'validation_error', message: 'no', recoverySuggestion: 'fix it', details } });
+  const deep = (n: number) => {
+    let v: unknown = 'bottom';
+    for (let i = 0; i < n; i++) v = { a: v };
+    return v as Record<string, unknown>;
+  };
+
+  it('refuses details nested 2,500 deep without walking or serializing them whole', () => {
+    const parsed = parseRunnerFrame(rejected(deep(2500)));
+    expect(!parsed.ok && parsed.problem).toMatch(/nest at most 4 levels/);
+  });
+
+  it('refuses details larger than 32 KiB, and takes ordinary ones', () => {
+    expect(parseRunnerFrame(rejected({ blob: 'x'.repeat(40_000) })).ok).toBe(false);
+    expect(parseRunnerFrame(rejected({ option: '-iL', expected: ['-sV', '--'] })).ok).toBe(true);
+    expect(parseRunnerFrame(rejected(deep(4))).ok).toBe(true);
+    expect(parseRunnerFrame(rejected(deep(5))).ok).toBe(false);
+  });
+
+  it('counts depth level by level', () => {
+    expect(nestsAtMost({ a: [1, { b: 2 }] }, 3)).toBe(true);
+    expect(nestsAtMost({ a: [1, { b: [3] }] }, 3)).toBe(false);
+    expect(nestsAtMost('x', 0)).toBe(true);
   });
 });

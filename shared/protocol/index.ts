@@ -56,12 +56,39 @@ const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const LastSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Cidr = z.string().max(64).refine((s) => canonicalNetwork(s) === s, 'a canonical CIDR (network address, compressed IPv6)');
 
+/** Deepest nesting and largest JSON size of error details a peer may send. */
+export const MAX_DETAILS_DEPTH = 4;
+export const MAX_DETAILS_BYTES = 32 * 1024;
+
+/**
+ * Whether a JSON value nests at most `maxDepth` levels, walked without recursion and given up on at the first
+ * level too deep: a hostile peer's 2,500-deep value is refused here, never walked or serialized whole.
+ */
+export function nestsAtMost(value: unknown, maxDepth: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const v of level) {
+      if (v !== null && typeof v === 'object') next.push(...(Array.isArray(v) ? v : Object.values(v)));
+    }
+    if (next.length > 0 && depth + 1 > maxDepth) return false;
+    level = next;
+  }
+  return true;
+}
+
+/** Error details from a peer: a small JSON object, bounded in depth and size. */
+const Details = z
+  .record(z.string().max(64), z.unknown())
+  .refine((d) => nestsAtMost(d, MAX_DETAILS_DEPTH), `error details nest at most ${MAX_DETAILS_DEPTH} levels`)
+  .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, `error details are at most ${MAX_DETAILS_BYTES} bytes of JSON`);
+
 export const ScanErrorSchema = z.strictObject({
   type: z.enum(ERROR_TYPES),
   message: z.string().min(1).max(2048),
   recoverySuggestion: z.string().min(1).max(2048),
   retryAfterSec: z.number().int().min(0).optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  details: Details.optional(),
 });
 
 // ── runner → edge ────────────────────────────────────────────────────────────────────────────────────
