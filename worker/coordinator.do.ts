@@ -68,6 +68,8 @@ export class Coordinator extends DurableObject<Env> {
   /** Wakes watchers of a job on each of its events. */
   readonly #eventWaiters = new Map<string, Set<() => void>>();
   readonly #streams = new Map<string, Set<WritableStreamDefaultWriter<Uint8Array>>>();
+  /** Who opened each scan event stream (token id), so revoking a token ends its streams at once. */
+  readonly #streamOwners = new Map<WritableStreamDefaultWriter<Uint8Array>, string>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #policy: Policy;
 
@@ -398,6 +400,22 @@ export class Coordinator extends DurableObject<Env> {
     return ok(this.#runners.get(runner.id)!);
   }
 
+  /**
+   * Ends every live stream a token opened (scan events, the dashboard), at once: called when the token is revoked,
+   * so a revoked token reads nothing more. Returns how many were closed.
+   */
+  closeStreamsOf(tokenId: string): number {
+    let closed = 0;
+    for (const [writer, owner] of this.#streamOwners) {
+      if (owner !== tokenId) continue;
+      this.#streamOwners.delete(writer);
+      for (const set of this.#streams.values()) set.delete(writer);
+      void writer.close().catch(() => {});
+      closed++;
+    }
+    return closed + this.#dashboard.closeOwnedBy(tokenId);
+  }
+
   listBreakers(): Array<{ runnerId: string; runner: string; breaker: breakers.Breaker; threshold: number }> {
     return this.#runners
       .list()
@@ -489,7 +507,10 @@ export class Coordinator extends DurableObject<Env> {
     if (row.dispatched_at) this.#counters.observeDuration((now - row.dispatched_at) / 1000);
     this.#audit.record(row.token_name, 'scan.finish', status, { scanId: row.id, runnerId: row.runner_id, exitCode: result?.exitCode ?? null, error: error?.type ?? null });
     this.#event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
-    for (const writer of this.#streams.get(row.id) ?? []) void writer.close().catch(() => {});
+    for (const writer of this.#streams.get(row.id) ?? []) {
+      this.#streamOwners.delete(writer);
+      void writer.close().catch(() => {});
+    }
     this.#streams.delete(row.id);
     this.#wake(this.#waiters, row.id);
   }
@@ -556,7 +577,7 @@ export class Coordinator extends DurableObject<Env> {
     return event;
   }
 
-  #eventStream(jobId: string, lastEventId: number): Response {
+  #eventStream(jobId: string, lastEventId: number, ownerTokenId: string): Response {
     const row = this.#jobs.get(jobId);
     if (!row) return new Response('not found', { status: 404 });
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
@@ -569,6 +590,7 @@ export class Coordinator extends DurableObject<Env> {
       const set = this.#streams.get(jobId) ?? new Set();
       set.add(writer);
       this.#streams.set(jobId, set);
+      this.#streamOwners.set(writer, ownerTokenId);
     }
     return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } });
   }
@@ -577,9 +599,10 @@ export class Coordinator extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === '/dashboard-stream') return this.#dashboard.stream();
+    const owner = request.headers.get('x-token-id') ?? '';
+    if (url.pathname === '/dashboard-stream') return this.#dashboard.stream(owner);
     const events = /^\/events\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
-    if (events) return this.#eventStream(events[1]!, Number(request.headers.get('last-event-id') ?? 0) || 0);
+    if (events) return this.#eventStream(events[1]!, Number(request.headers.get('last-event-id') ?? 0) || 0, owner);
     if (url.pathname !== '/connect' || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('not found', { status: 404 });
     const runnerId = request.headers.get('x-runner-id') ?? '';
     const runner = this.#runners.get(runnerId);

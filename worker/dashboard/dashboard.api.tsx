@@ -99,7 +99,7 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard/events', async (c) => {
     const session = await currentSession(c);
     if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
-    const stream = await getCoordinator(c.env, session.principal.pool).fetch(new Request('https://coordinator/dashboard-stream'));
+    const stream = await getCoordinator(c.env, session.principal.pool).fetch(new Request('https://coordinator/dashboard-stream', { headers: { 'x-token-id': session.principal.tokenId } }));
     return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
   })
   .get('/dashboard/scans/:id', async (c) => {

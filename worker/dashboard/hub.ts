@@ -9,6 +9,8 @@ const REFRESH_MS = 15_000;
 
 export class DashboardHub {
   readonly #writers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  /** The token behind each open dashboard (the session's), so revoking it closes that dashboard's stream. */
+  readonly #owners = new Map<WritableStreamDefaultWriter<Uint8Array>, string>();
   readonly #frame: () => Promise<string>;
   #pending: ReturnType<typeof setTimeout> | undefined;
   #refresh: ReturnType<typeof setInterval> | undefined;
@@ -18,10 +20,11 @@ export class DashboardHub {
   }
 
   /** A new SSE response that starts with the current snapshot. */
-  stream(): Response {
+  stream(ownerTokenId: string): Response {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     this.#writers.add(writer);
+    this.#owners.set(writer, ownerTokenId);
     this.#refresh ??= setInterval(() => void this.#broadcast(), REFRESH_MS);
     void this.#send([writer]);
     return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
@@ -48,9 +51,26 @@ export class DashboardHub {
     }
   }
 
+  /** Closes the streams opened under a token; returns how many. */
+  closeOwnedBy(tokenId: string): number {
+    let closed = 0;
+    for (const [writer, owner] of this.#owners) {
+      if (owner !== tokenId) continue;
+      this.#forget(writer);
+      writer.close().catch(() => {});
+      closed++;
+    }
+    return closed;
+  }
+
   #drop(writer: WritableStreamDefaultWriter<Uint8Array>): void {
-    this.#writers.delete(writer);
+    this.#forget(writer);
     writer.abort().catch(() => {});
+  }
+
+  #forget(writer: WritableStreamDefaultWriter<Uint8Array>): void {
+    this.#writers.delete(writer);
+    this.#owners.delete(writer);
     if (this.#writers.size === 0 && this.#refresh) {
       clearInterval(this.#refresh);
       this.#refresh = undefined;

@@ -42,7 +42,9 @@ export const adminApi = new Hono<AppEnv>()
     const record = revoked[0];
     if (!record) throw new ScangateError(scanError('not_found', `No token ${id}`, 'List tokens with GET /v1/tokens.'));
     if (record.runnerId) await getCoordinator(c.env, record.pool).revokeRunner(record.runnerId, c.var.principal.name);
-    await getCoordinator(c.env, record.pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id });
+    // Streams were authorised when they opened: end the ones this token holds, so it reads nothing more.
+    const closed = await getCoordinator(c.env, record.pool).closeStreamsOf(id);
+    await getCoordinator(c.env, record.pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id, streamsClosed: closed });
     return c.json({ revoked: { id, name: record.name, role: record.role } });
   })
   .post('/v1/runners', requireRole('admin'), valid('json', z.strictObject({ name: Name, pool: Pool })), async (c) => {

@@ -67,7 +67,9 @@ export const scansApi = new Hono<AppEnv>()
     const coordinator = getCoordinator(c.env, c.var.principal.pool);
     unwrap(await coordinator.getScan(c.var.principal, id));
     const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
-    const stream = await coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0' } }));
+    const stream = await coordinator.fetch(
+      new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0', 'x-token-id': c.var.principal.tokenId } }),
+    );
     // A Durable Object's response has immutable headers; re-wrap it so middleware can add its own.
     return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
   })
