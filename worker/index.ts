@@ -28,8 +28,9 @@ app.use(async function secureUnlessUpgrade(c, next) {
 /**
  * Every request body is bounded here, before anything parses or stores it (a scan request is a few hundred bytes;
  * 64 KiB leaves room for MCP batches and policies). Chunked bodies without a length are counted as they stream.
+ * Not exported: the entry module may export only handlers and Durable Object classes (workerd refuses others).
  */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 app.use(
   bodyLimit({
     maxSize: MAX_BODY_BYTES,
