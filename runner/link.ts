@@ -208,6 +208,8 @@ export class RunnerLink {
         this.#o.log.log('error', 'link.edge_error', { code: message.code, message: message.message, hint: message.recoverySuggestion });
         if (message.code === 'unsupported_protocol') this.#finish(EXIT.protocol, message.message);
         else if (message.code === 'revoked' || message.code === 'unauthorized') this.#finish(EXIT.unauthorized, message.message);
+        // Its --network list is outside its grant: a configuration error a person must fix, not worth a reconnect.
+        else if (message.code === 'networks_not_granted') this.#finish(EXIT.usage, message.message);
         return;
       }
     }

@@ -18,7 +18,9 @@ const USAGE = `usage: scangate <command> [options]
   cancel <scan-id>
   runners [--json]                      runners and their state (admin)
   breakers [--json]                     circuit breakers (admin)
-  tokens create --role scan|admin|runner [--name n]   mint a token; shown once (admin)
+  tokens create --role scan|admin|runner [--name n] [--network cidr …]
+                                                    mint a token; shown once (admin); a runner serves only
+                                                    the networks granted here
 
 options: --url <edge URL>  --token <bearer token>  (else SCANGATE_URL, SCANGATE_TOKEN, .scangate/local.json)
 templates: quick, standard, thorough, discovery, version, script`;
@@ -33,6 +35,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   role: { type: 'string' },
   name: { type: 'string' },
+  network: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   output: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -206,7 +209,7 @@ async function main(argv: string[]): Promise<number> {
       type R = { id: string; name: string; online: boolean; revoked: boolean; lastSeen: string | null; nmapVersion: string | null; privileged: boolean | null; networks: string[]; running: number; breaker: string };
       const { runners } = await request<{ runners: R[] }>(connection(values, 'admin'), 'GET', '/v1/runners');
       if (values.json) asJson(runners);
-      else if (!runners.length) print('no runners: mint one with `scangate tokens create --role runner`');
+      else if (!runners.length) print('no runners: mint one with `scangate tokens create --role runner --network <cidr>`');
       else print(table(['NAME', 'ID', 'STATE', 'LAST SEEN', 'NMAP', 'PRIV', 'NETWORKS', 'RUNNING', 'BREAKER'], runners.map((r) => [r.name, r.id, r.revoked ? 'revoked' : r.online ? 'online' : 'offline', r.lastSeen ?? '', r.nmapVersion ?? '', r.privileged === null ? '' : r.privileged ? 'yes' : 'no', r.networks.join(','), String(r.running), r.breaker])));
       return 0;
     }
@@ -219,13 +222,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'tokens': {
-      if (rest[0] !== 'create' || rest.length !== 1) throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n]', 2);
+      if (rest[0] !== 'create' || rest.length !== 1) throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n] [--network cidr …]', 2);
       const role = values.role;
       if (role !== 'scan' && role !== 'admin' && role !== 'runner') throw new CliError('--role must be scan, admin or runner', 2);
       const name = values.name ?? `${role}-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
       const conn = connection(values, 'admin');
+      if (role === 'runner' && !values.network?.length) throw new CliError('a runner token needs the networks it may serve: --network 10.20.0.0/16 [--network …]', 2);
       const minted = role === 'runner'
-        ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', { name })
+        ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', { name, networks: values.network })
         : await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/tokens', { name, role });
       if (values.json) asJson({ ...minted, role });
       else print(`${role} token ${minted.name} (${minted.id}); shown once, keep it safe:\n${minted.token}`);

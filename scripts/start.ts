@@ -74,7 +74,7 @@ async function scanToken(edge: Edge, admin: string, previous: string | undefined
 
 async function mintRunnerToken(edge: Edge, admin: string): Promise<void> {
   const name = `local-${randomBytes(3).toString('hex')}`;
-  const { token } = await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/runners', { name });
+  const { token } = await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/runners', { name, networks: [LOCAL_NETWORK] });
   writeFileSync(RUNNER_TOKEN, `${token}\n`, { mode: 0o600 });
 }
 

@@ -6,10 +6,10 @@ describe('Coordinator Durable Object (real workerd, SQLite storage)', () => {
   it('migrates its schema once and records the versions', async () => {
     const stub = getCoordinator(env, 'migration-test');
     const first = await stub.health();
-    expect(first.schemaVersion).toBe(3);
+    expect(first.schemaVersion).toBe(4);
     await runInDurableObject(stub, (instance: Coordinator, state) => {
       const rows = state.storage.sql.exec<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version').toArray();
-      expect(rows).toEqual([{ version: 1, name: 'meta' }, { version: 2, name: 'control plane' }, { version: 3, name: 'mcp tasks' }]);
+      expect(rows).toEqual([{ version: 1, name: 'meta' }, { version: 2, name: 'control plane' }, { version: 3, name: 'mcp tasks' }, { version: 4, name: 'runner network grants' }]);
       expect(instance.health().startedAt).toBe(first.startedAt);
     });
   });

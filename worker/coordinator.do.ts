@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
-import { DEFAULT_POLICY, resolvePolicy, validateScanRequest, type Policy, type PolicyClamp, type Target, type ValidationResult } from '../shared/policy/index.ts';
+import { canonicalNetwork, DEFAULT_POLICY, networkWithin, resolvePolicy, validateScanRequest, type Policy, type PolicyClamp, type Target, type ValidationResult } from '../shared/policy/index.ts';
 import {
   encodeEdgeFrame,
   finishedAckSeq,
@@ -366,10 +366,19 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── runners and breakers ────────────────────────────────────────────────────────────────────────────
 
-  createRunner(id: string, name: string, actor: string): Result<RunnerRecord> {
+  /** A runner may serve only the networks granted here (canonical CIDRs inside the pool's allowed networks). */
+  createRunner(id: string, name: string, networks: readonly string[], actor: string): Result<RunnerRecord> {
     if (this.#runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
-    this.#runners.insert(id, name, breakers.newBreaker(this.#policy.breaker), Date.now());
-    this.#audit.record(actor, 'runner.create', 'accepted', { runnerId: id, name });
+    for (const network of networks) {
+      if (canonicalNetwork(network) !== network) {
+        return fail(scanError('validation_error', `${network} is not a canonical CIDR network`, `Write it as ${typeof canonicalNetwork(network) === 'string' ? canonicalNetwork(network) : 'a network address with its prefix, e.g. 10.20.0.0/16'}.`, { details: { network } }));
+      }
+      if (!this.#policy.allowedNetworks.some((allowed) => networkWithin(network, allowed))) {
+        return fail(scanError('validation_error', `${network} is not inside the pool's allowed networks`, `Grant networks inside ${this.#policy.allowedNetworks.join(', ')}.`, { details: { network } }));
+      }
+    }
+    this.#runners.insert(id, name, networks, breakers.newBreaker(this.#policy.breaker), Date.now());
+    this.#audit.record(actor, 'runner.create', 'accepted', { runnerId: id, name, networks });
     this.#dashboard.notify();
     return ok(this.#runners.get(id)!);
   }
@@ -638,6 +647,12 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #hello(ws: WebSocket, attachment: SocketAttachment, hello: Hello): void {
+    if (attachment.helloed) {
+      // What a runner serves is settled once per connection: a second hello could widen it mid-session.
+      this.#send(ws, { type: 'error', code: 'duplicate_hello', message: 'hello was already sent on this connection', recoverySuggestion: 'Reconnect to declare other networks.' });
+      ws.close(4400, 'duplicate hello');
+      return;
+    }
     if (!SUPPORTED_PROTOCOLS.includes(hello.protocol)) {
       this.#send(ws, {
         type: 'error',
@@ -647,6 +662,20 @@ export class Coordinator extends DurableObject<Env> {
         supportedProtocols: [...SUPPORTED_PROTOCOLS],
       });
       ws.close(4002, 'unsupported protocol');
+      return;
+    }
+    const runner = this.#runners.get(attachment.runnerId);
+    const granted = runner?.granted ?? this.#policy.allowedNetworks;
+    const ungranted = hello.networks.filter((n) => !granted.some((g) => networkWithin(n, g)));
+    if (ungranted.length > 0) {
+      this.#send(ws, {
+        type: 'error',
+        code: 'networks_not_granted',
+        message: `This runner declares ${ungranted.join(', ')}, which an admin did not grant it (granted: ${granted.join(', ')})`,
+        recoverySuggestion: 'Start the runner with --network values inside its grant, or have an admin create a runner with the networks it should serve.',
+      });
+      this.#audit.record(runner?.name ?? attachment.runnerId, 'runner.hello', 'refused', { runnerId: attachment.runnerId, declared: hello.networks, granted });
+      ws.close(4403, 'networks not granted');
       return;
     }
     const now = Date.now();

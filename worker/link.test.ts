@@ -60,6 +60,46 @@ describe('runner link', () => {
     }
   });
 
+  describe('a runner token cannot claim networks it was not granted', () => {
+    const hello = (networks: string[]) => ({ type: 'hello' as const, protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2, networks, resume: [] });
+
+    it.each([
+      ['another runner\'s address', (net: number) => [`127.${net + 1}.0.1/32`]],
+      ['everything', () => ['0.0.0.0/0']],
+      ['its grant plus more', (net: number) => [`127.${net}.0.0/16`, '127.0.0.0/8']],
+    ])('refuses a hello declaring %s, and the legitimate runner keeps its scans', async (_name, declared) => {
+      const { net: legitNet, scan, runner: legit } = await setup();
+      const rogueNet = legitNet - 1;
+      const rogue = await mintRunner(`rogue-${legitNet}-${_name.length}`, [`127.${rogueNet}.0.0/16`]);
+      const socket = (await TestRunner.connect(rogue.token)) as TestRunner;
+      socket.send(hello(declared(rogueNet)));
+      expect(await socket.next((m) => m.type === 'error')).toMatchObject({ code: 'networks_not_granted' });
+      expect((await socket.closedWith()).code).toBe(4403);
+      // Scans of the legitimate runner's network still go to it, not to the rogue.
+      const created = await scan();
+      expect(created.status).toBe(202);
+      await legit.next((m) => m.type === 'job.dispatch' && m.jobId === created.body.scan.id);
+    });
+
+    it('takes a hello declaring part of its grant, and refuses a second hello on the same connection', async () => {
+      const { net } = await setup();
+      const minted = await mintRunner(`narrow-${net}`, [`127.${net}.0.0/16`]);
+      const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.5.0/24`] });
+      runner.send(hello([`127.${net}.0.0/16`]));
+      expect(await runner.next((m) => m.type === 'error')).toMatchObject({ code: 'duplicate_hello' });
+      expect((await runner.closedWith()).code).toBe(4400);
+    });
+
+    it('refuses to grant what the pool does not allow, or a network not in canonical form', async () => {
+      for (const networks of [['8.8.8.0/24'], ['127.0.0.1/8'], []]) {
+        const res = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: `bad-grant-${networks.join()}`.replace(/[^a-z0-9-]/g, '-'), networks } });
+        expect(res.status, networks.join()).toBe(400);
+      }
+      const listed = await json(await api('/v1/runners', { token: ADMIN }));
+      expect(listed.runners.every((r: { grantedNetworks: string[] | null }) => r.grantedNetworks === null || r.grantedNetworks.length > 0)).toBe(true);
+    });
+  });
+
   it('answers pings without waking the object (auto-response)', async () => {
     const { runner } = await setup();
     runner.ping();

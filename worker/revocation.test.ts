@@ -79,7 +79,7 @@ describe('revocation ends what a token holds open', () => {
     await readToEnd(victimStream);
     expect((await SELF.fetch(`${BASE}/dashboard/events`, { headers: { cookie: victimCookie } })).status).toBe(401);
     // The other admin's dashboard still gets a frame when something changes.
-    await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: 'appears-after-revocation' } });
+    await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: 'appears-after-revocation', networks: ['127.0.0.0/8'] } });
     expect(await readUntil(otherStream, /appears-after-revocation/)).toMatch(/data:/);
     await otherStream.cancel();
   });

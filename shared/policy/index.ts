@@ -15,7 +15,7 @@ export {
   type ResolvePolicyResult,
 } from './policy.ts';
 export { TEMPLATES, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, isTemplateName, type TemplateName } from './templates.ts';
-export { canonicalNetwork, compileTargetRules, parseTarget, parseTargets, type Target } from './targets.ts';
+export { canonicalNetwork, compileTargetRules, networkWithin, parseTarget, parseTargets, type Target } from './targets.ts';
 export { OPTIONS, FORBIDDEN, type OptionSpec } from './options.ts';
 export { CATALOG, CATALOG_RELEASES, catalogView, categoriesAt, classAllowed, type CatalogEntryView, type CatalogScript, type ScriptClass } from './catalog/index.ts';
 export { GLOBAL_ARGS } from './script-args.ts';

@@ -348,6 +348,20 @@ function parseHostname(raw: string, shown: string, rules: TargetRules): TargetRe
 }
 
 /**
+ * Whether the CIDR `inner` lies wholly inside the CIDR `outer` (same family, prefix at least as long, same
+ * network bits). Both must be valid CIDRs; anything else is not inside.
+ */
+export function networkWithin(inner: string, outer: string): boolean {
+  try {
+    const [innerAddress, innerPrefix] = ipaddr.parseCIDR(inner);
+    const [outerAddress, outerPrefix] = ipaddr.parseCIDR(outer);
+    return innerAddress.kind() === outerAddress.kind() && innerPrefix >= outerPrefix && innerAddress.match(outerAddress as never, outerPrefix);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether `text` is an IP address, in strict form, that is one of `targets` or inside one of their networks.
  * Hostname targets match nothing: the edge cannot know their addresses.
  */

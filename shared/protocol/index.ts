@@ -197,8 +197,11 @@ export const AckSchema = z.strictObject({ type: z.literal('ack'), jobId: JobId, 
 
 export const LinkErrorSchema = z.strictObject({
   type: z.literal('error'),
-  /** `unsupported_protocol` and `revoked` end the runner; the others are worth a reconnect. */
-  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'internal']),
+  /**
+   * `unsupported_protocol`, `revoked`, `unauthorized` and `networks_not_granted` end the runner; the others are
+   * worth a reconnect.
+   */
+  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'duplicate_hello', 'networks_not_granted', 'internal']),
   message: z.string().min(1).max(2048),
   recoverySuggestion: z.string().min(1).max(2048),
   supportedProtocols: z.array(z.number().int()).optional(),

@@ -67,8 +67,8 @@ export class Stack {
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
 
-  async mintRunner(name: string): Promise<{ id: string; token: string; tokenFile: string }> {
-    const res = await this.api(this.admin, 'POST', '/v1/runners', { name });
+  async mintRunner(name: string, networks: string[] = ['127.0.0.0/8']): Promise<{ id: string; token: string; tokenFile: string }> {
+    const res = await this.api(this.admin, 'POST', '/v1/runners', { name, networks });
     if (res.status !== 201) throw new Error(`mint runner: ${res.status} ${JSON.stringify(res.body)}`);
     const tokenFile = join(this.dir, `${name}.token`);
     writeFileSync(tokenFile, `${res.body.token}\n`, { mode: 0o600 });
@@ -90,8 +90,9 @@ export class Stack {
 
   /** A runner that is connected (its link is ready) before this resolves. */
   async readyRunner(name: string, options: Partial<RunnerOptions> = {}): Promise<{ proc: Proc; id: string; token: string; tokenFile: string }> {
-    const minted = await this.mintRunner(name);
-    const proc = this.runner({ tokenFile: minted.tokenFile, networks: ['127.0.0.0/8'], ...options });
+    const networks = options.networks ?? ['127.0.0.0/8'];
+    const minted = await this.mintRunner(name, networks);
+    const proc = this.runner({ tokenFile: minted.tokenFile, ...options, networks });
     await proc.waitFor(/"event":"link\.ready"/, 20_000);
     return { proc, ...minted };
   }

@@ -112,6 +112,8 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
       const created = await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.66.0.1' } })).json<{ scan: { id: string; status: string } }>();
       expect(created.scan.status).toBe('dispatched');
       const { cookie, csrf } = await logIn(ADMIN);
+      // The runners table shows what the runner declared and, in brackets, what it was granted.
+      expect(await (await api('/dashboard', { headers: { cookie } })).text()).toContain('127.66.0.0/16 (127.0.0.0/8)');
       const res = await api('/dashboard/actions', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ action: 'scan-cancel', target: created.scan.id, csrf }), redirect: 'manual' });
       expect(res.status).toBe(303);
       expect(await runner.next((m) => m.type === 'job.cancel')).toMatchObject({ jobId: created.scan.id });

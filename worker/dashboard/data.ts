@@ -27,6 +27,8 @@ export interface RunnerRow {
   nmapVersion: string | null;
   privileged: boolean | null;
   networks: string[];
+  /** What an admin granted; the declared networks are these or parts of them. Null for runners made before grants. */
+  granted: string[] | null;
   running: number;
   maxConcurrency: number | null;
 }
@@ -71,6 +73,7 @@ export function runnerRows(runners: Array<RunnerRecord & { running: number }>): 
       nmapVersion: r.hello?.nmapVersion ?? null,
       privileged: r.hello?.privileged ?? null,
       networks: r.hello?.networks ?? [],
+      granted: r.granted,
       running: r.running,
       maxConcurrency: r.hello?.maxConcurrency ?? null,
     }));

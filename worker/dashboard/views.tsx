@@ -150,7 +150,7 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
       <table>
         <thead>
           <tr>
-            <th>Runner</th><th>State</th><th>Last seen</th><th>Version</th><th>nmap</th><th>Privileged</th><th>Networks</th><th>Running</th><th></th>
+            <th>Runner</th><th>State</th><th>Last seen</th><th>Version</th><th>nmap</th><th>Privileged</th><th>Networks (granted)</th><th>Running</th><th></th>
           </tr>
         </thead>
         <tbody>
@@ -164,7 +164,10 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
               <td>{r.runnerVersion ?? ''}</td>
               <td>{r.nmapVersion ?? ''}</td>
               <td>{r.privileged === null ? '' : r.privileged ? 'yes' : 'no'}</td>
-              <td>{r.networks.join(', ')}</td>
+              <td>
+                {r.networks.join(', ')}
+                {r.granted ? ` (${r.granted.join(', ')})` : ' (policy networks)'}
+              </td>
               <td>
                 {r.running}
                 {r.maxConcurrency !== null ? ` / ${r.maxConcurrency}` : ''}

@@ -47,14 +47,14 @@ export const adminApi = new Hono<AppEnv>()
     await getCoordinator(c.env, record.pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id, streamsClosed: closed });
     return c.json({ revoked: { id, name: record.name, role: record.role } });
   })
-  .post('/v1/runners', requireRole('admin'), valid('json', z.strictObject({ name: Name, pool: Pool })), async (c) => {
-    const { name, pool } = c.req.valid('json');
+  .post('/v1/runners', requireRole('admin'), valid('json', z.strictObject({ name: Name, pool: Pool, networks: z.array(z.string().max(64)).min(1).max(64) })), async (c) => {
+    const { name, pool, networks } = c.req.valid('json');
     const shard = randomShard();
     const minted = mintToken('runner', shard);
     const runnerId = `rn_${shard}${minted.id.slice(5)}`;
-    unwrap<RunnerRecord>(await getCoordinator(c.env, pool).createRunner(runnerId, name, c.var.principal.name));
+    unwrap<RunnerRecord>(await getCoordinator(c.env, pool).createRunner(runnerId, name, networks, c.var.principal.name));
     await getDirectory(c.env, shard).store({ id: minted.id, hash: await hashToken(minted.token), kind: 'runner', role: 'runner', name, pool, runnerId, createdAt: Date.now() });
-    return c.json({ id: runnerId, name, pool, token: minted.token }, 201);
+    return c.json({ id: runnerId, name, pool, networks, token: minted.token }, 201);
   })
   .get('/v1/runners', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const runners = await getCoordinator(c.env, c.req.valid('query').pool).listRunners();
@@ -69,6 +69,7 @@ export const adminApi = new Hono<AppEnv>()
         nmapVersion: r.hello?.nmapVersion ?? null,
         privileged: r.hello?.privileged ?? null,
         networks: r.hello?.networks ?? [],
+        grantedNetworks: r.granted,
         maxConcurrency: r.hello?.maxConcurrency ?? null,
         running: r.running,
         breaker: r.breaker.state,

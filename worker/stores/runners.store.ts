@@ -10,10 +10,12 @@ export interface RunnerRecord {
   lastSeen: number | null;
   /** What the runner declared in its last hello (version, nmap, privileged, networks, concurrency). */
   hello: Hello | null;
+  /** The networks an admin granted this runner; its hello may declare these or parts of them, nothing else. */
+  granted: string[] | null;
   breaker: Breaker;
 }
 
-type Row = { id: string; name: string; created_at: number; revoked_at: number | null; connected: number; last_seen: number | null; hello: string | null; breaker: string };
+type Row = { id: string; name: string; created_at: number; revoked_at: number | null; connected: number; last_seen: number | null; hello: string | null; granted: string | null; breaker: string };
 
 function toRecord(r: Row): RunnerRecord {
   return {
@@ -24,6 +26,7 @@ function toRecord(r: Row): RunnerRecord {
     connected: r.connected === 1,
     lastSeen: r.last_seen,
     hello: r.hello ? (JSON.parse(r.hello) as Hello) : null,
+    granted: r.granted ? (JSON.parse(r.granted) as string[]) : null,
     breaker: JSON.parse(r.breaker) as Breaker,
   };
 }
@@ -60,8 +63,8 @@ export class RunnerStore {
     return [...this.#all().values()];
   }
 
-  insert(id: string, name: string, breaker: Breaker, now: number): void {
-    this.#sql.exec('INSERT INTO runners (id, name, created_at, breaker) VALUES (?, ?, ?, ?)', id, name, now, JSON.stringify(breaker));
+  insert(id: string, name: string, granted: readonly string[], breaker: Breaker, now: number): void {
+    this.#sql.exec('INSERT INTO runners (id, name, created_at, granted, breaker) VALUES (?, ?, ?, ?, ?)', id, name, now, JSON.stringify(granted), JSON.stringify(breaker));
     this.#cache = undefined; // re-read, to keep name order
   }
 

@@ -49,4 +49,10 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX mcp_tasks_by_token ON mcp_tasks (token_id, created_at);
     `,
   },
+  {
+    version: 4,
+    name: 'runner network grants',
+    // NULL for runners created before grants existed: they keep the pool policy's allowedNetworks until re-created.
+    sql: `ALTER TABLE runners ADD COLUMN granted TEXT`,
+  },
 ];

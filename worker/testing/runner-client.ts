@@ -29,8 +29,9 @@ export async function json<T = Record<string, any>>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
 
-export async function mintRunner(name: string): Promise<{ id: string; token: string }> {
-  const res = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name } });
+/** A runner token for `name`, granted `networks` (loopback by default). */
+export async function mintRunner(name: string, networks: string[] = ['127.0.0.0/8']): Promise<{ id: string; token: string }> {
+  const res = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name, networks } });
   if (res.status !== 201) throw new Error(`mint runner: ${res.status} ${await res.text()}`);
   return json(res);
 }
@@ -140,7 +141,7 @@ export function runnersOnOwnNets(name: string, firstNet: number) {
   let next = firstNet;
   return async function readyRunnerOnOwnNet(hello: Partial<Hello> = {}): Promise<{ net: number; minted: { id: string; token: string }; runner: TestRunner }> {
     const net = next++;
-    const minted = await mintRunner(`${name}-${net}`);
+    const minted = await mintRunner(`${name}-${net}`, [`127.${net}.0.0/16`]);
     const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...hello });
     onTestFinished(() => runner.close());
     return { net, minted, runner };
