@@ -127,7 +127,10 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     expect(refused.stderr).toMatch(/what to do: /);
 
     const admin = { ...env, SCANGATE_TOKEN: stack.admin };
-    const minted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made'], { env: admin, cwd: stack.dir });
+    const ungranted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made'], { env: admin, cwd: stack.dir }).catch((e) => e);
+    expect(ungranted.code).toBe(2);
+    expect(ungranted.stderr).toMatch(/needs the networks it may serve: --network/);
+    const minted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made', '--network', '127.9.0.0/16'], { env: admin, cwd: stack.dir });
     expect(minted.stdout).toMatch(/runner token cli-made \(rn_\S+\); shown once/);
     const runners = await run(process.execPath, [cli, 'runners'], { env: admin, cwd: stack.dir });
     expect(runners.stdout).toMatch(/e2e-local\s+rn_\S+\s+online/);
