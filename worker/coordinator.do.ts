@@ -110,7 +110,7 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── settings ────────────────────────────────────────────────────────────────────────────────────────
 
-  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC', fallback: number): number {
+  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC' | 'DEADLINE_GRACE_SEC', fallback: number): number {
     const value = Number(this.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   }
@@ -744,10 +744,11 @@ export class Coordinator extends DurableObject<Env> {
     await this.#linkDown(ws);
   }
 
-  async #linkDown(ws: WebSocket): Promise<void> {
+  async #linkDown(ws: WebSocket, silent = false): Promise<void> {
     const { runnerId } = ws.deserializeAttachment() as SocketAttachment;
     // A replaced socket closing says nothing about the runner, which is connected on the new one.
     if (this.ctx.getWebSockets(runnerId).some((other) => other !== ws && other.readyState === WebSocket.OPEN)) return;
+    if (silent) this.#audit.record(this.#runners.get(runnerId)?.name ?? runnerId, 'runner.silent', 'link closed', { runnerId });
     const now = Date.now();
     this.#runners.disconnected(runnerId, now);
     this.#leaseJobsOf(runnerId, now);
@@ -769,10 +770,17 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── alarms: leases, half-open timing, queue expiry ──────────────────────────────────────────────────
 
+  /** How long past a job's timeout its runner has to report its end (it stops nmap, waits for it, then reports). */
+  #graceMs(): number {
+    return this.#setting('DEADLINE_GRACE_SEC', 30) * 1000;
+  }
+
   override async alarm(): Promise<void> {
     const now = Date.now();
+    await this.#checkLiveness(now);
     for (const row of this.#jobs.byStatus(['dispatched', 'running'])) {
       if (row.lease_until !== null && row.lease_until <= now) this.#runnerLost(row, `stayed away past its ${this.#setting('LEASE_SEC', 60)} s lease`);
+      else if (row.dispatched_at !== null && row.dispatched_at + row.timeout_sec * 1000 + this.#graceMs() <= now) this.#pastDeadline(row);
     }
     for (const runner of this.#runners.list()) {
       const next = breakers.onTimer(runner.breaker, now);
@@ -782,10 +790,43 @@ export class Coordinator extends DurableObject<Env> {
     await this.#schedule();
   }
 
+  /**
+   * The edge enforces each job's deadline itself: a runner that has not reported a scan's end by its timeout plus
+   * the grace is told to cancel it, and the job fails; that counts against the runner (it should have reported).
+   */
+  #pastDeadline(row: JobRow): void {
+    if (row.runner_id) this.#sendTo(row.runner_id, { type: 'job.cancel', jobId: row.id });
+    const error = scanError('timeout', `The runner did not report the end of this scan within its ${row.timeout_sec} s timeout and ${this.#graceMs() / 1000} s of grace; the edge stopped waiting and asked it to cancel`, 'Start the scan again; check the runner (scangate-runner doctor) if this repeats.');
+    this.#finishJob(row, 'failed', null, error);
+    this.#judge(row, 'failure', error);
+  }
+
+  /**
+   * A silent partition must not leave a runner "online": a link with no frame and no pong for three heartbeats
+   * is closed here, which starts the leases of its jobs (and the runner reconnects if it is alive).
+   */
+  async #checkLiveness(now: number): Promise<void> {
+    const limit = 3 * this.#setting('HEARTBEAT_SEC', 30) * 1000;
+    for (const runner of this.#runners.list()) {
+      if (!runner.connected) continue;
+      for (const ws of this.ctx.getWebSockets(runner.id)) {
+        const pong = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+        const heard = Math.max(runner.lastSeen ?? 0, pong);
+        if (now - heard < limit) continue;
+        ws.close(4008, 'heartbeats missed');
+        await this.#linkDown(ws, true);
+      }
+    }
+  }
+
   async #schedule(): Promise<void> {
-    const times = [this.#jobs.nextDeadline(), ...this.#runners.list().map((r) => (r.breaker.state === 'OPEN' ? r.breaker.halfOpenAt : null))].filter(
-      (t): t is number => t !== null,
-    );
+    const heartbeatMs = this.#setting('HEARTBEAT_SEC', 30) * 1000;
+    const times = [
+      this.#jobs.nextDeadline(this.#graceMs()),
+      ...this.#runners.list().map((r) => (r.breaker.state === 'OPEN' ? r.breaker.halfOpenAt : null)),
+      // While a runner is connected, look at its heartbeats once per heartbeat period.
+      this.#runners.list().some((r) => r.connected) ? Date.now() + heartbeatMs : null,
+    ].filter((t): t is number => t !== null);
     if (times.length === 0) return;
     const next = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

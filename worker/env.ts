@@ -12,6 +12,8 @@ export interface Env {
   HEARTBEAT_SEC?: string;
   QUEUE_MAX?: string;
   QUEUE_WAIT_SEC?: string;
+  /** How long past a job's timeout its runner has to report its end before the edge fails it. */
+  DEADLINE_GRACE_SEC?: string;
   /** Extra browser origins allowed on /mcp (comma-separated); requests without Origin always pass. */
   ALLOWED_ORIGINS?: string;
 }

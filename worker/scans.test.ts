@@ -64,6 +64,63 @@ describe('routing through the API', () => {
   });
 });
 
+describe('the edge enforces deadlines and liveness itself', () => {
+  /** Moves a job's dispatch time back by `ms`, standing in for that much time passing, then runs the alarm. */
+  async function age(jobId: string, ms: number) {
+    await runInDurableObject(getCoordinator(env), (coordinator: Coordinator, state) => {
+      state.storage.sql.exec('UPDATE jobs SET dispatched_at = dispatched_at - ? WHERE id = ?', ms, jobId);
+      coordinator.dropCaches();
+    });
+    await runDurableObjectAlarm(getCoordinator(env));
+  }
+
+  it('fails a job whose runner never reports past its timeout and the grace, and tells the runner to cancel', async () => {
+    const { runner, scan, minted } = await setup();
+    const id = (await scan({ timeoutSec: 5 })).body.scan.id;
+    await runner.next((m) => isDispatch(m) && m.jobId === id);
+    // Inside the timeout plus grace (5 s + 30 s): nothing happens.
+    await age(id, 20_000);
+    expect((await json(await api(`/v1/scans/${id}`, { token: ADMIN }))).scan.status).toBe('dispatched');
+    await age(id, 20_000);
+    expect(await runner.next((m) => m.type === 'job.cancel' && m.jobId === id)).toMatchObject({ jobId: id });
+    const failed = (await json(await api(`/v1/scans/${id}`, { token: ADMIN }))).scan;
+    expect(failed).toMatchObject({ status: 'failed', error: { type: 'timeout' } });
+    expect(failed.error.message).toMatch(/did not report the end of this scan/);
+    expect((await breakerOf(minted.id)).consecutiveFailures).toBe(1);
+  });
+
+  it('closes a silent runner\'s link after three missed heartbeats, so its jobs start their lease', async () => {
+    const { runner, scan, minted } = await setup();
+    const id = (await scan()).body.scan.id;
+    await runner.next((m) => isDispatch(m) && m.jobId === id);
+    await runInDurableObject(getCoordinator(env), (coordinator: Coordinator, state) => {
+      state.storage.sql.exec('UPDATE runners SET last_seen = ? WHERE id = ?', Date.now() - 100_000, minted.id);
+      coordinator.dropCaches();
+    });
+    await runDurableObjectAlarm(getCoordinator(env));
+    expect((await runner.closedWith()).code).toBe(4008);
+    const listed = await json(await api('/v1/runners', { token: ADMIN }));
+    expect(listed.runners.find((r: { id: string }) => r.id === minted.id).online).toBe(false);
+    await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
+      const row = state.storage.sql.exec<{ lease_until: number | null }>('SELECT lease_until FROM jobs WHERE id = ?', id).one();
+      expect(row.lease_until).not.toBeNull();
+    });
+  });
+
+  it('leaves a runner that answers its pings alone', async () => {
+    const { runner, minted } = await setup();
+    runner.ping();
+    await runner.next((m) => (m as { type: string }).type === 'pong');
+    await runInDurableObject(getCoordinator(env), (coordinator: Coordinator, state) => {
+      state.storage.sql.exec('UPDATE runners SET last_seen = ? WHERE id = ?', Date.now() - 100_000, minted.id);
+      coordinator.dropCaches();
+    });
+    await runDurableObjectAlarm(getCoordinator(env));
+    const listed = await json(await api('/v1/runners', { token: ADMIN }));
+    expect(listed.runners.find((r: { id: string }) => r.id === minted.id).online).toBe(true);
+  });
+});
+
 describe('circuit breaker per runner', () => {
   it('CLOSED → OPEN after the threshold → HALF_OPEN by alarm → one probe → CLOSED', async () => {
     const { runner, scan, minted } = await setup();

@@ -213,9 +213,16 @@ export class JobStore {
     return this.#sql.exec<{ finished_at: number; status: JobStatus }>('SELECT finished_at, status FROM jobs WHERE finished_at >= ?', since).toArray();
   }
 
-  nextDeadline(): number | null {
+  /**
+   * The next time anything about a job is due: a lease running out, a queued job expiring, or an active job
+   * passing its deadline (dispatched + its timeout + `graceMs`, by which its runner must have reported).
+   */
+  nextDeadline(graceMs: number): number | null {
     const row = this.#sql
-      .exec<{ t: number | null }>("SELECT MIN(t) AS t FROM (SELECT MIN(lease_until) AS t FROM jobs WHERE lease_until IS NOT NULL AND status IN ('dispatched','running') UNION ALL SELECT MIN(queued_until) FROM jobs WHERE status = 'queued')")
+      .exec<{ t: number | null }>(
+        "SELECT MIN(t) AS t FROM (SELECT MIN(lease_until) AS t FROM jobs WHERE lease_until IS NOT NULL AND status IN ('dispatched','running') UNION ALL SELECT MIN(queued_until) FROM jobs WHERE status = 'queued' UNION ALL SELECT MIN(dispatched_at + timeout_sec * 1000 + ?) FROM jobs WHERE status IN ('dispatched','running') AND dispatched_at IS NOT NULL)",
+        graceMs,
+      )
       .one();
     return row.t;
   }
