@@ -124,14 +124,20 @@ export interface JobEnd {
   signal: string | null;
   /** An error the runner attributes to itself (spawn failure, nmap missing, unusable report). */
   runnerError: { type: string } | null;
+  /** The runner went away mid-job and stayed away past the lease. */
   runnerLost?: boolean;
+  /** The runner did not report the end by the job's timeout plus the edge's grace. */
+  missedDeadline?: boolean;
 }
+
+/** A job the runner never reported the end of (lost, or past its deadline): the rest of JobEnd is unknown. */
+export const NO_REPORT: JobEnd = { cancelled: false, timedOut: false, exitCode: null, signal: null, runnerError: null };
 
 /**
  * THE rule for what a finished job says about its runner's health. A breaker is shared by every token of the
  * pool, so it MUST judge only the runner, never the request: otherwise one token could open it for all
  * (five scans with timeoutSec: 1 did).
- * - failure: the runner was lost mid-job; the runner reports an error of its own (nmap could not be spawned,
+ * - failure: the runner was lost mid-job, or never reported the end by the deadline; the runner reports an error of its own (nmap could not be spawned,
  *   is missing, or left an unusable report); nmap died by a signal the caller did not cause (a crash, SIGSEGV,
  *   SIGABRT, the kernel's OOM kill, prlimit's CPU limit);
  * - neutral: a cancel; a timeout (the caller chose timeoutSec); nmap exiting non-zero on its own, which is
@@ -139,7 +145,7 @@ export interface JobEnd {
  * - success: nmap exited 0, whether the hosts were up or down.
  */
 export function verdictOf(end: JobEnd): 'success' | 'failure' | 'neutral' {
-  if (end.runnerLost) return 'failure';
+  if (end.runnerLost || end.missedDeadline) return 'failure';
   if (end.cancelled) return 'neutral';
   if (end.runnerError) return 'failure';
   if (end.timedOut) return 'neutral';

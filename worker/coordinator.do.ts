@@ -67,9 +67,8 @@ export class Coordinator extends DurableObject<Env> {
   readonly #schemaVersion: number;
   /** Wakes watchers of a job on each of its events. */
   readonly #eventWaiters = new Map<string, Set<() => void>>();
-  readonly #streams = new Map<string, Set<WritableStreamDefaultWriter<Uint8Array>>>();
-  /** Who opened each scan event stream (token id), so revoking a token ends its streams at once. */
-  readonly #streamOwners = new Map<WritableStreamDefaultWriter<Uint8Array>, string>();
+  /** Open scan event streams: job id → each stream's writer → the token that opened it (revocation ends its own). */
+  readonly #streams = new Map<string, Map<WritableStreamDefaultWriter<Uint8Array>, string>>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #policy: Policy;
 
@@ -370,8 +369,9 @@ export class Coordinator extends DurableObject<Env> {
   createRunner(id: string, name: string, networks: readonly string[], actor: string): Result<RunnerRecord> {
     if (this.#runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
     for (const network of networks) {
-      if (canonicalNetwork(network) !== network) {
-        return fail(scanError('validation_error', `${network} is not a canonical CIDR network`, `Write it as ${typeof canonicalNetwork(network) === 'string' ? canonicalNetwork(network) : 'a network address with its prefix, e.g. 10.20.0.0/16'}.`, { details: { network } }));
+      const canonical = canonicalNetwork(network);
+      if (canonical !== network) {
+        return fail(scanError('validation_error', `${network} is not a canonical CIDR network`, `Write it as ${typeof canonical === 'string' ? canonical : 'a network address with its prefix, e.g. 10.20.0.0/16'}.`, { details: { network } }));
       }
       if (!this.#policy.allowedNetworks.some((allowed) => networkWithin(network, allowed))) {
         return fail(scanError('validation_error', `${network} is not inside the pool's allowed networks`, `Grant networks inside ${this.#policy.allowedNetworks.join(', ')}.`, { details: { network } }));
@@ -415,12 +415,13 @@ export class Coordinator extends DurableObject<Env> {
    */
   closeStreamsOf(tokenId: string): number {
     let closed = 0;
-    for (const [writer, owner] of this.#streamOwners) {
-      if (owner !== tokenId) continue;
-      this.#streamOwners.delete(writer);
-      for (const set of this.#streams.values()) set.delete(writer);
-      void writer.close().catch(() => {});
-      closed++;
+    for (const writers of this.#streams.values()) {
+      for (const [writer, owner] of writers) {
+        if (owner !== tokenId) continue;
+        writers.delete(writer);
+        void writer.close().catch(() => {});
+        closed++;
+      }
     }
     return closed + this.#dashboard.closeOwnedBy(tokenId);
   }
@@ -516,10 +517,7 @@ export class Coordinator extends DurableObject<Env> {
     if (row.dispatched_at) this.#counters.observeDuration((now - row.dispatched_at) / 1000);
     this.#audit.record(row.token_name, 'scan.finish', status, { scanId: row.id, runnerId: row.runner_id, exitCode: result?.exitCode ?? null, error: error?.type ?? null });
     this.#event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
-    for (const writer of this.#streams.get(row.id) ?? []) {
-      this.#streamOwners.delete(writer);
-      void writer.close().catch(() => {});
-    }
+    for (const writer of this.#streams.get(row.id)?.keys() ?? []) void writer.close().catch(() => {});
     this.#streams.delete(row.id);
     this.#wake(this.#waiters, row.id);
   }
@@ -545,22 +543,20 @@ export class Coordinator extends DurableObject<Env> {
     // Output still missing: keep waiting for the resend before taking the result.
     if (this.#jobs.contiguousSeq(row.id) < message.lastSeq) return;
     const result: JobResult = { exitCode: message.exitCode, signal: message.signal, timedOut: message.timedOut, cancelled: message.cancelled, durationMs: message.durationMs, truncated: message.truncated, report: message.report };
-    const verdict = breakers.verdictOf({ ...result, runnerError: message.error ?? null });
+    let error: ScanError | undefined;
     if (message.cancelled) {
       this.#finishJob(row, 'cancelled', result, scanError('cancelled', 'The scan was cancelled', 'Start a new scan if needed.'), message.lastSeq);
     } else if (message.error || message.timedOut || message.exitCode !== 0) {
-      const error =
+      error =
         message.error ??
         (message.timedOut
           ? scanError('timeout', `The scan ran past its ${row.timeout_sec} s timeout and was stopped`, 'Scan fewer hosts or ports, or give a longer timeoutSec.')
           : scanError('execution_error', `nmap exited with ${message.exitCode ?? message.signal}`, 'Read the scan output for nmap\'s own message.'));
       this.#finishJob(row, 'failed', result, error, message.lastSeq);
-      this.#judge(row, verdict, error);
-      return;
     } else {
       this.#finishJob(row, 'succeeded', result, null, message.lastSeq);
     }
-    this.#judge(row, verdict);
+    this.#judge(row, breakers.verdictOf({ ...result, runnerError: message.error ?? null }), error);
   }
 
   #leaseJobsOf(runnerId: string, now: number): void {
@@ -571,7 +567,7 @@ export class Coordinator extends DurableObject<Env> {
   #runnerLost(row: JobRow, why: string): void {
     const error = scanError('runner_lost', `The runner running this scan ${why}`, 'Start the scan again; scans are never retried automatically.');
     this.#finishJob(row, 'failed', null, error);
-    this.#judge(row, 'failure', error);
+    this.#judge(row, breakers.verdictOf({ ...breakers.NO_REPORT, runnerLost: true }), error);
   }
 
   // ── events (SSE) ────────────────────────────────────────────────────────────────────────────────────
@@ -581,7 +577,7 @@ export class Coordinator extends DurableObject<Env> {
     const event = this.#jobs.append(jobId, type, data, output);
     if (!event) return undefined;
     const chunk = encoder.encode(sse(event));
-    for (const writer of this.#streams.get(jobId) ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
+    for (const writer of this.#streams.get(jobId)?.keys() ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
     this.#wake(this.#eventWaiters, jobId);
     return event;
   }
@@ -596,10 +592,9 @@ export class Coordinator extends DurableObject<Env> {
     if (TERMINAL.has(row.status)) {
       void writer.close();
     } else {
-      const set = this.#streams.get(jobId) ?? new Set();
-      set.add(writer);
-      this.#streams.set(jobId, set);
-      this.#streamOwners.set(writer, ownerTokenId);
+      const writers = this.#streams.get(jobId) ?? new Map<WritableStreamDefaultWriter<Uint8Array>, string>();
+      writers.set(writer, ownerTokenId);
+      this.#streams.set(jobId, writers);
     }
     return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } });
   }
@@ -798,7 +793,7 @@ export class Coordinator extends DurableObject<Env> {
     if (row.runner_id) this.#sendTo(row.runner_id, { type: 'job.cancel', jobId: row.id });
     const error = scanError('timeout', `The runner did not report the end of this scan within its ${row.timeout_sec} s timeout and ${this.#graceMs() / 1000} s of grace; the edge stopped waiting and asked it to cancel`, 'Start the scan again; check the runner (scangate-runner doctor) if this repeats.');
     this.#finishJob(row, 'failed', null, error);
-    this.#judge(row, 'failure', error);
+    this.#judge(row, breakers.verdictOf({ ...breakers.NO_REPORT, missedDeadline: true }), error);
   }
 
   /**
