@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
-import { CATALOG, CATALOG_RELEASES, categoriesAt, classAllowed } from '../shared/policy/index.ts';
+import { CATALOG, CATALOG_RELEASES, categoriesAt, classAllowed, compareVersions } from '../shared/policy/index.ts';
 
 const run = promisify(execFile);
 
@@ -49,7 +49,7 @@ export function catalogReleaseFor(version: string | null): { release: string; co
   if (version && CATALOG_RELEASES.includes(version)) return { release: version, covered: true };
   const newest = CATALOG_RELEASES.at(-1)!;
   if (!version) return { release: newest, covered: false };
-  const older = CATALOG_RELEASES.filter((r) => r.localeCompare(version, 'en', { numeric: true }) <= 0);
+  const older = CATALOG_RELEASES.filter((r) => compareVersions(r, version) <= 0);
   return { release: older.at(-1) ?? CATALOG_RELEASES[0]!, covered: false };
 }
 

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { factReason, floorClass, type ScriptFacts } from '../../shared/policy/catalog/classes.ts';
+import { compareVersions, factReason, floorClass, type ScriptFacts } from '../../shared/policy/catalog/classes.ts';
 
 /** nmap 7.9x releases and the commit in github.com/nmap/nmap whose tree is that release. */
 const RELEASES: ReadonlyArray<readonly [string, string]> = [
@@ -138,7 +138,7 @@ function main(): void {
     const at = releases.findIndex((r) => r.version === local.version);
     if (at >= 0) releases[at] = local;
     else releases.push(local);
-    releases.sort((a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }));
+    releases.sort((a, b) => compareVersions(a.version, b.version));
   }
   if (releases.length === 0) throw new Error('give --git <nmap clone> and/or --datadir <dir> --version <v>');
   const facts = buildFacts(releases);

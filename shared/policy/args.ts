@@ -175,15 +175,15 @@ function isOutputOption(name: string): boolean {
   return /^-o/.test(name) || /^--o[A-Z]/.test(name);
 }
 
-/**
- * Explains a token that names no allowed option as well as we can; where the fix is certain, the failure
- * carries the corrected tokens (`tokens` with this one, at `at`, replaced).
- */
 /** `tokens` with the one at `at` replaced by `replacement`. */
 function replaced(tokens: readonly string[], at: number, ...replacement: string[]): string[] {
   return [...tokens.slice(0, at), ...replacement, ...tokens.slice(at + 1)];
 }
 
+/**
+ * Explains a token that names no allowed option as well as we can; where the fix is certain, the failure
+ * carries the corrected tokens (`tokens` with this one, at `at`, replaced).
+ */
 function unknownOption(token: string, tokens: readonly string[], at: number): Failure {
   const name = token.startsWith('--') ? token.split('=', 1)[0]! : token;
   const replace = (...replacement: string[]) => replaced(tokens, at, ...replacement);
@@ -252,12 +252,11 @@ function singleDashLong(token: string, tokens: readonly string[], at: number): F
   if (FORBIDDEN.has(`-${name}`)) return unknownOption(token, tokens, at);
   const spec = OPTIONS_BY_SPELLING.get(`-${name}`);
   if (!spec || !spec.name.startsWith('--')) return undefined;
-  const corrected = [...tokens.slice(0, at), `-${token}`, ...tokens.slice(at + 1)];
-  return fixed(invalid(`${name} is a long option written with one dash (-${name})`, `Write -${name}.`, { option: name }), corrected);
+  return fixed(invalid(`${name} is a long option written with one dash (-${name})`, `Write -${name}.`, { option: name }), replaced(tokens, at, `-${token}`));
 }
 
 /** Flags nmap counts when repeated: a repeat changes the meaning, so it is refused with the spelling that fits. */
-const COUNTED: Readonly<Record<string, { say: string; with: string[] | undefined }>> = {
+const COUNTED: Readonly<Record<string, { say: string; with: readonly string[] }>> = {
   '-v': { say: 'nmap counts each -v; write -vv for verbosity 2', with: ['-vv'] },
   '-vv': { say: 'nmap counts each v; -vv -vv would be verbosity 4, which scangate does not offer', with: ['-vv'] },
   '-f': { say: 'nmap reads -f -f as 16-byte fragments; write --mtu 16', with: ['--mtu', '16'] },
@@ -326,9 +325,10 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
       counted ??= new Map();
       const first = counted.get(spec.name);
       if (first !== undefined) {
-        const corrected = [...tokens.slice(0, first), ...(count.with ?? []), ...tokens.slice(first + 1, i), ...tokens.slice(i + 1)];
-        const failure = invalid(`${spelling} is given twice: ${count.say}`, `Give it once${count.with ? `: ${count.with.join(' ')}` : ''}.`, { option: spec.name });
-        return count.with && (spec.name !== '-f' || ctx.allowEvasion) ? fixed(failure, corrected) : failure;
+        const corrected = [...tokens.slice(0, first), ...count.with, ...tokens.slice(first + 1, i), ...tokens.slice(i + 1)];
+        const failure = invalid(`${spelling} is given twice: ${count.say}`, `Give it once: ${count.with.join(' ')}.`, { option: spec.name });
+        // --mtu is itself an evasion option: offered only where the policy would take it.
+        return spec.name !== '-f' || ctx.allowEvasion ? fixed(failure, corrected) : failure;
       }
       counted.set(spec.name, i);
     }

@@ -193,15 +193,15 @@ function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: P
       { option: '-A', gate: 'allowIntrusive' },
     );
   }
-  const decoys = options.find((o) => o.spec.name === '-D')?.value;
-  const self = decoys?.split(',').find((d) => d !== 'ME' && isTargetAddress(d, targets));
+  const decoys = options.find((o) => o.spec.name === '-D')?.value?.split(',').filter((d) => d !== 'ME') ?? [];
+  const self = decoys.find((d) => isTargetAddress(d, targets));
   if (self) {
     return invalid(`Decoy ${self} is one of the targets: the target would be sent packets from itself`, 'Use decoy addresses that are not scanned in this request.', {
       option: '-D',
     });
   }
-  if (decoys && family) {
-    const other = decoys.split(',').find((d) => d !== 'ME' && (d.includes(':') ? 6 : 4) !== family);
+  if (family) {
+    const other = decoys.find((d) => (d.includes(':') ? 6 : 4) !== family);
     if (other) {
       return invalid(`Decoy ${other} is not IPv${family} like the targets; nmap sends decoys in the targets' family`, `Give IPv${family} decoys only.`, {
         option: '-D',

@@ -66,6 +66,20 @@ const INTRUSIVE_TAGS = ['intrusive', 'exploit', 'dos', 'brute', 'malware', 'fuzz
 
 const RANK: Record<ScriptClass, number> = { 'target-only': 0, intrusive: 1, 'off-target': 2, 'no-target': 2 };
 
+/**
+ * "7.93" → 7093: nmap release numbers (major.minor, a build suffix such as "7.94SVN" ignored) compare as
+ * numbers, cheaply (the catalog loads at every cold start).
+ */
+function versionKey(version: string): number {
+  const [major = '0', minor = '0'] = version.split('.');
+  return (parseInt(major, 10) || 0) * 1000 + (parseInt(minor, 10) || 0);
+}
+
+/** Orders nmap release numbers. */
+export function compareVersions(a: string, b: string): number {
+  return versionKey(a) - versionKey(b);
+}
+
 /** Every category any covered release gives the script. */
 export function allCategories(facts: ScriptFacts): Set<string> {
   return new Set(Object.values(facts.categories).flat());

@@ -1,14 +1,14 @@
 /**
  * The script catalog: every NSE script nmap 7.90–7.99 ships, with nmap's categories (nmap-facts.json, generated
  * by scripts/catalog/generate.ts) and our reviewed class and argument rules (review.json, written by people).
- * A review can make a script stricter than its facts, never looser: `classOf` applies the floor.
+ * A review can make a script stricter than its facts, never looser: `load` applies the floor.
  */
 import factsFile from './nmap-facts.json' with { type: 'json' };
 import reviewFile from './review.json' with { type: 'json' };
-import { allCategories, atLeast, floorClass, type ArgRule, type ScriptClass, type ScriptFacts, type ScriptReview } from './classes.ts';
+import { allCategories, atLeast, compareVersions, floorClass, type ArgRule, type ScriptClass, type ScriptFacts, type ScriptReview } from './classes.ts';
 
 export type { ArgRule, ScriptClass, ScriptFacts, ScriptReview } from './classes.ts';
-export { SCRIPT_CLASSES, floorClass, atLeast, factReason } from './classes.ts';
+export { SCRIPT_CLASSES, floorClass, atLeast, compareVersions, factReason } from './classes.ts';
 
 export interface CatalogScript {
   readonly name: string;
@@ -34,16 +34,6 @@ export const NMAP_CATEGORIES: ReadonlySet<string> = new Set([
   'auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit', 'external', 'fuzzer', 'intrusive',
   'malware', 'safe', 'version', 'vuln',
 ]);
-
-/** "7.93" → 7093: release numbers compare as numbers, cheaply (the catalog is read at every cold start). */
-function versionKey(version: string): number {
-  const [major = '0', minor = '0'] = version.split('.');
-  return Number(major) * 1000 + Number(minor);
-}
-
-function compareVersions(a: string, b: string): number {
-  return versionKey(a) - versionKey(b);
-}
 
 /**
  * The categories `release`'s script.db gives a script, per the catalog: the record at the newest change at or
