@@ -16,6 +16,7 @@ import { EdgeDouble } from './helpers/edge-double.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 const TOKEN = 'srt_process_test_token_0123456789';
 const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.warn(`runner-process: the privileged (root) SYN-scan test is skipped: running as uid ${process.getuid?.()}, not root`);
 
 const dir = mkdtempSync(join(tmpdir(), 'scangate-runner-test-'));
 chmodSync(dir, 0o755);
@@ -174,6 +175,8 @@ describe.concurrent('scangate-runner process', () => {
     expect(finished.report?.hosts[0]?.ports[0]?.state).toBe('open');
   });
 
+  // A SYN scan needs raw sockets, which only root (or CAP_NET_RAW) has: as another user this test cannot run, and
+  // says so at the top of the output. CI runs as root; `id -u` tells which case a run was.
   it.runIf(isRoot)('privileged (root): says so in hello and runs a SYN scan', async ({ onTestFinished }) => {
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge);
