@@ -17,6 +17,7 @@ import type { Principal } from './auth.ts';
 import * as breakers from './breaker.ts';
 import type { Env } from './env.ts';
 import { chooseRunner, type RunnerView } from './routing.ts';
+import { admitOutput, frameBudget } from './output-caps.ts';
 import { applyMigrations } from './storage/migrations.ts';
 import { AuditStore, excerpt, type AuditEntry } from './stores/audit.store.ts';
 import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
@@ -55,6 +56,12 @@ interface SocketAttachment {
 const ok = <T,>(value: T): Result<T> => ({ ok: true, value });
 const fail = (error: ScanError): { ok: false; error: ScanError } => ({ ok: false, error });
 const encoder = new TextEncoder();
+/** Stored events written per page when a stream catches up. */
+const EVENT_PAGE = 256;
+/** Output kept inline in a scan read over RPC (the dashboard, MCP); REST pages through the rest with readOutput. */
+const INLINE_OUTPUT_BYTES = 1024 * 1024;
+/** Output per readOutput page: well under the RPC limit even when every character needs two bytes in transit. */
+const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
 
 export class Coordinator extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -67,8 +74,11 @@ export class Coordinator extends DurableObject<Env> {
   readonly #schemaVersion: number;
   /** Wakes watchers of a job on each of its events. */
   readonly #eventWaiters = new Map<string, Set<() => void>>();
-  /** Open scan event streams: job id → each stream's writer → the token that opened it (revocation ends its own). */
-  readonly #streams = new Map<string, Map<WritableStreamDefaultWriter<Uint8Array>, string>>();
+  /**
+   * Open scan event streams: job id → each stream's writer → the token that opened it (revocation ends its own) and
+   * whether it is live (new events are written to it) or still paging through the stored history.
+   */
+  readonly #streams = new Map<string, Map<WritableStreamDefaultWriter<Uint8Array>, { owner: string; live: boolean }>>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #policy: Policy;
 
@@ -276,10 +286,22 @@ export class Coordinator extends DurableObject<Env> {
     return row !== undefined && (principal.role === 'admin' || row.token_id === principal.tokenId);
   }
 
-  getScan(principal: Principal, id: string): Result<Scan & { output: string }> {
+  /**
+   * A scan with the tail of its output (at most `outputTailBytes`, 1 MiB by default; `outputOmittedBytes` says how
+   * much came before it). The whole output, at any size the policy allows, is read with readOutput.
+   */
+  getScan(principal: Principal, id: string, options: { outputTailBytes?: number } = {}): Result<Scan & { output: string; outputOmittedBytes: number }> {
     const row = this.#jobs.get(id);
     if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
-    return ok({ ...toScan(row), output: this.#jobs.output(id) });
+    const tail = this.#jobs.outputTail(id, Math.min(options.outputTailBytes ?? INLINE_OUTPUT_BYTES, INLINE_OUTPUT_BYTES), row.output_bytes);
+    return ok({ ...toScan(row), output: tail.data, outputOmittedBytes: tail.omittedBytes });
+  }
+
+  /** One page of a scan's output after `afterSeq` (0 for the start); `nextSeq` null when it is all read. */
+  readOutput(principal: Principal, id: string, afterSeq: number): Result<{ data: string; nextSeq: number | null }> {
+    const row = this.#jobs.get(id);
+    if (!this.#visible(principal, row)) return fail(scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.'));
+    return ok(this.#jobs.outputPage(id, afterSeq, OUTPUT_PAGE_BYTES));
   }
 
   listScans(principal: Principal, filter: { status?: Scan['status']; limit: number; cursor?: string; mine?: boolean }): { scans: Scan[]; nextCursor: string | null } {
@@ -416,7 +438,7 @@ export class Coordinator extends DurableObject<Env> {
   closeStreamsOf(tokenId: string): number {
     let closed = 0;
     for (const writers of this.#streams.values()) {
-      for (const [writer, owner] of writers) {
+      for (const [writer, { owner }] of writers) {
         if (owner !== tokenId) continue;
         writers.delete(writer);
         void writer.close().catch(() => {});
@@ -517,8 +539,12 @@ export class Coordinator extends DurableObject<Env> {
     if (row.dispatched_at) this.#counters.observeDuration((now - row.dispatched_at) / 1000);
     this.#audit.record(row.token_name, 'scan.finish', status, { scanId: row.id, runnerId: row.runner_id, exitCode: result?.exitCode ?? null, error: error?.type ?? null });
     this.#event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
-    for (const writer of this.#streams.get(row.id)?.keys() ?? []) void writer.close().catch(() => {});
-    this.#streams.delete(row.id);
+    // Streams still paging through the history close themselves when they reach the end.
+    for (const [writer, stream] of this.#streams.get(row.id) ?? []) {
+      if (!stream.live) continue;
+      void writer.close().catch(() => {});
+      this.#streams.get(row.id)?.delete(writer);
+    }
     this.#wake(this.#waiters, row.id);
   }
 
@@ -559,6 +585,40 @@ export class Coordinator extends DurableObject<Env> {
     this.#judge(row, breakers.verdictOf({ ...result, runnerError: message.error ?? null }), error);
   }
 
+  /**
+   * Output from a runner, under the edge's own caps (output-caps.ts): nothing is stored for a job that is not this
+   * runner's or has ended (acked, so an honest runner's journal drains); past the policy's caps it is truncated and
+   * flagged; past the frame budget the job fails, counted against the runner.
+   */
+  #onOutput(runnerId: string, row: JobRow | undefined, message: Extract<RunnerMessage, { type: 'job.output' }>): void {
+    if (!row || TERMINAL.has(row.status)) {
+      if (row) this.#counters.add('scangate_output_frames_refused_total', { reason: 'job_ended' });
+      return this.#sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+    }
+    const caps = this.#policy.output;
+    const admission = admitOutput({ stdoutBytes: row.stdout_bytes, stderrBytes: row.stderr_bytes, frames: row.output_frames }, message.stream, message.data, caps, frameBudget(row.timeout_sec, caps));
+    if (admission.kind === 'over_frame_budget') {
+      const error = scanError('execution_error', `The runner sent more than ${admission.maxFrames} output frames for this scan, more than any scan can produce; the edge stopped it`, 'Check the runner host: scangate-runner doctor, and its logs.');
+      if (row.runner_id) this.#sendTo(row.runner_id, { type: 'job.cancel', jobId: row.id });
+      this.#finishJob(row, 'failed', null, error);
+      this.#judge(row, 'failure', error);
+      return this.#sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+    }
+    const stored = this.#event(row.id, 'output', { seq: message.seq, stream: message.stream, data: admission.data }, { seq: message.seq, stream: message.stream });
+    if (stored) {
+      const field = message.stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
+      this.#jobs.update(row.id, {
+        output_bytes: row.output_bytes + admission.bytes,
+        [field]: row[field] + admission.bytes,
+        output_frames: row.output_frames + 1,
+        ...(admission.truncated && { edge_truncated: row.edge_truncated | (message.stream === 'stdout' ? 1 : 2) }),
+      });
+      this.#counters.add('scangate_relayed_bytes_total', {}, admission.bytes);
+      if (admission.truncated) this.#counters.add('scangate_output_truncated_total', { stream: message.stream });
+    }
+    this.#sendTo(runnerId, { type: 'ack', jobId: row.id, seq: this.#jobs.contiguousSeq(row.id) });
+  }
+
   #leaseJobsOf(runnerId: string, now: number): void {
     const lease = now + this.#setting('LEASE_SEC', 60) * 1000;
     for (const row of this.#jobs.activeOnRunner(runnerId)) if (row.lease_until === null) this.#jobs.update(row.id, { lease_until: lease });
@@ -577,25 +637,46 @@ export class Coordinator extends DurableObject<Env> {
     const event = this.#jobs.append(jobId, type, data, output);
     if (!event) return undefined;
     const chunk = encoder.encode(sse(event));
-    for (const writer of this.#streams.get(jobId)?.keys() ?? []) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
+    for (const [writer, stream] of this.#streams.get(jobId) ?? []) if (stream.live) void writer.write(chunk).catch(() => this.#streams.get(jobId)?.delete(writer));
     this.#wake(this.#eventWaiters, jobId);
     return event;
   }
 
+  /**
+   * A scan's event stream: the stored history after `lastEventId`, in pages (a large output is never loaded whole),
+   * then live events. The writer turns live only once a page comes back empty, with no await in between, so no
+   * event is lost or sent twice; a stream that catches up with an ended scan closes.
+   */
   #eventStream(jobId: string, lastEventId: number, ownerTokenId: string): Response {
-    const row = this.#jobs.get(jobId);
-    if (!row) return new Response('not found', { status: 404 });
+    if (!this.#jobs.get(jobId)) return new Response('not found', { status: 404 });
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
-    const past = this.#jobs.events(jobId, lastEventId);
-    void writer.write(encoder.encode(`retry: 2000\n\n${past.map(sse).join('')}`));
-    if (TERMINAL.has(row.status)) {
-      void writer.close();
-    } else {
-      const writers = this.#streams.get(jobId) ?? new Map<WritableStreamDefaultWriter<Uint8Array>, string>();
-      writers.set(writer, ownerTokenId);
-      this.#streams.set(jobId, writers);
-    }
+    const writers = this.#streams.get(jobId) ?? new Map<WritableStreamDefaultWriter<Uint8Array>, { owner: string; live: boolean }>();
+    const stream = { owner: ownerTokenId, live: false };
+    writers.set(writer, stream);
+    this.#streams.set(jobId, writers);
+    const forget = () => {
+      this.#streams.get(jobId)?.delete(writer);
+      if (this.#streams.get(jobId)?.size === 0) this.#streams.delete(jobId);
+    };
+    const pageThroughHistory = async () => {
+      await writer.write(encoder.encode('retry: 2000\n\n'));
+      let after = lastEventId;
+      for (;;) {
+        if (!this.#streams.get(jobId)?.has(writer)) return; // closed meanwhile (revocation)
+        const page = this.#jobs.events(jobId, after, EVENT_PAGE);
+        if (page.length === 0) break;
+        await writer.write(encoder.encode(page.map(sse).join('')));
+        after = page.at(-1)!.eid;
+      }
+      if (TERMINAL.has(this.#jobs.get(jobId)!.status)) {
+        forget();
+        await writer.close();
+      } else {
+        stream.live = true;
+      }
+    };
+    pageThroughHistory().catch(forget);
     return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } });
   }
 
@@ -701,17 +782,8 @@ export class Coordinator extends DurableObject<Env> {
           this.#judge(row, 'neutral');
         }
         return;
-      case 'job.output': {
-        if (!mine) return this.#sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
-        const stored = this.#event(row.id, 'output', { seq: message.seq, stream: message.stream, data: message.data }, { seq: message.seq, stream: message.stream });
-        if (stored) {
-          const bytes = new TextEncoder().encode(message.data).length;
-          this.#jobs.update(row.id, { output_bytes: row.output_bytes + bytes });
-          this.#counters.add('scangate_relayed_bytes_total', {}, bytes);
-        }
-        this.#sendTo(runnerId, { type: 'ack', jobId: row.id, seq: this.#jobs.contiguousSeq(row.id) });
-        return;
-      }
+      case 'job.output':
+        return this.#onOutput(runnerId, row && mine ? row : undefined, message);
       case 'job.progress':
         if (mine && !TERMINAL.has(row.status)) {
           const progress = { percent: message.percent, ...(message.phase && { phase: message.phase }), ...(message.etaSec !== undefined && { etaSec: message.etaSec }) };

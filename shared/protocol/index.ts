@@ -36,6 +36,23 @@ export function finishedAckSeq(lastSeq: number): number {
   return lastSeq + 1;
 }
 
+/**
+ * The longest prefix of `s` that is at most `maxBytes` bytes of UTF-8, never splitting a character (a surrogate
+ * pair counts as one 4-byte character).
+ */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length;
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + size > maxBytes) return s.slice(0, i);
+    bytes += size;
+    if (pair) i++;
+  }
+  return s;
+}
+
 /** UTF-8 length of a string without allocating (TextEncoder would copy it). */
 export function utf8ByteLength(s: string): number {
   let bytes = 0;

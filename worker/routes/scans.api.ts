@@ -60,7 +60,11 @@ export const scansApi = new Hono<AppEnv>()
     return c.json(await getCoordinator(c.env, c.var.principal.pool).listScans(c.var.principal, { limit: q.limit, ...(q.status && { status: q.status }), ...(q.cursor && { cursor: q.cursor }), mine: q.mine === 'true' }));
   })
   .get('/v1/scans/:id', requireRole('scan'), valid('param', IdParam), async (c) => {
-    return c.json({ scan: unwrap<Scan & { output: string }>(await getCoordinator(c.env, c.var.principal.pool).getScan(c.var.principal, c.req.valid('param').id)) });
+    const coordinator = getCoordinator(c.env, c.var.principal.pool);
+    const { output: _tail, outputOmittedBytes: _omitted, ...scan } = unwrap<Scan & { output: string; outputOmittedBytes: number }>(await coordinator.getScan(c.var.principal, c.req.valid('param').id, { outputTailBytes: 0 }));
+    // The output can be as large as the policy allows (20 MiB at most): it is read in pages and streamed as the
+    // JSON string it would have been, so no single read has to fit an RPC.
+    return c.body(scanJsonWithOutput(scan, (afterSeq) => coordinator.readOutput(c.var.principal, scan.id, afterSeq) as Promise<unknown>), 200, { 'content-type': 'application/json' });
   })
   .get('/v1/scans/:id/events', requireRole('scan'), valid('param', IdParam), async (c) => {
     const { id } = c.req.valid('param');
@@ -76,3 +80,28 @@ export const scansApi = new Hono<AppEnv>()
   .post('/v1/scans/:id/cancel', requireRole('scan'), valid('param', IdParam), async (c) => {
     return c.json({ scan: unwrap<Scan>(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
   });
+
+/**
+ * `{"scan": {...scan, "output": "…"}}`, with the output string streamed page by page. Each page is escaped on its
+ * own: JSON escapes concatenate to the escape of the concatenation (a surrogate pair split across pages becomes two
+ * escapes that parse back to the pair).
+ */
+function scanJsonWithOutput(scan: Scan, readPage: (afterSeq: number) => Promise<unknown>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next: number | null = 0;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(`${JSON.stringify({ scan }).slice(0, -2)},"output":"`));
+    },
+    async pull(controller) {
+      if (next === null) {
+        controller.enqueue(encoder.encode('"}}'));
+        controller.close();
+        return;
+      }
+      const page = unwrap<{ data: string; nextSeq: number | null }>(await readPage(next));
+      controller.enqueue(encoder.encode(JSON.stringify(page.data).slice(1, -1)));
+      next = page.nextSeq;
+    },
+  });
+}

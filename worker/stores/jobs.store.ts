@@ -1,7 +1,7 @@
 import type { ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Target } from '../../shared/policy/index.ts';
-import type { JobFinished } from '../../shared/protocol/index.ts';
+import { utf8ByteLength, type JobFinished } from '../../shared/protocol/index.ts';
 
 /** What a scan id looks like (`scan_` and the id's random part); every route and tool checks ids with it. */
 export const SCAN_ID_PATTERN = /^scan_[A-Za-z0-9_-]{1,32}$/;
@@ -34,6 +34,11 @@ export type JobRow = {
   result: string | null;
   error: string | null;
   output_bytes: number;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  output_frames: number;
+  /** Streams the edge cut at the policy's cap (1 stdout, 2 stderr), whatever the runner said. */
+  edge_truncated: number;
   idempotency_key: string | null;
   fingerprint: string | null;
 };
@@ -89,7 +94,10 @@ export function toScan(row: JobRow): Scan {
     exitCode: result?.exitCode ?? null,
     signal: result?.signal ?? null,
     timedOut: result?.timedOut ?? false,
-    truncated: result?.truncated ?? { stdout: false, stderr: false },
+    truncated: {
+      stdout: (result?.truncated.stdout ?? false) || (row.edge_truncated & 1) !== 0,
+      stderr: (result?.truncated.stderr ?? false) || (row.edge_truncated & 2) !== 0,
+    },
     durationMs: result?.durationMs ?? null,
     error: row.error ? (JSON.parse(row.error) as ScanError) : null,
     report: result?.report ?? null,
@@ -145,8 +153,9 @@ export class JobStore {
     return { eid, type, data: text };
   }
 
-  events(jobId: string, afterEid: number): StoredEvent[] {
-    return this.#sql.exec<StoredEvent>('SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid', jobId, afterEid).toArray();
+  /** Events after `afterEid`, oldest first, at most `limit` of them (streams page through long histories). */
+  events(jobId: string, afterEid: number, limit = 500): StoredEvent[] {
+    return this.#sql.exec<StoredEvent>('SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid LIMIT ?', jobId, afterEid, limit).toArray();
   }
 
   /** The contiguous seq already established per job, so each new frame scans only what came after it. */
@@ -165,13 +174,46 @@ export class JobStore {
     return n;
   }
 
-  /** All output in seq order. */
-  output(jobId: string): string {
-    return this.#sql
-      .exec<{ data: string }>('SELECT data FROM job_events WHERE job_id = ? AND seq IS NOT NULL ORDER BY seq', jobId)
-      .toArray()
-      .map((r) => (JSON.parse(r.data) as { data: string }).data)
-      .join('');
+  /**
+   * Output in seq order after `afterSeq`, up to about `maxBytes` of UTF-8 (whole frames; at least one), so a large
+   * output is read in pages that each fit an RPC. `nextSeq` is where the next page starts; null when none is left.
+   */
+  outputPage(jobId: string, afterSeq: number, maxBytes: number): { data: string; nextSeq: number | null } {
+    const parts: string[] = [];
+    let bytes = 0;
+    let seq = afterSeq;
+    for (;;) {
+      const rows = this.#sql.exec<{ seq: number; data: string }>('SELECT seq, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 256', jobId, seq).toArray();
+      if (rows.length === 0) return { data: parts.join(''), nextSeq: null };
+      for (const row of rows) {
+        const text = (JSON.parse(row.data) as { data: string }).data;
+        const size = utf8ByteLength(text);
+        if (parts.length > 0 && bytes + size > maxBytes) return { data: parts.join(''), nextSeq: seq };
+        parts.push(text);
+        bytes += size;
+        seq = row.seq;
+      }
+    }
+  }
+
+  /** The last `maxBytes` (about: whole frames) of a job's output, and how many bytes before it were left out. */
+  outputTail(jobId: string, maxBytes: number, totalBytes: number): { data: string; omittedBytes: number } {
+    const parts: string[] = [];
+    let bytes = 0;
+    let before = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const rows = this.#sql.exec<{ seq: number; data: string }>('SELECT seq, data FROM job_events WHERE job_id = ? AND seq IS NOT NULL AND seq < ? ORDER BY seq DESC LIMIT 256', jobId, before).toArray();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const text = (JSON.parse(row.data) as { data: string }).data;
+        const size = utf8ByteLength(text);
+        if (bytes + size > maxBytes) return { data: parts.reverse().join(''), omittedBytes: Math.max(0, totalBytes - bytes) };
+        parts.push(text);
+        bytes += size;
+        before = row.seq;
+      }
+    }
+    return { data: parts.reverse().join(''), omittedBytes: 0 };
   }
 
   byStatus(statuses: readonly JobStatus[]): JobRow[] {

@@ -55,4 +55,17 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
     // NULL for runners created before grants existed: they keep the pool policy's allowedNetworks until re-created.
     sql: `ALTER TABLE runners ADD COLUMN granted TEXT`,
   },
+  {
+    version: 5,
+    name: 'edge output caps and runner conflicts',
+    // Bytes are UTF-8 bytes per stream as stored at the edge; edge_truncated is a bit set (1 stdout, 2 stderr).
+    // conflict is the latest refused second connection of a runner token (JSON: host, at, attempts).
+    sql: `
+      ALTER TABLE jobs ADD COLUMN stdout_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN stderr_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN output_frames INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN edge_truncated INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runners ADD COLUMN conflict TEXT;
+    `,
+  },
 ];
