@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
 import {
@@ -153,6 +155,8 @@ export class RunnerLink {
         privileged: this.#o.privilege.privileged,
         maxConcurrency: this.#o.config.maxConcurrency,
         networks: this.#o.config.networks,
+        instanceId: INSTANCE_ID,
+        host: runnerHost(),
         resume: [...this.#jobs].map(([jobId, j]) => ({ jobId, lastSeq: j.journal.lastSeq, finished: j.journal.finished !== undefined })),
       }, true);
     });
@@ -210,6 +214,9 @@ export class RunnerLink {
         else if (message.code === 'revoked' || message.code === 'unauthorized') this.#finish(EXIT.unauthorized, message.message);
         // Its --network list is outside its grant: a configuration error a person must fix, not worth a reconnect.
         else if (message.code === 'networks_not_granted') this.#finish(EXIT.usage, message.message);
+        // Another host holds this runner token: keep retrying (with backoff), so this host takes over when that one
+        // stops; the edge shows the conflict on the dashboard meanwhile.
+        else if (message.code === 'runner_in_use') this.#o.log.log('error', 'link.token_in_use_elsewhere', { hint: message.recoverySuggestion });
         return;
       }
     }
@@ -327,4 +334,13 @@ export class RunnerLink {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** This process, as the edge tells runner instances apart (one live link per runner token). */
+const INSTANCE_ID = randomUUID();
+
+/** The host name sent in hello: the edge keeps one live host per runner token (printable ASCII, as the schema asks). */
+function runnerHost(): string {
+  const name = hostname().replace(/[^\x21-\x7e]/g, '').slice(0, 253);
+  return name || 'unnamed-host';
 }

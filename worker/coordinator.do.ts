@@ -18,6 +18,7 @@ import * as breakers from './breaker.ts';
 import type { Env } from './env.ts';
 import { chooseRunner, type RunnerView } from './routing.ts';
 import { admitOutput, frameBudget } from './output-caps.ts';
+import { decideSecondHello, noteConflict } from './link-conflict.ts';
 import { applyMigrations } from './storage/migrations.ts';
 import { AuditStore, excerpt, type AuditEntry } from './stores/audit.store.ts';
 import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
@@ -51,6 +52,10 @@ export interface ScanRequestBody {
 interface SocketAttachment {
   runnerId: string;
   helloed: boolean;
+  /** The instance and host named in hello (null for a runner that names none). */
+  instanceId?: string | null;
+  host?: string | null;
+  openedAt?: number;
 }
 
 const ok = <T,>(value: T): Result<T> => ({ ok: true, value });
@@ -109,7 +114,7 @@ export class Coordinator extends DurableObject<Env> {
     const now = Date.now();
     let changed = false;
     for (const runner of this.#runners.list()) {
-      if (!runner.connected || this.ctx.getWebSockets(runner.id).length > 0) continue;
+      if (!runner.connected || this.#linksOf(runner.id).length > 0) continue;
       this.#runners.disconnected(runner.id, now);
       this.#leaseJobsOf(runner.id, now);
       changed = true;
@@ -373,7 +378,7 @@ export class Coordinator extends DurableObject<Env> {
       now,
       allowIntrusive: this.#policy.allowIntrusive,
       queueDepth: this.#jobs.byStatus(['queued']).length,
-      runners: runnerRows(this.listRunners()),
+      runners: runnerRows(this.listRunners(), now),
       breakers: breakerRows(runners, this.#policy.breaker.failureThreshold),
       scans: scanRows(this.#jobs.list({ limit: 25 }).scans),
       perMinute: perMinute(this.#jobs.endedSince(now - 3_600_000), now),
@@ -479,7 +484,7 @@ export class Coordinator extends DurableObject<Env> {
     const active = this.#jobs.activeCounts();
     return this.#runners
       .list()
-      .filter((r) => r.connected && !r.revokedAt && r.hello && this.ctx.getWebSockets(r.id).length > 0)
+      .filter((r) => r.connected && !r.revokedAt && r.hello && this.#linksOf(r.id).length > 0)
       .map((r) => ({
         id: r.id,
         name: r.name,
@@ -692,11 +697,10 @@ export class Coordinator extends DurableObject<Env> {
     const runnerId = request.headers.get('x-runner-id') ?? '';
     const runner = this.#runners.get(runnerId);
     if (!runner || runner.revokedAt) return new Response('runner unknown or revoked', { status: 403 });
-    // One link per runner: a new connection replaces an old one (which may be half-dead).
-    for (const old of this.ctx.getWebSockets(runnerId)) old.close(4000, 'replaced by a new connection');
+    // One link per runner, settled at hello (link-conflict.ts): the new connection may replace the old one or be refused.
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1], [runnerId]);
-    pair[1].serializeAttachment({ runnerId, helloed: false } satisfies SocketAttachment);
+    pair[1].serializeAttachment({ runnerId, helloed: false, openedAt: Date.now() } satisfies SocketAttachment);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -708,14 +712,14 @@ export class Coordinator extends DurableObject<Env> {
       return;
     }
     const message = parsed.message;
-    const now = Date.now();
-    this.#runners.seen(attachment.runnerId, now);
+    // A hello does not count as traffic of the runner's live link: it may come from a second host (see #hello).
     if (message.type === 'hello') return this.#hello(ws, attachment, message);
     if (!attachment.helloed) {
       this.#send(ws, { type: 'error', code: 'malformed_frame', message: 'The first frame must be hello', recoverySuggestion: 'Upgrade scangate-runner.' });
       ws.close(4400, 'hello first');
       return;
     }
+    this.#runners.seen(attachment.runnerId, Date.now());
     await this.#fromRunner(attachment.runnerId, message);
     // Only an ending job moves a deadline (breaker half-open, queue drained); output and progress, the bulk of
     // the traffic, do not, so they skip the alarm bookkeeping.
@@ -755,9 +759,10 @@ export class Coordinator extends DurableObject<Env> {
       return;
     }
     const now = Date.now();
+    if (!this.#settleSecondLink(ws, attachment, hello, now)) return;
     this.#runners.connected(attachment.runnerId, hello, now);
     this.#dashboard.notify();
-    ws.serializeAttachment({ ...attachment, helloed: true } satisfies SocketAttachment);
+    ws.serializeAttachment({ ...attachment, helloed: true, instanceId: hello.instanceId ?? null, host: hello.host ?? null } satisfies SocketAttachment);
     this.#send(ws, { type: 'welcome', runnerId: attachment.runnerId, heartbeatSec: this.#setting('HEARTBEAT_SEC', 30) });
     const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
     for (const row of this.#jobs.activeOnRunner(attachment.runnerId)) {
@@ -766,6 +771,42 @@ export class Coordinator extends DurableObject<Env> {
     }
     this.#drainQueue();
     void this.#schedule();
+  }
+
+  /**
+   * A hello while this runner has a live link elsewhere (link-conflict.ts): refused if that link is live and on
+   * another host (the conflict is recorded for the dashboard and audited once a minute), else the old link is
+   * replaced. Returns whether this hello may go on.
+   */
+  #settleSecondLink(ws: WebSocket, attachment: SocketAttachment, hello: Hello, now: number): boolean {
+    const runner = this.#runners.get(attachment.runnerId)!;
+    const others = this.#linksOf(attachment.runnerId).filter((other) => other !== ws);
+    const livenessMs = 3 * this.#setting('HEARTBEAT_SEC', 30) * 1000;
+    const incomingHost = hello.host ?? null;
+    for (const other of others) {
+      const { host, instanceId } = other.deserializeAttachment() as SocketAttachment;
+      const lastHeardAt = Math.max(runner.lastSeen ?? 0, this.ctx.getWebSocketAutoResponseTimestamp(other)?.getTime() ?? 0);
+      if (decideSecondHello({ instanceId: instanceId ?? null, lastHeardAt }, hello.instanceId ?? null, now, livenessMs) === 'replace') continue;
+      const firstThisMinute = !runner.conflict || now - runner.conflict.lastAt >= 60_000;
+      this.#runners.setConflict(runner.id, noteConflict(runner.conflict, host ?? null, incomingHost, now));
+      if (firstThisMinute) this.#audit.record(runner.name, 'runner.conflict', 'refused', { runnerId: runner.id, liveHost: host ?? null, refusedHost: incomingHost });
+      this.#dashboard.notify();
+      this.#send(ws, {
+        type: 'error',
+        code: 'runner_in_use',
+        message: `This runner token is already connected from ${host === incomingHost ? `another process on ${host ?? 'this host'}` : (host ?? 'another host')}; one runner token serves one runner at a time`,
+        recoverySuggestion: 'Stop the runner on the other host, or create a runner (and token) of its own for this host. This runner keeps retrying and takes over once the other link misses its heartbeats.',
+      });
+      ws.close(4409, 'runner token in use from another host');
+      return false;
+    }
+    for (const other of others) other.close(4000, 'replaced by a new connection');
+    return true;
+  }
+
+  /** The runner's links that have said hello and are open (a refused or unfinished connection is not one). */
+  #linksOf(runnerId: string): WebSocket[] {
+    return this.ctx.getWebSockets(runnerId).filter((ws) => ws.readyState === WebSocket.OPEN && (ws.deserializeAttachment() as SocketAttachment).helloed);
   }
 
   async #fromRunner(runnerId: string, message: RunnerMessage): Promise<void> {
@@ -812,9 +853,10 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   async #linkDown(ws: WebSocket, silent = false): Promise<void> {
-    const { runnerId } = ws.deserializeAttachment() as SocketAttachment;
-    // A replaced socket closing says nothing about the runner, which is connected on the new one.
-    if (this.ctx.getWebSockets(runnerId).some((other) => other !== ws && other.readyState === WebSocket.OPEN)) return;
+    const { runnerId, helloed } = ws.deserializeAttachment() as SocketAttachment;
+    // A connection that never said hello (refused, or cut before it) was never the runner's link; a replaced
+    // link closing says nothing about the runner, which is connected on the new one.
+    if (!helloed || this.#linksOf(runnerId).some((other) => other !== ws)) return;
     if (silent) this.#audit.record(this.#runners.get(runnerId)?.name ?? runnerId, 'runner.silent', 'link closed', { runnerId });
     const now = Date.now();
     this.#runners.disconnected(runnerId, now);
@@ -832,7 +874,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   #sendTo(runnerId: string, message: EdgeMessage): void {
-    for (const ws of this.ctx.getWebSockets(runnerId)) this.#send(ws, message);
+    for (const ws of this.#linksOf(runnerId)) this.#send(ws, message);
   }
 
   // ── alarms: leases, half-open timing, queue expiry ──────────────────────────────────────────────────
@@ -873,10 +915,16 @@ export class Coordinator extends DurableObject<Env> {
    * is closed here, which starts the leases of its jobs (and the runner reconnects if it is alive).
    */
   async #checkLiveness(now: number): Promise<void> {
-    const limit = 3 * this.#setting('HEARTBEAT_SEC', 30) * 1000;
+    const heartbeatMs = this.#setting('HEARTBEAT_SEC', 30) * 1000;
+    const limit = 3 * heartbeatMs;
     for (const runner of this.#runners.list()) {
-      if (!runner.connected) continue;
+      // A connection that has not said hello within a heartbeat holds a socket for nothing.
       for (const ws of this.ctx.getWebSockets(runner.id)) {
+        const attachment = ws.deserializeAttachment() as SocketAttachment;
+        if (!attachment.helloed && now - (attachment.openedAt ?? 0) >= heartbeatMs) ws.close(4408, 'no hello');
+      }
+      if (!runner.connected) continue;
+      for (const ws of this.#linksOf(runner.id)) {
         const pong = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
         const heard = Math.max(runner.lastSeen ?? 0, pong);
         if (now - heard < limit) continue;

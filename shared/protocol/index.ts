@@ -118,6 +118,13 @@ export const HelloSchema = z.strictObject({
   privileged: z.boolean(),
   maxConcurrency: z.number().int().min(1).max(64),
   networks: z.array(Cidr).min(1).max(64),
+  /**
+   * This runner process (random, new at each start) and the host it runs on (shown to admins). One runner token
+   * MUST have one live link: another instance saying hello while the link is live is refused (`runner_in_use`);
+   * the same instance reconnecting replaces its old, possibly half-dead, link.
+   */
+  instanceId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
+  host: z.string().min(1).max(253).regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces').optional(),
   /** Jobs this runner still holds from before a reconnect: where its output got to, and whether it ended. */
   resume: z.array(z.strictObject({ jobId: JobId, lastSeq: LastSeq, finished: z.boolean() })).max(256),
 });
@@ -218,7 +225,7 @@ export const LinkErrorSchema = z.strictObject({
    * `unsupported_protocol`, `revoked`, `unauthorized` and `networks_not_granted` end the runner; the others are
    * worth a reconnect.
    */
-  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'duplicate_hello', 'networks_not_granted', 'internal']),
+  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'duplicate_hello', 'networks_not_granted', 'runner_in_use', 'internal']),
   message: z.string().min(1).max(2048),
   recoverySuggestion: z.string().min(1).max(2048),
   supportedProtocols: z.array(z.number().int()).optional(),

@@ -1,7 +1,8 @@
 import { openPorts } from '../../shared/nmap-xml/index.ts';
 import type { Breaker, Transition } from '../breaker.ts';
 import type { JobStatus, Scan } from '../stores/jobs.store.ts';
-import type { RunnerRecord } from '../stores/runners.store.ts';
+import type { RunnerConflict, RunnerRecord } from '../stores/runners.store.ts';
+import { conflictShown } from '../link-conflict.ts';
 
 /**
  * What the dashboard shows, built from the Coordinator's state by pure functions (no I/O), so the page and the
@@ -31,6 +32,10 @@ export interface RunnerRow {
   granted: string[] | null;
   running: number;
   maxConcurrency: number | null;
+  /** The host of the live link, as the runner named it. */
+  host: string | null;
+  /** A second host presenting this runner's token lately (refused while this link is live). */
+  conflict: RunnerConflict | null;
 }
 
 export interface BreakerRow {
@@ -61,7 +66,7 @@ export const OUTCOMES = ['succeeded', 'failed', 'cancelled', 'rejected'] as cons
 export type Outcome = (typeof OUTCOMES)[number];
 export type MinuteBucket = { minute: number } & Record<Outcome, number>;
 
-export function runnerRows(runners: Array<RunnerRecord & { running: number }>): RunnerRow[] {
+export function runnerRows(runners: Array<RunnerRecord & { running: number }>, now: number): RunnerRow[] {
   return runners
     .filter((r) => !r.revokedAt)
     .map((r) => ({
@@ -74,6 +79,8 @@ export function runnerRows(runners: Array<RunnerRecord & { running: number }>): 
       privileged: r.hello?.privileged ?? null,
       networks: r.hello?.networks ?? [],
       granted: r.granted,
+      host: r.hello?.host ?? null,
+      conflict: conflictShown(r.conflict, now) ? r.conflict : null,
       running: r.running,
       maxConcurrency: r.hello?.maxConcurrency ?? null,
     }));

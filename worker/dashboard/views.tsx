@@ -156,9 +156,19 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
         <tbody>
           {data.runners.map((r: RunnerRow) => (
             <tr data-runner={r.name}>
-              <td>{r.name}</td>
+              <td>
+                {r.name}
+                {r.host ? <div class="muted">{r.host}</div> : ''}
+              </td>
               <td>
                 <span class={r.online ? 'state state-closed' : 'state state-offline'}>{r.online ? 'online' : 'offline'}</span>
+                {r.conflict ? (
+                  <div class="state state-open" data-conflict title={`${r.conflict.attempts} refused connection(s), last ${new Date(r.conflict.lastAt).toISOString()}`}>
+                    same runner token in use from two hosts: {r.conflict.liveHost ?? 'unnamed'} (live) and {r.conflict.refusedHost ?? 'unnamed'} (refused)
+                  </div>
+                ) : (
+                  ''
+                )}
               </td>
               <td>{time(r.lastSeen)}</td>
               <td>{r.runnerVersion ?? ''}</td>

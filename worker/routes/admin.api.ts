@@ -10,6 +10,7 @@ import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
 import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { unwrap, valid } from './validators.ts';
+import { conflictShown } from '../link-conflict.ts';
 
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
 const Pool = z.string().regex(/^[a-z0-9-]{1,32}$/).default('default');
@@ -70,6 +71,8 @@ export const adminApi = new Hono<AppEnv>()
         privileged: r.hello?.privileged ?? null,
         networks: r.hello?.networks ?? [],
         grantedNetworks: r.granted,
+        host: r.hello?.host ?? null,
+        conflict: conflictShown(r.conflict, Date.now()) ? { ...r.conflict, firstAt: new Date(r.conflict.firstAt).toISOString(), lastAt: new Date(r.conflict.lastAt).toISOString() } : null,
         maxConcurrency: r.hello?.maxConcurrency ?? null,
         running: r.running,
         breaker: r.breaker.state,

@@ -13,9 +13,22 @@ export interface RunnerRecord {
   /** The networks an admin granted this runner; its hello may declare these or parts of them, nothing else. */
   granted: string[] | null;
   breaker: Breaker;
+  /** The latest refused second connection with this runner's token from another host, if any. */
+  conflict: RunnerConflict | null;
 }
 
-type Row = { id: string; name: string; created_at: number; revoked_at: number | null; connected: number; last_seen: number | null; hello: string | null; granted: string | null; breaker: string };
+/** A second host presenting a live runner's token: refused, and shown until it stops trying. */
+export interface RunnerConflict {
+  /** The host holding the link. */
+  liveHost: string | null;
+  /** The host that was refused. */
+  refusedHost: string | null;
+  firstAt: number;
+  lastAt: number;
+  attempts: number;
+}
+
+type Row = { id: string; name: string; created_at: number; revoked_at: number | null; connected: number; last_seen: number | null; hello: string | null; granted: string | null; breaker: string; conflict: string | null };
 
 function toRecord(r: Row): RunnerRecord {
   return {
@@ -28,6 +41,7 @@ function toRecord(r: Row): RunnerRecord {
     hello: r.hello ? (JSON.parse(r.hello) as Hello) : null,
     granted: r.granted ? (JSON.parse(r.granted) as string[]) : null,
     breaker: JSON.parse(r.breaker) as Breaker,
+    conflict: r.conflict ? (JSON.parse(r.conflict) as RunnerConflict) : null,
   };
 }
 
@@ -89,6 +103,11 @@ export class RunnerStore {
   setBreaker(id: string, breaker: Breaker): void {
     this.#sql.exec('UPDATE runners SET breaker = ? WHERE id = ?', JSON.stringify(breaker), id);
     this.#patch(id, { breaker });
+  }
+
+  setConflict(id: string, conflict: RunnerConflict | null): void {
+    this.#sql.exec('UPDATE runners SET conflict = ? WHERE id = ?', conflict && JSON.stringify(conflict), id);
+    this.#patch(id, { conflict });
   }
 
   revoke(id: string, now: number): void {
