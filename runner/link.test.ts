@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { useBannerServer } from '../test/helpers/banner-server.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
@@ -69,7 +70,7 @@ describe.concurrent('runner link', () => {
     expect(edge.authorizations[0]).toBe(`Bearer ${TOKEN}`);
     expect(edge.hellos[0]).toEqual({
       type: 'hello', protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2,
-      networks: ['127.0.0.0/8'], resume: [],
+      networks: ['127.0.0.0/8'], resume: [], instanceId: expect.stringMatching(/^[0-9a-f-]{36}$/), host: hostname(),
     });
   });
 
