@@ -1,15 +1,17 @@
 import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { Coordinator, getCoordinator } from './coordinator.do.ts';
+import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 
 describe('Coordinator Durable Object (real workerd, SQLite storage)', () => {
   it('migrates its schema once and records the versions', async () => {
     const stub = getCoordinator(env, 'migration-test');
     const first = await stub.health();
-    expect(first.schemaVersion).toBe(4);
+    expect(first.schemaVersion).toBe(COORDINATOR_MIGRATIONS.length);
     await runInDurableObject(stub, (instance: Coordinator, state) => {
       const rows = state.storage.sql.exec<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version').toArray();
-      expect(rows).toEqual([{ version: 1, name: 'meta' }, { version: 2, name: 'control plane' }, { version: 3, name: 'mcp tasks' }, { version: 4, name: 'runner network grants' }]);
+      expect(rows).toEqual(COORDINATOR_MIGRATIONS.map(({ version, name }, i) => ({ version: i + 1, name })));
+      expect(rows.map((r) => r.version)).toEqual(COORDINATOR_MIGRATIONS.map((m) => m.version));
       expect(instance.health().startedAt).toBe(first.startedAt);
     });
   });

@@ -209,10 +209,12 @@ export class Coordinator extends DurableObject<Env> {
     if (!validation.ok) return this.#refuse(principal, body, validation.error);
     const timeoutSec = body.timeoutSec ?? this.#policy.defaultTimeoutSec;
 
-    const decision = chooseRunner({ targets: validation.targets, needsPrivilege: validation.needsPrivilege }, this.#liveRunners(), now);
+    const load = this.#jobs.tokenLoad(principal.tokenId);
+    const decision = chooseRunner({ targets: validation.targets, needsPrivilege: validation.needsPrivilege, share: { running: load.running, ...this.#policy.perToken } }, this.#liveRunners(), now);
     if (decision.kind === 'refuse') return this.#refuse(principal, body, decision.error);
-    if (decision.kind === 'queue' && this.#jobs.byStatus(['queued']).length >= this.#setting('QUEUE_MAX', 32)) {
-      return this.#refuse(principal, body, scanError('rate_limited', 'Every runner for these targets is busy and the queue is full', 'Retry in a little while.', { retryAfterSec: this.#setting('QUEUE_WAIT_SEC', 30) }));
+    if (decision.kind === 'queue') {
+      const full = this.#queueRefusal(load.queued);
+      if (full) return this.#refuse(principal, body, full);
     }
 
     const id = newId('scan');
@@ -237,6 +239,19 @@ export class Coordinator extends DurableObject<Env> {
     else this.#jobs.update(id, { queued_until: now + this.#setting('QUEUE_WAIT_SEC', 30) * 1000 });
     await this.#schedule();
     return ok({ scan: await this.#waitIfAsked(id, options.waitSec), created: true });
+  }
+
+  /** Why a scan may not join the queue: the queue is full, or this token holds its share of it already. */
+  #queueRefusal(queuedByToken: number): ScanError | undefined {
+    const retryAfterSec = this.#setting('QUEUE_WAIT_SEC', 30);
+    const mine = this.#policy.perToken.maxQueuedScans;
+    if (queuedByToken >= mine) {
+      return scanError('rate_limited', `This token has ${queuedByToken} scans waiting in the queue, its share (policy perToken.maxQueuedScans = ${mine})`, 'Wait for your queued scans to start, or cancel some.', { retryAfterSec });
+    }
+    if (this.#jobs.byStatus(['queued']).length >= this.#setting('QUEUE_MAX', 32)) {
+      return scanError('rate_limited', 'Every runner for these targets is busy and the queue is full', 'Retry in a little while.', { retryAfterSec });
+    }
+    return undefined;
   }
 
   #refuse(principal: Principal, body: ScanRequestBody, error: ScanError): { ok: false; error: ScanError } {
@@ -515,17 +530,24 @@ export class Coordinator extends DurableObject<Env> {
     this.#event(row.id, 'dispatched', { runnerId, runner: runner.name });
   }
 
-  /** Sends queued jobs to runners that can take them now; expired ones fail. */
+  /**
+   * Sends queued jobs to runners that can take them now, oldest first; a job whose token already runs its share
+   * waits while younger jobs of other tokens go ahead. Jobs past their queue time fail, saying which wait it was.
+   */
   #drainQueue(): void {
     const now = Date.now();
     for (const row of this.#jobs.byStatus(['queued'])) {
-      if (row.queued_until !== null && row.queued_until <= now) {
-        this.#finishJob(row, 'failed', null, scanError('no_runner', 'Every runner for these targets stayed busy while the scan waited', 'Retry later, or add runner capacity (--max-concurrency).'));
-        continue;
+      const share = { running: this.#jobs.tokenLoad(row.token_id).running, ...this.#policy.perToken };
+      const decision = chooseRunner({ targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1, share }, this.#liveRunners(), now);
+      if (decision.kind === 'dispatch') {
+        this.#dispatch(row, decision.runnerId);
+      } else if (row.queued_until !== null && row.queued_until <= now) {
+        this.#finishJob(row, 'failed', null, decision.kind === 'queue' && decision.reason === 'token_share'
+          ? scanError('rate_limited', `This token's own running scans held its share of the runners (${decision.limit} at once) while this scan waited`, 'Wait for your running scans to finish or cancel one, then start it again; an admin can raise policy perToken limits.')
+          : scanError('no_runner', 'Every runner for these targets stayed busy while the scan waited', 'Retry later, or add runner capacity (--max-concurrency).'));
+      } else if (decision.kind === 'refuse' && decision.error.type !== 'circuit_breaker_open') {
+        this.#finishJob(row, 'failed', null, decision.error);
       }
-      const decision = chooseRunner({ targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1 }, this.#liveRunners(), now);
-      if (decision.kind === 'dispatch') this.#dispatch(row, decision.runnerId);
-      else if (decision.kind === 'refuse' && decision.error.type !== 'circuit_breaker_open') this.#finishJob(row, 'failed', null, decision.error);
     }
   }
 

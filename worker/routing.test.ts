@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateScanRequest, type Target } from '../shared/policy/index.ts';
 import * as breaker from './breaker.ts';
-import { chooseRunner, type RunnerView } from './routing.ts';
+import { chooseRunner, tokenLimit, type RunnerView } from './routing.ts';
 
 const settings = { failureThreshold: 1, recoveryTimeoutSec: 30, maxRecoveryTimeoutSec: 60 };
 
@@ -58,8 +58,21 @@ describe('chooseRunner', () => {
     expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false }, [runner('r', ['10.0.0.0/8'], { breaker: probing })], 30_000).kind).toBe('refuse');
   });
 
+  it('keeps a token to its share of the slots that can serve it, so another token still finds one', () => {
+    const share = { maxConcurrentScans: 4, maxSlotSharePercent: 50 };
+    const pool = [runner('a', ['10.0.0.0/8'], { maxConcurrency: 2, running: 1 })];
+    // 2 slots, 50 %: a token running 1 waits; another token running none is dispatched to the free slot.
+    expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false, share: { running: 1, ...share } }, pool, 0)).toEqual({ kind: 'queue', reason: 'token_share', limit: 1 });
+    expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false, share: { running: 0, ...share } }, pool, 0)).toEqual({ kind: 'dispatch', runnerId: 'a' });
+    // The absolute cap holds on a large pool; one slot is always allowed.
+    const big = [runner('b', ['10.0.0.0/8'], { maxConcurrency: 64 })];
+    expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false, share: { running: 4, ...share } }, big, 0)).toMatchObject({ reason: 'token_share', limit: 4 });
+    expect(tokenLimit(1, share)).toBe(1);
+    expect(tokenLimit(3, share)).toBe(2);
+  });
+
   it('queues when every candidate is at capacity, and refuses when none is connected', () => {
-    expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false }, [runner('busy', ['10.0.0.0/8'], { running: 2 })], 0)).toEqual({ kind: 'queue' });
+    expect(chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false }, [runner('busy', ['10.0.0.0/8'], { running: 2 })], 0)).toEqual({ kind: 'queue', reason: 'capacity' });
     const none = chooseRunner({ targets: targets('10.0.0.1'), needsPrivilege: false }, [], 0);
     expect(none.kind === 'refuse' && none.error.message).toBe('No runner is connected');
   });

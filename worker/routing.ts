@@ -21,8 +21,12 @@ export interface RunnerView {
 
 export type RouteDecision =
   | { kind: 'dispatch'; runnerId: string }
-  /** Runners could take it but all are at capacity: wait in the queue. */
-  | { kind: 'queue' }
+  /**
+   * Wait in the queue: every runner that could take it is at capacity, or the token already runs its fair share
+   * of them (`token_share`, with the number it may run).
+   */
+  | { kind: 'queue'; reason: 'capacity' }
+  | { kind: 'queue'; reason: 'token_share'; limit: number }
   | { kind: 'refuse'; error: ScanError };
 
 type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -55,7 +59,24 @@ function bestMatch(networks: readonly Parsed[], target: Target): number {
   return best;
 }
 
-export function chooseRunner(request: { targets: readonly Target[]; needsPrivilege: boolean }, runners: readonly RunnerView[], now: number): RouteDecision {
+/**
+ * What one token may hold at once. A token MUST NOT be able to take every slot for an hour: it may run at most
+ * `maxConcurrentScans`, and at most `maxSlotSharePercent` of the slots of the runners that can serve the scan
+ * (rounded up, at least one), so another token's scan still finds a slot. Past that, its scans wait in the queue.
+ */
+export interface TokenShare {
+  /** Scans of this token dispatched or running now. */
+  running: number;
+  maxConcurrentScans: number;
+  maxSlotSharePercent: number;
+}
+
+/** How many scans a token may run on runners with `slots` slots between them. */
+export function tokenLimit(slots: number, share: Pick<TokenShare, 'maxConcurrentScans' | 'maxSlotSharePercent'>): number {
+  return Math.max(1, Math.min(share.maxConcurrentScans, Math.ceil((slots * share.maxSlotSharePercent) / 100)));
+}
+
+export function chooseRunner(request: { targets: readonly Target[]; needsPrivilege: boolean; share?: TokenShare }, runners: readonly RunnerView[], now: number): RouteDecision {
   if (runners.length === 0) {
     return { kind: 'refuse', error: scanError('no_runner', 'No runner is connected', 'Start a runner for the lab network (scangate-runner run) and try again.') };
   }
@@ -96,7 +117,12 @@ export function chooseRunner(request: { targets: readonly Target[]; needsPrivile
     };
   }
   const free = admitted.filter((s) => s.runner.running < s.runner.maxConcurrency);
-  if (free.length === 0) return { kind: 'queue' };
+  if (free.length === 0) return { kind: 'queue', reason: 'capacity' };
+  // A slot is free, but this token may already hold its share: the slot stays for other tokens.
+  if (request.share) {
+    const limit = tokenLimit(admitted.reduce((sum, s) => sum + s.runner.maxConcurrency, 0), request.share);
+    if (request.share.running >= limit) return { kind: 'queue', reason: 'token_share', limit };
+  }
   free.sort(
     (a, b) =>
       b.narrowness - a.narrowness ||

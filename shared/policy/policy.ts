@@ -36,6 +36,15 @@ export interface Policy {
     stdoutMaxBytes: number;
     stderrMaxBytes: number;
   };
+  /** What one token may hold, so no token can take every runner slot or the whole queue (worker/routing.ts). */
+  perToken: {
+    /** Scans one token may have dispatched or running at once. */
+    maxConcurrentScans: number;
+    /** Share of the slots of the runners that can serve a scan one token may hold, in percent (rounded up, ≥ 1 slot). */
+    maxSlotSharePercent: number;
+    /** Scans one token may have waiting in the queue. */
+    maxQueuedScans: number;
+  };
 }
 
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
@@ -50,6 +59,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   rateLimitPerMinute: 60,
   breaker: { failureThreshold: 5, recoveryTimeoutSec: 120, maxRecoveryTimeoutSec: 600 },
   output: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
+  perToken: { maxConcurrentScans: 4, maxSlotSharePercent: 50, maxQueuedScans: 8 },
 });
 
 type NumericKey =
@@ -62,7 +72,10 @@ type NumericKey =
   | 'breaker.recoveryTimeoutSec'
   | 'breaker.maxRecoveryTimeoutSec'
   | 'output.stdoutMaxBytes'
-  | 'output.stderrMaxBytes';
+  | 'output.stderrMaxBytes'
+  | 'perToken.maxConcurrentScans'
+  | 'perToken.maxSlotSharePercent'
+  | 'perToken.maxQueuedScans';
 
 /** Inclusive ranges of every number in a Policy. */
 export const POLICY_RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = {
@@ -76,6 +89,9 @@ export const POLICY_RANGES: Readonly<Record<NumericKey, readonly [number, number
   'breaker.maxRecoveryTimeoutSec': [30, 3600],
   'output.stdoutMaxBytes': [64 * 1024, 16 * 1024 * 1024],
   'output.stderrMaxBytes': [16 * 1024, 4 * 1024 * 1024],
+  'perToken.maxConcurrentScans': [1, 64],
+  'perToken.maxSlotSharePercent': [1, 100],
+  'perToken.maxQueuedScans': [1, 64],
 };
 
 /** A value outside its range, and the value used instead. */
@@ -105,6 +121,7 @@ export const PolicyInputSchema = z
       .partial()
       .strict(),
     output: z.object({ stdoutMaxBytes: int, stderrMaxBytes: int }).partial().strict(),
+    perToken: z.object({ maxConcurrentScans: int, maxSlotSharePercent: int, maxQueuedScans: int }).partial().strict(),
   })
   .partial()
   .strict();
@@ -218,6 +235,11 @@ export function resolvePolicy(input: unknown, base: Readonly<Policy> = DEFAULT_P
     output: {
       stdoutMaxBytes: clamp('output.stdoutMaxBytes', given.output?.stdoutMaxBytes, base.output.stdoutMaxBytes),
       stderrMaxBytes: clamp('output.stderrMaxBytes', given.output?.stderrMaxBytes, base.output.stderrMaxBytes),
+    },
+    perToken: {
+      maxConcurrentScans: clamp('perToken.maxConcurrentScans', given.perToken?.maxConcurrentScans, base.perToken.maxConcurrentScans),
+      maxSlotSharePercent: clamp('perToken.maxSlotSharePercent', given.perToken?.maxSlotSharePercent, base.perToken.maxSlotSharePercent),
+      maxQueuedScans: clamp('perToken.maxQueuedScans', given.perToken?.maxQueuedScans, base.perToken.maxQueuedScans),
     },
   };
   return { ok: true, policy, clamps };

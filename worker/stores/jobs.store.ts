@@ -228,6 +228,15 @@ export class JobStore {
     return new Map(rows.map((r) => [r.runner_id, r.n]));
   }
 
+  /** A token's scans dispatched or running, and waiting in the queue (its fair share is judged on these). */
+  tokenLoad(tokenId: string): { running: number; queued: number } {
+    const rows = this.#sql
+      .exec<{ status: JobStatus; n: number }>("SELECT status, COUNT(*) AS n FROM jobs WHERE token_id = ? AND status IN ('queued', 'dispatched', 'running') GROUP BY status", tokenId)
+      .toArray();
+    const count = (statuses: JobStatus[]) => rows.filter((r) => statuses.includes(r.status)).reduce((sum, r) => sum + r.n, 0);
+    return { running: count(['dispatched', 'running']), queued: count(['queued']) };
+  }
+
   activeOnRunner(runnerId: string): JobRow[] {
     return this.#sql.exec<JobRow>("SELECT * FROM jobs WHERE runner_id = ? AND status IN ('dispatched', 'running')", runnerId).toArray();
   }
