@@ -61,7 +61,7 @@ describe('GET /v1/runners/connect checks who before how', () => {
     ['no token, no upgrade', undefined, false, 401],
     ['no token, an upgrade', undefined, true, 401],
     ['a bad token, no upgrade', 'sgr_0garbagegarbagegarbagegarbagegarbagegarbagega', false, 401],
-  ] as const)('%s → %i', async (_name, token, upgrade, status) => {
+  ] as const)('%s → %s', async (_name, token, upgrade, status) => {
     const res = await api('/v1/runners/connect', { ...(upgrade && { headers: { upgrade: 'websocket' } }), ...(token && { token }) });
     expect(res.status).toBe(status);
     expect((await json(res)).error.type).toBe('unauthorized');
