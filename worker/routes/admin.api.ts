@@ -8,6 +8,7 @@ import { getDirectory } from '../directory.do.ts';
 import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
 import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
 import { SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
+import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
 import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { unwrap, valid } from './validators.ts';
@@ -132,7 +133,7 @@ export const adminApi = new Hono<AppEnv>()
       // `online` is the edge's view now; the hello fields describe the live link (or the last one).
       link: {
         online: runner.connected,
-        lastSeen: runner.lastSeen && new Date(runner.lastSeen).toISOString(),
+        lastSeen: runner.lastSeen === null ? null : new Date(runner.lastSeen).toISOString(),
         declaredNetworks: runner.hello?.networks ?? null,
         runnerVersion: runner.hello?.runnerVersion ?? null,
         nmapVersion: runner.hello?.nmapVersion ?? null,
@@ -140,8 +141,8 @@ export const adminApi = new Hono<AppEnv>()
       },
       breaker: runner.breaker.state,
       edge: { protocols: [...SUPPORTED_PROTOCOLS], heartbeatSec: Number(c.env.HEARTBEAT_SEC) || 30 },
-      policy: { allowedNetworks: policy.allowedNetworks, allowIntrusive: policy.allowIntrusive, allowEvasion: policy.allowEvasion, output: policy.output },
-    });
+      policy: { allowedNetworks: policy.allowedNetworks, allowIntrusive: policy.allowIntrusive, allowEvasion: policy.allowEvasion },
+    } satisfies RunnerSelf);
   })
   // The runner link: checked here, before any Durable Object is touched. Who asks comes first (401/403), then how.
   .get('/v1/runners/connect', async (c) => {
