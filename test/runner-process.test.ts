@@ -208,6 +208,31 @@ describe.concurrent('scangate-runner process', () => {
     }
   });
 
+  it('run --nmap exits 1 and says what is wrong with the path: not executable, a directory, not found', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    // One after another: three runner starts at once would only load the machine.
+    for (const [nmap, said] of [
+      ['/etc/passwd', /"problem":"\/etc\/passwd is not executable \(mode 0644\)"/],
+      ['/etc', /"problem":"\/etc is a directory, not a program"/],
+      ['/nonexistent/nmap', /"problem":"\/nonexistent\/nmap not found"/],
+    ] as const) {
+      const runner = startRunner(onTestFinished, edge, ['--nmap', nmap]);
+      expect(await runner.exit).toBe(1);
+      expect(runner.stdout()).toMatch(said);
+      expect(runner.stdout()).toMatch(/"hint":"Point --nmap \(SCANGATE_NMAP\) at the nmap program\."/);
+    }
+    expect(edge.connections).toBe(0);
+  });
+
+  it('run to wss:// on a port that speaks plain HTTP logs that, and how to fix it', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished); // a plain HTTP (ws://) listener on loopback
+    const plainPort = new URL(edge.url).port;
+    const runner = startRunner(onTestFinished, edge, ['--server', `wss://127.0.0.1:${plainPort}`]);
+    await waitForOutput(runner, /"event":"link.error"/);
+    expect(runner.stdout()).toContain(`"message":"127.0.0.1:${plainPort} speaks plain HTTP, not TLS, so wss:// cannot work there (EPROTO)"`);
+    expect(runner.stdout()).toMatch(/"hint":"Use ws:\/\/127\.0\.0\.1:\d+ if the edge runs on this host/);
+  });
+
   it('doctor reports a clear table and fails on a refused token', async ({ onTestFinished }) => {
     // Async: the edge double lives in this process and must keep answering while doctor runs.
     const run = promisify(execFile);
