@@ -262,6 +262,33 @@ describe.concurrent('scangate-runner process', () => {
     for (const row of ['token', 'networks', 'nmap', 'prlimit', 'setpriv', 'privileges', 'node']) expect(refused?.stdout).toMatch(new RegExp(`^${row}\\s+(ok|warn)\\s`, 'm'));
   });
 
+  it('doctor as an unprivileged user (nobody): says what that means, and names a token file it cannot read', async ({ onTestFinished }) => {
+    // As root the test drops to nobody, as the systemd unit drops to its User=; as another user it is that user.
+    const edge = await edgeDouble(onTestFinished);
+    const nobody = isRoot ? nobodyCanRun() : undefined;
+    const doctorAs = (tokenPath: string) => {
+      const args = [nobody?.entry ?? join(ROOT, 'runner/main.ts'), 'doctor', '--server', edge.url, '--token-file', tokenPath, '--network', '127.0.0.0/8', '--env-file', '/dev/null'];
+      const [cmd, argv] = nobody ? ['setpriv', [...DROP, nobody.node, ...args]] : [process.execPath, args];
+      return promisify(execFile)(cmd, argv, { cwd: dir, encoding: 'utf8' }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      );
+    };
+    const readable = await doctorAs(tokenFile);
+    expect(readable.stdout).toMatch(/^privileges\s+warn\s+uid \d+ without CAP_NET_RAW: connect scans only/m);
+    expect(readable.stdout).toMatch(/^server\s+ok\s+.*token accepted/m);
+    expect(readable.code).toBe(0); // warnings only
+    if (nobody) {
+      // privateTokenFile is root's, mode 0600: as the service user would find a token file installed wrongly.
+      const locked = await doctorAs(privateTokenFile);
+      expect(locked.code).toBe(1);
+      expect(locked.stdout).toMatch(new RegExp(`^token\\s+FAIL\\s+--token-file ${privateTokenFile} is not readable by uid 65534 \\(EACCES\\)$`, 'm'));
+      expect(locked.stdout).toMatch(/fix: Run doctor as the service user/);
+      expect(locked.stdout).toMatch(/^server\s+warn\s+.*the edge answers \(HTTP 401\); no token to check$/m);
+      expect(locked.stdout).toMatch(/^nmap\s+ok\s/m);
+    }
+  });
+
   it("refuses a script its own nmap describes differently from the catalog, runs the rest, and doctor says so", async ({ onTestFinished }) => {
     // A real nmap with a data directory (NMAPDIR) whose http-title.nse claims other categories, plus a script the
     // catalog has never seen: what a modified or newer nmap install looks like to the runner.
