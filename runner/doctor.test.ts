@@ -136,6 +136,11 @@ describe("doctor's comparison with the edge (edgeRows: pure, on the edge's answe
     expect(row(rows(['--network', '10.20.0.0/16'], self()), 'link')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/never connected/) });
   });
 
+  it("names an open breaker, and says nothing of a closed one", () => {
+    expect(row(rows([], self({ breaker: 'OPEN' })), 'breaker')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/breaker for this runner is OPEN/) });
+    expect(row(rows([], self()), 'breaker')).toBeUndefined();
+  });
+
   it('protocol and consent against the pool', () => {
     expect(row(rows([], self({ edge: { protocols: [2], heartbeatSec: 30 } })), 'protocol')?.status).toBe('FAIL');
     expect(row(rows(['--allow-intrusive'], self()), 'consent')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/intrusive: allowed here, but the pool policy refuses them/) });

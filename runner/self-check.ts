@@ -179,5 +179,9 @@ function consentRow(settings: Settings, self: RunnerSelf): Check {
 export function edgeRows(settings: Settings, answer: EdgeAnswer | undefined): Check[] {
   const { row, self } = serverRow(settings, answer);
   if (!self) return [row, networksRow(settings, undefined)];
-  return [row, linkRow(self), protocolRow(self), networksRow(settings, self), consentRow(settings, self)];
+  const breaker: Check[] =
+    self.breaker === 'CLOSED'
+      ? []
+      : [{ check: 'breaker', status: 'warn', detail: `the edge's breaker for this runner is ${self.breaker}: it gets no new scans until a probe succeeds`, fix: 'See why in GET /v1/breakers (or the dashboard); an admin can reset it once the cause is fixed.' }];
+  return [row, linkRow(self), ...breaker, protocolRow(self), networksRow(settings, self), consentRow(settings, self)];
 }
