@@ -20,6 +20,7 @@ import { execute } from './executor.ts';
 import { guardDispatch, type Resolver } from './guard.ts';
 import type { LocalScripts } from './nmap-scripts.ts';
 import { JobJournal } from './journal.ts';
+import { explainConnectError } from './messages.ts';
 import type { Logger } from './log.ts';
 import type { Privilege } from './system.ts';
 
@@ -169,7 +170,10 @@ export class RunnerLink {
       if (!parsed.ok) return this.#o.log.log('warn', 'link.malformed_frame', { problem: parsed.problem });
       this.#handle(parsed.message);
     });
-    socket.on('error', (e) => this.#o.log.log('warn', 'link.error', { message: e.message }));
+    socket.on('error', (e) => {
+      const { detail, fix } = explainConnectError(connectUrl, e);
+      this.#o.log.log('warn', 'link.error', { message: detail, hint: fix });
+    });
     socket.on('close', (code, reason) => {
       clearInterval(this.#heartbeat);
       this.#welcomed = false;

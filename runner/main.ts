@@ -9,7 +9,7 @@ import { doctor, formatChecks } from './doctor.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
-import { detectPrivilege, nmapVersion, which } from './system.ts';
+import { detectPrivilege, locate, nmapVersion, which } from './system.ts';
 import type { Resolver } from './guard.ts';
 
 /** The system resolver (A and AAAA, /etc/hosts included), every address. */
@@ -31,7 +31,7 @@ async function main(): Promise<number> {
     return EXIT.ok;
   }
   if (command.kind === 'doctor') {
-    const checks = await doctor(command.config);
+    const checks = await doctor(command.settings);
     process.stdout.write(formatChecks(checks));
     return checks.some((c) => c.status === 'FAIL') ? EXIT.fatal : EXIT.ok;
   }
@@ -39,15 +39,18 @@ async function main(): Promise<number> {
   const { config } = command;
   const log = createLogger();
   log.secret(config.token);
-  const nmapPath = await which(config.nmap);
-  const prlimit = await which('prlimit');
-  if (!nmapPath || !prlimit) {
+  const nmap = await locate(config.nmap);
+  const prlimit = await locate('prlimit');
+  if (!nmap.ok || !prlimit.ok) {
     log.log('error', 'runner.missing_tool', {
-      missing: !nmapPath ? config.nmap : 'prlimit',
-      hint: !nmapPath ? 'Install nmap (apt-get install nmap) or pass --nmap <path>.' : 'Install util-linux (prlimit).',
+      problem: !nmap.ok ? nmap.problem : !prlimit.ok ? prlimit.problem : '',
+      hint: !nmap.ok
+        ? config.nmap === 'nmap' ? 'Install nmap (apt-get install nmap) or pass --nmap <path>.' : 'Point --nmap (SCANGATE_NMAP) at the nmap program.'
+        : 'Install util-linux (prlimit).',
     });
     return EXIT.fatal;
   }
+  const nmapPath = nmap.path;
   const setprivPath = await which('setpriv');
   if (!setprivPath) log.log('warn', 'runner.no_setpriv', { hint: 'Install util-linux setpriv so nmap dies with the runner if the runner is killed.' });
   const privilege = await detectPrivilege();

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -44,20 +44,46 @@ export async function detectPrivilege(): Promise<Privilege> {
   return { privileged: false, root, viaCapabilities: false, detail: root ? 'root without CAP_NET_RAW' : `uid ${process.getuid?.()} without CAP_NET_RAW` };
 }
 
-/** The absolute path of a command, as the shell would find it on PATH (or the path itself). */
-export async function which(command: string): Promise<string | undefined> {
-  const candidates = command.includes('/')
-    ? [command]
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      return isAbsolute(candidate) ? candidate : join(process.cwd(), candidate);
-    } catch {
-      // next
-    }
+export type Located = { ok: true; path: string } | { ok: false; problem: string };
+
+/** What stands at `path`, for a program: runnable, or one line saying why not ("is a directory", "is not executable"). */
+async function runnable(path: string): Promise<Located> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, problem: code === 'ENOENT' || code === 'ENOTDIR' ? `${path} not found` : `${path} cannot be read (${code ?? (e as Error).message})` };
   }
-  return undefined;
+  if (info.isDirectory()) return { ok: false, problem: `${path} is a directory, not a program` };
+  try {
+    // X_OK alone passes for root on any file with one execute bit, and on directories: the checks above come first.
+    await access(path, constants.X_OK);
+  } catch {
+    return { ok: false, problem: `${path} is not executable (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})` };
+  }
+  return info.isFile() ? { ok: true, path: isAbsolute(path) ? path : join(process.cwd(), path) } : { ok: false, problem: `${path} is not a regular file` };
+}
+
+/**
+ * The absolute path of a command, as the shell would find it on PATH (or the path itself, when it has a slash); or
+ * why not, naming the path: not found, a directory, not executable.
+ */
+export async function locate(command: string): Promise<Located> {
+  if (command.includes('/')) return runnable(command);
+  let unusable: Located | undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const found = await runnable(join(dir, command));
+    if (found.ok) return found;
+    if (!found.problem.endsWith('not found')) unusable ??= found;
+  }
+  return unusable ?? { ok: false, problem: `${command} not found on PATH` };
+}
+
+/** The absolute path of a command (see `locate`), or undefined. */
+export async function which(command: string): Promise<string | undefined> {
+  const found = await locate(command);
+  return found.ok ? found.path : undefined;
 }
 
 /** nmap's version ("7.93"), or undefined when it does not run. */

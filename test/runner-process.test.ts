@@ -14,14 +14,18 @@ import { EdgeDouble } from './helpers/edge-double.ts';
  * double of the edge; real nmap against 127.0.0.1 only.
  */
 const ROOT = new URL('..', import.meta.url).pathname;
-const TOKEN = 'srt_process_test_token_0123456789';
+/** Shaped as the edge mints runner tokens (sgr_, a shard digit, 43 characters): doctor checks the shape. */
+const TOKEN = 'sgr_0process_test_token_0123456789abcdefghijklmn';
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn(`runner-process: the privileged (root) SYN-scan test is skipped: running as uid ${process.getuid?.()}, not root`);
 
 const dir = mkdtempSync(join(tmpdir(), 'scangate-runner-test-'));
 chmodSync(dir, 0o755);
 const tokenFile = join(dir, 'token');
-writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o644 });
+writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o644 }); // the runner-as-nobody test reads it
+/** As an admin installs it: readable by its owner only (doctor warns about a token file every user can read). */
+const privateTokenFile = join(dir, 'private-token');
+writeFileSync(privateTokenFile, `${TOKEN}\n`, { mode: 0o600 });
 
 const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.type === 'job.finished' && m.jobId === jobId;
 const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
@@ -204,25 +208,85 @@ describe.concurrent('scangate-runner process', () => {
     }
   });
 
+  it('run --nmap exits 1 and says what is wrong with the path: not executable, a directory, not found', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished);
+    // One after another: three runner starts at once would only load the machine.
+    for (const [nmap, said] of [
+      ['/etc/passwd', /"problem":"\/etc\/passwd is not executable \(mode 0644\)"/],
+      ['/etc', /"problem":"\/etc is a directory, not a program"/],
+      ['/nonexistent/nmap', /"problem":"\/nonexistent\/nmap not found"/],
+    ] as const) {
+      const runner = startRunner(onTestFinished, edge, ['--nmap', nmap]);
+      expect(await runner.exit).toBe(1);
+      expect(runner.stdout()).toMatch(said);
+      expect(runner.stdout()).toMatch(/"hint":"Point --nmap \(SCANGATE_NMAP\) at the nmap program\."/);
+    }
+    expect(edge.connections).toBe(0);
+  });
+
+  it('run to wss:// on a port that speaks plain HTTP logs that, and how to fix it', async ({ onTestFinished }) => {
+    const edge = await edgeDouble(onTestFinished); // a plain HTTP (ws://) listener on loopback
+    const plainPort = new URL(edge.url).port;
+    const runner = startRunner(onTestFinished, edge, ['--server', `wss://127.0.0.1:${plainPort}`]);
+    await waitForOutput(runner, /"event":"link.error"/);
+    expect(runner.stdout()).toContain(`"message":"127.0.0.1:${plainPort} speaks plain HTTP, not TLS, so wss:// cannot work there (EPROTO)"`);
+    expect(runner.stdout()).toMatch(/"hint":"Use ws:\/\/127\.0\.0\.1:\d+ if the edge runs on this host/);
+  });
+
   it('doctor reports a clear table and fails on a refused token', async ({ onTestFinished }) => {
     // Async: the edge double lives in this process and must keep answering while doctor runs.
     const run = promisify(execFile);
     const doctor = (url: string) =>
-      run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', url, '--token-file', tokenFile, '--network', '127.0.0.0/8'], { encoding: 'utf8' });
+      run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', url, '--token-file', privateTokenFile, '--network', '127.0.0.0/8'], { encoding: 'utf8' });
     const edge = await edgeDouble(onTestFinished);
     const good = (await doctor(edge.url)).stdout;
     expect(good).toMatch(/^CHECK\s+STATUS\s+DETAIL/);
+    expect(good).toMatch(/token\s+ok\s+.*a runner token \(sgr_0…\)/);
     expect(good).toMatch(/nmap\s+ok\s+.*version 7/);
-    expect(good).toMatch(/server\s+ok\s+.*token accepted/);
+    expect(good).toMatch(/server\s+ok\s+.*token accepted: runner test-runner \(rn_test\)/);
+    expect(good).toMatch(/networks\s+ok\s+declared 127\.0\.0\.0\/8, inside the grant \(127\.0\.0\.0\/8\)/);
     expect(good).toMatch(/setpriv\s+ok\s+.*parent-death signal/);
+    expect(good).toMatch(/node\s+ok\s+Node \d+/);
     expect(good).toMatch(/scripts\s+ok\s+nmap 7\.\d+: \d{3} scripts, 0 unknown to this runner's catalog/);
+    expect(good).not.toContain(TOKEN);
+    expect(edge.connections).toBe(0); // no WebSocket, no hello: only the read-only self-check
+    expect(edge.selfChecks).toBe(1);
     const wrong = await edgeDouble(onTestFinished, { tokens: ['another-token-0123456789'] });
     const refused = await doctor(wrong.url).then(
       () => undefined,
       (e: { code: number; stdout: string }) => e,
     );
     expect(refused?.code).toBe(1);
-    expect(refused?.stdout).toMatch(/server\s+FAIL\s+.*token rejected \(HTTP 401\)/);
+    expect(refused?.stdout).toMatch(/server\s+FAIL\s+.*token refused \(HTTP 401\)/);
+    // Every other row is still there.
+    for (const row of ['token', 'networks', 'nmap', 'prlimit', 'setpriv', 'privileges', 'node']) expect(refused?.stdout).toMatch(new RegExp(`^${row}\\s+(ok|warn)\\s`, 'm'));
+  });
+
+  it('doctor as an unprivileged user (nobody): says what that means, and names a token file it cannot read', async ({ onTestFinished }) => {
+    // As root the test drops to nobody, as the systemd unit drops to its User=; as another user it is that user.
+    const edge = await edgeDouble(onTestFinished);
+    const nobody = isRoot ? nobodyCanRun() : undefined;
+    const doctorAs = (tokenPath: string) => {
+      const args = [nobody?.entry ?? join(ROOT, 'runner/main.ts'), 'doctor', '--server', edge.url, '--token-file', tokenPath, '--network', '127.0.0.0/8', '--env-file', '/dev/null'];
+      const [cmd, argv] = nobody ? ['setpriv', [...DROP, nobody.node, ...args]] : [process.execPath, args];
+      return promisify(execFile)(cmd, argv, { cwd: dir, encoding: 'utf8' }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      );
+    };
+    const readable = await doctorAs(tokenFile);
+    expect(readable.stdout).toMatch(/^privileges\s+warn\s+uid \d+ without CAP_NET_RAW: connect scans only/m);
+    expect(readable.stdout).toMatch(/^server\s+ok\s+.*token accepted/m);
+    expect(readable.code).toBe(0); // warnings only
+    if (nobody) {
+      // privateTokenFile is root's, mode 0600: as the service user would find a token file installed wrongly.
+      const locked = await doctorAs(privateTokenFile);
+      expect(locked.code).toBe(1);
+      expect(locked.stdout).toMatch(new RegExp(`^token\\s+FAIL\\s+--token-file ${privateTokenFile} is not readable by uid 65534 \\(EACCES\\)$`, 'm'));
+      expect(locked.stdout).toMatch(/fix: Run doctor as the service user/);
+      expect(locked.stdout).toMatch(/^server\s+warn\s+.*the edge answers \(HTTP 401\); no token to check$/m);
+      expect(locked.stdout).toMatch(/^nmap\s+ok\s/m);
+    }
   });
 
   it("refuses a script its own nmap describes differently from the catalog, runs the rest, and doctor says so", async ({ onTestFinished }) => {

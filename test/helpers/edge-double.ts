@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -12,6 +12,7 @@ import {
   type JobDispatch,
   type RunnerMessage,
 } from '../../shared/protocol/index.ts';
+import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
 
 /**
  * A TEST DOUBLE of the edge's runner endpoint (named as such): a local `ws` server on 127.0.0.1 that speaks
@@ -26,6 +27,8 @@ export interface EdgeDoubleOptions {
   autoAck?: boolean;
   /** Answer hello with this instead of a welcome. */
   onHello?: (hello: Hello, socket: WebSocket) => EdgeMessage | undefined;
+  /** What GET /v1/runners/self answers an accepted token (see shared/protocol/runner-self.ts); fields override a default. */
+  self?: Partial<RunnerSelf>;
 }
 
 export class EdgeDouble {
@@ -33,9 +36,12 @@ export class EdgeDouble {
   readonly hellos: Hello[] = [];
   readonly authorizations: string[] = [];
   connections = 0;
+  /** GET /v1/runners/self requests answered (doctor's read-only check). */
+  selfChecks = 0;
   refuseWithStatus: number | undefined;
   autoAck: boolean;
   #server: WebSocketServer;
+  #http!: Server;
   #sockets = new Set<WebSocket>();
   #waiters: Array<() => void> = [];
   readonly #options: EdgeDoubleOptions;
@@ -49,25 +55,43 @@ export class EdgeDouble {
 
   static async start(options: EdgeDoubleOptions = {}): Promise<EdgeDouble> {
     let double: EdgeDouble | undefined;
+    const accepted = (auth: string) => !options.tokens || options.tokens.some((t) => auth === `Bearer ${t}`);
+    // Plain requests: the runner self-check, as the edge answers it (JSON, the error taxonomy's shape).
+    const http = createServer((req, res) => {
+      const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url !== '/v1/runners/self') return reply(404, { error: { type: 'not_found', message: 'No such endpoint', recoverySuggestion: 'See the README.' } });
+      double!.selfChecks++;
+      if (!accepted(req.headers.authorization ?? '')) return reply(401, { error: { type: 'unauthorized', message: 'Missing or invalid bearer token', recoverySuggestion: 'Send a runner token.' } });
+      const online = double!.#sockets.size > 0;
+      const hello = double!.hellos.at(-1);
+      reply(200, {
+        runner: { id: 'rn_test', name: 'test-runner', pool: 'default' },
+        grantedNetworks: ['127.0.0.0/8'],
+        link: { online, lastSeen: null, declaredNetworks: hello?.networks ?? null, runnerVersion: hello?.runnerVersion ?? null, nmapVersion: hello?.nmapVersion ?? null, privileged: hello?.privileged ?? null },
+        breaker: 'CLOSED',
+        edge: { protocols: [1], heartbeatSec: options.heartbeatSec ?? 30 },
+        policy: { allowedNetworks: ['127.0.0.0/8'], allowIntrusive: false, allowEvasion: false },
+        ...options.self,
+      } satisfies RunnerSelf);
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const server = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
+      server: http,
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => {
         const auth = info.req.headers.authorization ?? '';
         double!.authorizations.push(auth);
         if (double!.refuseWithStatus) return done(false, double!.refuseWithStatus);
-        const tokens = options.tokens;
-        if (tokens && !tokens.some((t) => auth === `Bearer ${t}`)) return done(false, 401);
+        if (!accepted(auth)) return done(false, 401);
         done(true);
       },
     });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     double = new EdgeDouble(server, options);
+    double.#http = http;
     return double;
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return `ws://127.0.0.1:${(this.#http.address() as AddressInfo).port}`;
   }
 
   #accept(socket: WebSocket): void {
@@ -154,5 +178,7 @@ export class EdgeDouble {
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.terminate();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
   }
 }

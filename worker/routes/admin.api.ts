@@ -1,12 +1,14 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError, scanError } from '../../shared/errors/index.ts';
-import { authenticate, requireRole, unauthorized, type AppEnv } from '../auth.ts';
+import { authenticate, requireRole, unauthorized, type AppEnv, type Principal } from '../auth.ts';
 import { getCoordinator, type Result } from '../coordinator.do.ts';
 import type { Env } from '../env.ts';
 import { getDirectory } from '../directory.do.ts';
 import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
 import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
+import { SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
+import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
 import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { unwrap, valid } from './validators.ts';
@@ -119,15 +121,47 @@ export const adminApi = new Hono<AppEnv>()
     const q = c.req.valid('query');
     return c.json(await getCoordinator(c.env, q.pool).audit(q.limit, q.cursor ? Number(q.cursor) : undefined));
   })
-  // The runner link: checked here, before any Durable Object is touched.
-  .get('/v1/runners/connect', async (c) => {
-    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-      throw new ScangateError(scanError('validation_error', 'This endpoint takes a WebSocket upgrade', 'Connect with scangate-runner.'));
+  // The runner's read-only self-check (what `scangate-runner doctor` asks): its name, grant, link and the pool
+  // policy it must agree with. It never touches the link, so a live runner on the same token stays connected.
+  .get('/v1/runners/self', async (c) => {
+    const principal = await runnerPrincipal(c.req.header('authorization'), c.env, 'Only runner tokens have a runner self-check');
+    const coordinator = getCoordinator(c.env, principal.pool);
+    const [runner, policy] = await Promise.all([coordinator.runner(principal.runnerId), coordinator.getPolicy()]);
+    if (!runner || runner.revokedAt !== null) {
+      throw new ScangateError(scanError('forbidden', 'This runner was revoked by an admin', 'Ask an admin for a new runner token (POST /v1/runners).'));
     }
-    const principal = await authenticate(c.req.header('authorization'), c.env);
-    if (!principal) throw unauthorized();
-    if (principal.role !== 'runner' || !principal.runnerId) {
-      throw new ScangateError(scanError('forbidden', 'Only runner tokens may open the runner link', 'Use the token printed by POST /v1/runners.'));
+    return c.json({
+      runner: { id: runner.id, name: runner.name, pool: principal.pool },
+      grantedNetworks: runner.granted ?? policy.allowedNetworks,
+      // `online` is the edge's view now; the hello fields describe the live link (or the last one).
+      link: {
+        online: runner.connected,
+        lastSeen: runner.lastSeen === null ? null : new Date(runner.lastSeen).toISOString(),
+        declaredNetworks: runner.hello?.networks ?? null,
+        runnerVersion: runner.hello?.runnerVersion ?? null,
+        nmapVersion: runner.hello?.nmapVersion ?? null,
+        privileged: runner.hello?.privileged ?? null,
+      },
+      breaker: runner.breaker.state,
+      edge: { protocols: [...SUPPORTED_PROTOCOLS], heartbeatSec: Number(c.env.HEARTBEAT_SEC) || 30 },
+      policy: { allowedNetworks: policy.allowedNetworks, allowIntrusive: policy.allowIntrusive, allowEvasion: policy.allowEvasion },
+    } satisfies RunnerSelf);
+  })
+  // The runner link: checked here, before any Durable Object is touched. Who asks comes first (401/403), then how.
+  .get('/v1/runners/connect', async (c) => {
+    const principal = await runnerPrincipal(c.req.header('authorization'), c.env, 'Only runner tokens may open the runner link');
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new ScangateError(scanError('validation_error', 'This endpoint takes a WebSocket upgrade', 'Connect with scangate-runner; to check a runner token without connecting, use GET /v1/runners/self.'));
     }
     return getCoordinator(c.env, principal.pool).fetch(new Request('https://coordinator/connect', { headers: { upgrade: 'websocket', 'x-runner-id': principal.runnerId } }));
   });
+
+/** The runner a runner token stands for: 401 without a valid token, 403 for any other kind of token. */
+async function runnerPrincipal(header: string | undefined, env: Env, refusal: string): Promise<Principal & { runnerId: string }> {
+  const principal = await authenticate(header, env);
+  if (!principal) throw unauthorized();
+  if (principal.role !== 'runner' || !principal.runnerId) {
+    throw new ScangateError(scanError('forbidden', refusal, 'Use the runner token printed by POST /v1/runners.'));
+  }
+  return { ...principal, runnerId: principal.runnerId };
+}
