@@ -97,6 +97,7 @@ describe('login throttle rules', () => {
     expect(addressBucket('2001:db8:0000:0001:abcd::9')).toBe('2001:db8:0:1::/64');
     expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(addressBucket('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressBucket('::ffff:203.0.113.7')).toBe('203.0.113.7');
     expect(bucketsOf('203.0.113.7', 'sgt_3abcdefghijk')).toEqual(['address:203.0.113.7', 'prefix:sgt_3abcdefg']);
     expect(bucketsOf('203.0.113.7', '')).toEqual(['address:203.0.113.7']);
   });

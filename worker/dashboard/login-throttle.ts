@@ -16,6 +16,8 @@ export const TOKEN_PREFIX_CHARS = 12;
 /** The /64 of an IPv6 address, the address itself for IPv4 or anything else (bounded). */
 export function addressBucket(address: string): string {
   const a = address.trim().toLowerCase().slice(0, 64);
+  // IPv4, or IPv4 written in IPv6 (::ffff:203.0.113.7): the IPv4 address, or every such client would share a /64.
+  if (a.includes('.')) return a.slice(a.lastIndexOf(':') + 1);
   if (!a.includes(':')) return a;
   const [head = '', tail] = a.split('::', 2) as [string, string | undefined];
   const left = head ? head.split(':') : [];

@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ADMIN, api, BASE, json, mintToken } from '../testing/runner-client.ts';
+import { originAllowed } from './mcp.api.ts';
 
 /**
  * The /mcp guards in front of the SDK: the Origin check against configured origins (vitest.config.ts sets
@@ -44,6 +45,16 @@ describe('MCP Origin check (DNS rebinding)', () => {
       expect((await post('http://evil.example/mcp', token, initialize, { origin })).status, origin).toBe(200);
     }
     expect((await post(`${BASE}/mcp`, token, initialize)).status).toBe(200);
+  });
+});
+
+describe('the Origin rule', () => {
+  it('matches configured origins exactly (case and a trailing slash aside), and nothing when none is configured', () => {
+    const env = { ALLOWED_ORIGINS: ' https://A.example/ ,http://localhost:6274', PUBLIC_ORIGIN: 'https://scangate.example.org/' };
+    for (const origin of ['https://a.example', 'http://localhost:6274', 'https://scangate.example.org', undefined]) expect(originAllowed(origin, env), origin).toBe(true);
+    for (const origin of ['http://a.example', 'https://a.example:8443', 'https://b.example', 'http://localhost:6275', 'null', '']) expect(originAllowed(origin, env), origin).toBe(false);
+    expect(originAllowed('https://scangate.example.org', {})).toBe(false);
+    expect(originAllowed(undefined, {})).toBe(true);
   });
 });
 

@@ -38,8 +38,8 @@ function refusal(status: number, code: number, error: ScanError): Response {
  */
 export function originAllowed(origin: string | undefined, env: Pick<Env, 'ALLOWED_ORIGINS' | 'PUBLIC_ORIGIN'>): boolean {
   if (origin === undefined) return true;
-  const configured = [...(env.ALLOWED_ORIGINS ?? '').split(','), env.PUBLIC_ORIGIN ?? ''].map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
-  return configured.includes(origin);
+  const configured = [...(env.ALLOWED_ORIGINS ?? '').split(','), env.PUBLIC_ORIGIN ?? ''].map((o) => o.trim().replace(/\/+$/, '').toLowerCase()).filter(Boolean);
+  return configured.includes(origin.toLowerCase());
 }
 
 export const mcpApi = new Hono<AppEnv>().on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
