@@ -20,8 +20,18 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
-            // Short leases and queue waits so lease expiry and queue timeouts happen within a test.
-            miniflare: { bindings: { ADMIN_TOKEN: 'test-admin-token-0123456789abcdef', LEASE_SEC: '2', QUEUE_WAIT_SEC: '2' } },
+            // Short leases and queue waits so lease expiry and queue timeouts happen within a test; a small scan-audit
+            // retention so the audit attack test overflows it quickly; the origins /mcp allows (worker/mcp/origin.test.ts).
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+                LEASE_SEC: '2',
+                QUEUE_WAIT_SEC: '2',
+                AUDIT_SCAN_MAX_ROWS: '50',
+                PUBLIC_ORIGIN: 'https://scangate.test',
+                ALLOWED_ORIGINS: 'https://agent-console.test, http://localhost:6274',
+              },
+            },
           }),
         ],
         test: {

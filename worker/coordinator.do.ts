@@ -20,7 +20,7 @@ import { chooseRunner, type RunnerView } from './routing.ts';
 import { admitOutput, frameBudget } from './output-caps.ts';
 import { decideSecondHello, noteConflict } from './link-conflict.ts';
 import { applyMigrations } from './storage/migrations.ts';
-import { AuditStore, excerpt, type AuditEntry } from './stores/audit.store.ts';
+import { AuditStore, auditRetention, excerpt, type AuditEntry, type AuditQuery } from './stores/audit.store.ts';
 import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
 import { Counters, renderPrometheus } from './stores/metrics.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
@@ -93,7 +93,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#schemaVersion = applyMigrations(this.#sql, COORDINATOR_MIGRATIONS);
     this.#jobs = new JobStore(this.#sql);
     this.#runners = new RunnerStore(this.#sql);
-    this.#audit = new AuditStore(this.#sql);
+    this.#audit = new AuditStore(this.#sql, auditRetention(env));
     this.#counters = new Counters(this.#sql);
     this.#mcpTasks = new McpTaskService(new TaskStore(this.#sql), this.#jobs, (principal, scanId) => this.cancelScan(principal, scanId));
     this.#sql.exec(`INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`, new Date().toISOString());
@@ -160,8 +160,8 @@ export class Coordinator extends DurableObject<Env> {
     return ok({ policy: resolved.policy, clamps: resolved.clamps });
   }
 
-  audit(limit: number, before?: number): { entries: AuditEntry[]; nextCursor: string | null } {
-    return this.#audit.page(limit, before);
+  audit(query: AuditQuery): { entries: AuditEntry[]; nextCursor: string | null } {
+    return this.#audit.page(query);
   }
 
   recordAudit(actor: string, action: string, decision: string, detail: Record<string, unknown>): void {

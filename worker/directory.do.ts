@@ -1,5 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
+import { LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS } from './dashboard/login-throttle.ts';
 import type { Env } from './env.ts';
+import { LoginFailureStore } from './stores/login-failures.store.ts';
 import { applyMigrations, type Migration } from './storage/migrations.ts';
 import type { Role, TokenKind } from './tokens.ts';
 
@@ -36,6 +38,13 @@ const MIGRATIONS: readonly Migration[] = [
       created_at INTEGER NOT NULL,
       expires_at INTEGER NOT NULL
     )`,
+  },
+  {
+    version: 3,
+    name: 'login throttling',
+    sql: `CREATE TABLE login_failures (bucket TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX login_failures_by_bucket ON login_failures (bucket, at);
+      CREATE INDEX login_failures_by_time ON login_failures (at);`,
   },
 ];
 
@@ -143,6 +152,16 @@ export class Directory extends DurableObject<Env> {
 
   deleteSession(hash: string): void {
     this.ctx.storage.sql.exec('DELETE FROM sessions WHERE hash = ?', hash);
+  }
+
+  /** Failed dashboard logins of a throttling bucket (worker/dashboard/login.ts) inside the window, newest first. */
+  loginFailures(bucket: string): number[] {
+    return new LoginFailureStore(this.ctx.storage.sql).recent(bucket, Date.now() - LOGIN_WINDOW_MS, LOGIN_FAILURE_LIMIT);
+  }
+
+  loginFailed(bucket: string): void {
+    const now = Date.now();
+    new LoginFailureStore(this.ctx.storage.sql).add(bucket, now, now - LOGIN_WINDOW_MS);
   }
 
   /** Revokes a token by id, or (for runners) every token of a runner; returns what was revoked. */

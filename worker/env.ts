@@ -14,8 +14,15 @@ export interface Env {
   QUEUE_WAIT_SEC?: string;
   /** How long past a job's timeout its runner has to report its end before the edge fails it. */
   DEADLINE_GRACE_SEC?: string;
-  /** Extra browser origins allowed on /mcp (comma-separated); requests without Origin always pass. */
+  /** Browser origins allowed on /mcp (comma-separated); requests without Origin always pass. */
   ALLOWED_ORIGINS?: string;
+  /** The public origin the Worker is served at (e.g. https://scangate.example.org): allowed on /mcp too. */
+  PUBLIC_ORIGIN?: string;
+  /** Audit retention per kind (stores/audit.store.ts): newest rows kept and maximum age in days. */
+  AUDIT_SECURITY_MAX_ROWS?: string;
+  AUDIT_SECURITY_MAX_AGE_DAYS?: string;
+  AUDIT_SCAN_MAX_ROWS?: string;
+  AUDIT_SCAN_MAX_AGE_DAYS?: string;
 }
 
 type ScangateEnv = Env;

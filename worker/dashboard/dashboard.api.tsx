@@ -7,6 +7,7 @@ import { revokeRunnerEverywhere } from '../routes/admin.api.ts';
 import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import { unwrap } from '../routes/validators.ts';
 import { randomToken } from '../tokens.ts';
+import { beginLogin } from './login.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
 import { DashboardPage, LoginPage, ScanPage } from './views.tsx';
 
@@ -79,11 +80,15 @@ export const dashboardApi = new Hono<DashEnv>()
   .post('/dashboard/login', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin login refused', 'Log in from the dashboard page itself.');
     const form = await c.req.parseBody();
-    const token = typeof form.token === 'string' ? form.token.trim() : '';
+    const token = typeof form.token === 'string' ? form.token.trim().slice(0, 512) : '';
+    // Throttled per address and per token prefix (login-throttle.ts); CF-Connecting-IP is set by Cloudflare's edge.
+    const attempt = await beginLogin(c.env, c.req.header('cf-connecting-ip') ?? 'unknown', token);
     const principal = token ? await authenticate(`Bearer ${token}`, c.env) : undefined;
     if (!principal || principal.role !== 'admin') {
+      await attempt.failed(principal);
       return c.html(<LoginPage nonce={c.var.nonce} error="That is not a valid admin token." />, 401);
     }
+    await attempt.succeeded(principal);
     await startSession(c, principal);
     return c.redirect('/dashboard', 303);
   })

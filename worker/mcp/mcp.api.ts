@@ -1,6 +1,8 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
+import { scanError, type ScanError } from '../../shared/errors/index.ts';
 import { authenticate, type AppEnv } from '../auth.ts';
+import type { Env } from '../env.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { buildMcpServer, TOOL_NAMES } from './scan.tools.ts';
 
@@ -23,17 +25,27 @@ function unknownToolCall(body: unknown): { id: string | number; name: string } |
   return typeof name === 'string' && !(TOOL_NAMES as readonly string[]).includes(name) ? { id, name } : null;
 }
 
-/** Origins allowed besides the endpoint's own (comma-separated ALLOWED_ORIGINS); requests without Origin pass. */
-function originAllowed(origin: string | undefined, url: string, allowed: string | undefined): boolean {
-  if (!origin) return true;
-  if (origin === new URL(url).origin) return true;
-  return (allowed ?? '').split(',').map((o) => o.trim()).filter(Boolean).includes(origin);
+/** A refusal that is both a JSON-RPC error and the error taxonomy's shape (`error.type`, `message`, `recoverySuggestion`). */
+function refusal(status: number, code: number, error: ScanError): Response {
+  return new Response(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, ...error } }), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/**
+ * The DNS-rebinding defence the MCP transport spec requires: a request that carries `Origin` must name a
+ * configured origin (ALLOWED_ORIGINS, comma-separated, or PUBLIC_ORIGIN). It is never compared with the request's
+ * own Host: a rebinding page on evil.example that resolves to this server sends Origin and Host both
+ * evil.example. Requests without Origin (SDKs, CLIs: not a browser) pass.
+ */
+export function originAllowed(origin: string | undefined, env: Pick<Env, 'ALLOWED_ORIGINS' | 'PUBLIC_ORIGIN'>): boolean {
+  if (origin === undefined) return true;
+  const configured = [...(env.ALLOWED_ORIGINS ?? '').split(','), env.PUBLIC_ORIGIN ?? ''].map((o) => o.trim().replace(/\/+$/, '').toLowerCase()).filter(Boolean);
+  return configured.includes(origin.toLowerCase());
 }
 
 export const mcpApi = new Hono<AppEnv>().on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
-  // DNS-rebinding defence the MCP spec requires: a browser page on another origin may not drive this endpoint.
-  if (!originAllowed(c.req.header('origin'), c.req.url, c.env.ALLOWED_ORIGINS)) {
-    return jsonRpcError(403, -32000, `Origin ${c.req.header('origin')} is not allowed`);
+  const origin = c.req.header('origin');
+  if (!originAllowed(origin, c.env)) {
+    return refusal(403, -32000, scanError('forbidden', `Origin ${origin!.slice(0, 200)} is not allowed on /mcp`, 'Call from a non-browser client (no Origin), or have the operator add this origin to ALLOWED_ORIGINS.', { details: { origin: origin!.slice(0, 200) } }));
   }
   const principal = await authenticate(c.req.header('authorization'), c.env);
   if (!principal) {
@@ -49,6 +61,11 @@ export const mcpApi = new Hono<AppEnv>().on(['GET', 'POST', 'DELETE'], '/mcp', a
     body = await c.req.json();
   } catch {
     return jsonRpcError(400, -32700, 'Parse error: the body must be one JSON-RPC message');
+  }
+  // MCP 2025-06-18 removed JSON-RPC batching (a POST carries one message); a batch would also turn one request
+  // into many scan decisions past the per-request checks. Refused before anything in it runs.
+  if (Array.isArray(body)) {
+    return refusal(400, -32600, scanError('validation_error', `Invalid Request: JSON-RPC batches (${body.length} messages) are not supported; MCP 2025-06-18 and later removed batching`, 'Send one JSON-RPC message per POST.', { details: { batchSize: body.length } }));
   }
   // The SDK turns an unknown tool into an isError result; the spec calls it a protocol error, so answer it here.
   const unknownTool = unknownToolCall(body);

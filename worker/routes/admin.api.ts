@@ -16,6 +16,19 @@ import { conflictShown } from '../link-conflict.ts';
 
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
 const Pool = z.string().regex(/^[a-z0-9-]{1,32}$/).default('default');
+/** An instant as an ISO 8601 date-time (or a date), turned into epoch ms. */
+const Instant = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time, e.g. 2026-11-30T04:00:00Z').transform((s) => Date.parse(s));
+/** `GET /v1/audit` filters (README, API). */
+const AuditQuery = z.object({
+  pool: Pool,
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().regex(/^\d{1,16}$/).optional(),
+  kind: z.enum(['security', 'scan']).optional(),
+  action: z.string().regex(/^[a-z][a-z_.]{0,63}\*?$/, 'an action such as token.create, or a prefix such as token.*').optional(),
+  actor: z.string().min(1).max(128).optional(),
+  since: Instant.optional(),
+  until: Instant.optional(),
+});
 const shards = () => Array.from({ length: SHARDS }, (_, i) => i.toString(16));
 
 /** Revokes a runner in its pool (its socket is cut at once) and its tokens in the Directory. */
@@ -117,9 +130,9 @@ export const adminApi = new Hono<AppEnv>()
     const breaker = unwrap<Breaker>(await getCoordinator(c.env, c.req.valid('query').pool).breakerAction(c.req.param('name'), action, c.var.principal.name));
     return c.json({ state: breaker.state, nextHalfOpenAt: breaker.halfOpenAt && new Date(breaker.halfOpenAt).toISOString() });
   })
-  .get('/v1/audit', requireRole('admin'), valid('query', z.object({ pool: Pool, limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().regex(/^\d+$/).optional() })), async (c) => {
-    const q = c.req.valid('query');
-    return c.json(await getCoordinator(c.env, q.pool).audit(q.limit, q.cursor ? Number(q.cursor) : undefined));
+  .get('/v1/audit', requireRole('admin'), valid('query', AuditQuery), async (c) => {
+    const { pool, cursor, ...q } = c.req.valid('query');
+    return c.json(await getCoordinator(c.env, pool).audit({ ...q, ...(cursor && { before: Number(cursor) }) }));
   })
   // The runner's read-only self-check (what `scangate-runner doctor` asks): its name, grant, link and the pool
   // policy it must agree with. It never touches the link, so a live runner on the same token stays connected.

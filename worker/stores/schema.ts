@@ -57,6 +57,32 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'audit split',
+    // Security events and scan decisions get their own tables, so each has its own retention (stores/audit.store.ts).
+    // Existing rows keep their ids and are classified by action as kindOf() does: `scan.*` is a scan decision,
+    // everything else a security event. Refusals are aggregated from now on (agg_key); old rows stay single.
+    sql: `
+      CREATE TABLE audit_security (
+        id INTEGER PRIMARY KEY, at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+        actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL, agg_key TEXT
+      );
+      CREATE UNIQUE INDEX audit_security_agg ON audit_security (agg_key);
+      CREATE INDEX audit_security_at ON audit_security (at);
+      CREATE TABLE audit_scan (
+        id INTEGER PRIMARY KEY, at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+        actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL, agg_key TEXT
+      );
+      CREATE UNIQUE INDEX audit_scan_agg ON audit_scan (agg_key);
+      CREATE INDEX audit_scan_at ON audit_scan (at);
+      INSERT INTO audit_security (id, at, last_at, actor, action, decision, detail)
+        SELECT id, at, at, actor, action, decision, detail FROM audit WHERE substr(action, 1, 5) <> 'scan.';
+      INSERT INTO audit_scan (id, at, last_at, actor, action, decision, detail)
+        SELECT id, at, at, actor, action, decision, detail FROM audit WHERE substr(action, 1, 5) = 'scan.';
+      DROP TABLE audit;
+    `,
+  },
+  {
+    version: 6,
     name: 'edge output caps and runner conflicts',
     // Bytes are UTF-8 bytes per stream as stored at the edge; edge_truncated is a bit set (1 stdout, 2 stderr).
     // conflict is the latest refused second connection of a runner token (JSON: host, at, attempts).
