@@ -142,6 +142,9 @@ describe('audit log under a flood of refusals', () => {
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
       sql.exec('DROP TABLE audit_security; DROP TABLE audit_scan; DELETE FROM schema_migrations WHERE version >= 5');
+      // Undo what later migrations added, so they apply again after this one.
+      for (const column of ['stdout_bytes', 'stderr_bytes', 'output_frames', 'edge_truncated']) sql.exec(`ALTER TABLE jobs DROP COLUMN ${column}`);
+      sql.exec('ALTER TABLE runners DROP COLUMN conflict');
       sql.exec('CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)');
       const old: Array<[string, string, string]> = [
         ['admin', 'token.create', 'accepted'],

@@ -29,7 +29,7 @@ describe('fair share of runners and queue per token', () => {
     const first = await json(await long(hog));
     await runner.next((m) => isDispatch(m) && m.jobId === first.scan.id);
     // Its share of a 2-slot runner is one scan: the next three wait, the fourth is refused with its own share of the queue.
-    const waiting = [];
+    const waiting: Array<{ id: string; status: string }> = [];
     for (let i = 0; i < 3; i++) {
       const res = await long(hog);
       expect(res.status).toBe(202);
@@ -49,7 +49,7 @@ describe('fair share of runners and queue per token', () => {
     // When the hog's running scan ends, its oldest waiting scan takes its slot (and the other token's slot is kept).
     runner.send({ type: 'job.accepted', jobId: first.scan.id });
     runner.finish(first.scan.id, ['done\n']);
-    await runner.next((m) => isDispatch(m) && m.jobId === waiting[0].id);
+    await runner.next((m) => isDispatch(m) && m.jobId === waiting[0]!.id);
     expect(runner.received.filter(isDispatch)).toHaveLength(3);
   });
 
