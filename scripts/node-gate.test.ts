@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stripsTypes } from './node-gate.mjs';
@@ -52,9 +52,10 @@ describe('the Node version needed', () => {
       oneClearLine(await outcome(OLD_NODE, [join(ROOT, 'scripts', 'scangate-runner.mjs'), '--help'], { HOME: emptyHome }));
     });
 
-    it.skipIf(!existsSync(OLD_NPM))('npm start and npm test print one line (after npm’s own header) and exit non-zero', async () => {
-      for (const script of ['start', 'test']) {
-        const result = await outcome(OLD_NPM, ['--silent', 'run', script], { HOME: emptyHome, npm_config_cache: join(emptyHome, 'npm-cache'), npm_config_update_notifier: 'false' });
+    it.skipIf(!existsSync(OLD_NPM))('npm start, npm test and npx scangate print one line (besides npm’s own warnings) and exit non-zero', async () => {
+      const npmEnv = { HOME: emptyHome, npm_config_cache: join(emptyHome, 'npm-cache'), npm_config_update_notifier: 'false', npm_config_offline: 'true' };
+      for (const [command, args] of [[OLD_NPM, ['--silent', 'run', 'start']], [OLD_NPM, ['--silent', 'run', 'test']], [join(dirname(OLD_NPM), 'npx'), ['scangate', 'list']]] as const) {
+        const result = await outcome(command, [...args], npmEnv);
         expect(result.code).not.toBe(0);
         const ours = result.stderr.split('\n').filter((line) => line && !line.startsWith('npm '));
         expect(ours).toHaveLength(1);
