@@ -2,28 +2,16 @@
 /**
  * scangate: the command line for people. Talks to the edge's HTTP API only (the same routes scripts use).
  * URL and token come from --url/--token, SCANGATE_URL/SCANGATE_TOKEN, or .scangate/local.json (`npm start`).
+ * Run it through scangate.mjs (the bin), which checks the Node version first. Errors from the edge are printed
+ * with a fix worded for this CLI (cli/wording.ts); help texts live in cli/help.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatError, formatScan, progressBar, safeText, scanRows, table, type ScanView } from './cli/render.ts';
+import { commandHelp, usage } from './cli/help.ts';
+import { formatError, formatScan, formatWarnings, progressBar, safeText, scanRows, table, type ScanView } from './cli/render.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
-
-const USAGE = `usage: scangate <command> [options]
-
-  scan <target…> [--template t] [--args "…"] [--timeout sec] [--output] [--json]
-                          run a scan with a live progress bar, then a table of hosts and open ports
-  get <scan-id> [--output] [--json]     a scan, its report (and its raw nmap output)
-  list [--status s] [--limit n] [--json]
-  cancel <scan-id>
-  runners [--json]                      runners and their state (admin)
-  breakers [--json]                     circuit breakers (admin)
-  tokens create --role scan|admin|runner [--name n] [--network cidr …]
-                                                    mint a token; shown once (admin); a runner serves only
-                                                    the networks granted here
-
-options: --url <edge URL>  --token <bearer token>  (else SCANGATE_URL, SCANGATE_TOKEN, .scangate/local.json)
-templates: quick, standard, thorough, discovery, version, script`;
+import { forCli, looseNmapOptions, type EdgeError } from './cli/wording.ts';
 
 const OPTIONS = {
   url: { type: 'string' },
@@ -41,6 +29,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The CLI's own option spellings; any other dash-argument after `scan` is an nmap option typed loose. */
+const OWN_OPTIONS: ReadonlySet<string> = new Set(
+  Object.entries(OPTIONS).flatMap(([name, o]) => [`--${name}`, ...('short' in o ? [`-${o.short}`] : [])]),
+);
+
 class CliError extends Error {
   readonly exitCode: number;
   constructor(message: string, exitCode = 1) {
@@ -49,15 +42,43 @@ class CliError extends Error {
   }
 }
 
+/** An error answer from the edge; worded for the CLI where it is printed, since only there is the command known. */
+class EdgeAnswer extends Error {
+  readonly error: EdgeError;
+  constructor(error: EdgeError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
 type Values = ReturnType<typeof parse>['values'];
 
+/** The position of the command word: the first bare argument that is not the value of one of our options. */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) return i;
+    const name = arg.slice(2);
+    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === 'string') i++;
+  }
+  return -1;
+}
+
 function parse(argv: string[]) {
+  // `scangate scan 127.0.0.5 -p 80`: nmap options belong in --args; say so with the command meant, rather than
+  // parseArgs' advice to put them after `--` (which would make them targets).
+  const at = commandIndex(argv);
+  if (argv[at] === 'scan') {
+    const loose = looseNmapOptions(argv.slice(at + 1), OWN_OPTIONS);
+    if (loose) throw new CliError(`nmap options go in one quoted --args value: ${loose.suggestion}`, 2);
+  }
   // `--args "-sV -p 22"` is the common case: its value starts with a dash, which parseArgs would refuse.
   const args = argv.flatMap((arg, i) => (arg === '--args' && i + 1 < argv.length ? [] : argv[i - 1] === '--args' ? [`--args=${arg}`] : [arg]));
   try {
     return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new CliError(`${(e as Error).message}\n${USAGE}`, 2);
+    const help = at >= 0 ? commandHelp(argv[at]!) : undefined;
+    throw new CliError(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '.')}\n${help ? help.split('\n')[0] : 'run `scangate help` for the commands and their options'}`, 2);
   }
 }
 
@@ -85,7 +106,7 @@ function connection(values: Values, role: 'scan' | 'admin'): { url: string; toke
   const url = values.url ?? process.env.SCANGATE_URL ?? saved.url;
   const token = values.token ?? process.env.SCANGATE_TOKEN ?? (role === 'admin' ? saved.adminToken : saved.scanToken);
   if (!url) throw new CliError('no edge URL: pass --url, set SCANGATE_URL, or run `npm start` (which writes .scangate/local.json)', 2);
-  if (!token) throw new CliError(`no ${role} token: pass --token or set SCANGATE_TOKEN`, 2);
+  if (!token) throw new CliError(`no ${role} token: pass --token or set SCANGATE_TOKEN (or run \`npm start\`, which saves one in .scangate/local.json)`, 2);
   return { url: url.replace(/\/+$/, ''), token };
 }
 
@@ -105,10 +126,11 @@ async function request<T>(conn: { url: string; token: string }, method: string, 
   try {
     parsed = text ? JSON.parse(text) : {};
   } catch {
-    throw new CliError(`${method} ${path}: HTTP ${res.status}, not JSON: ${safeText(text.slice(0, 200))}`);
+    throw new CliError(`the edge at ${conn.url} answered HTTP ${res.status} with something other than JSON (is that a scangate edge?): ${safeText(text.slice(0, 200))}`);
   }
-  const error = (parsed as { error?: Parameters<typeof formatError>[0] }).error;
-  if (!res.ok || error) throw new CliError(error ? formatError(error) : `${method} ${path}: HTTP ${res.status}`);
+  const error = (parsed as { error?: EdgeError }).error;
+  if (error) throw new EdgeAnswer(error);
+  if (!res.ok) throw new CliError(`the edge at ${conn.url} answered HTTP ${res.status}`);
   return parsed as T;
 }
 
@@ -125,7 +147,7 @@ async function follow(conn: { url: string; token: string }, id: string, showOutp
   let lastShown = -10;
   let drawn = false;
   const res = await fetch(`${conn.url}/v1/scans/${id}/events`, { headers: { authorization: `Bearer ${conn.token}`, accept: 'text/event-stream' } });
-  if (!res.ok || !res.body) throw new CliError(`cannot follow scan ${id}: HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new CliError(`cannot follow scan ${id} (the edge answered HTTP ${res.status}): see it with \`scangate get ${id}\``);
   for await (const event of sseEvents(textChunks(res.body))) {
     if (event.event === 'progress') {
       const p = JSON.parse(event.data) as { percent: number; phase?: string; etaSec?: number };
@@ -160,7 +182,10 @@ async function scanCommand(values: Values, targets: string[]): Promise<number> {
     ...(timeoutSec && { timeoutSec }),
   };
   const { scan } = await request<{ scan: ScanView }>(conn, 'POST', '/v1/scans', body);
-  if (!values.json) process.stderr.write(`scan ${scan.id} ${scan.status}: nmap ${scan.argv.join(' ')}\n`);
+  if (!values.json) {
+    process.stderr.write(`scan ${scan.id} ${scan.status}: nmap ${scan.argv.map((a) => safeText(a)).join(' ')}\n`);
+    for (const line of formatWarnings(scan.warnings)) process.stderr.write(`${line.trimStart()}\n`);
+  }
   // Ctrl-C stops the scan on the runner too, not only this terminal.
   const onInterrupt = () => {
     process.stderr.write(`\ncancelling scan ${scan.id} …\n`);
@@ -170,17 +195,39 @@ async function scanCommand(values: Values, targets: string[]): Promise<number> {
   if (!['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) await follow(conn, scan.id, values.output === true && !values.json);
   process.off('SIGINT', onInterrupt);
   const done = (await request<{ scan: ScanView & { output: string } }>(conn, 'GET', `/v1/scans/${scan.id}`)).scan;
-  print(values.json ? JSON.stringify(done, null, 2) : formatScan(done));
+  print(values.json ? JSON.stringify(done, null, 2) : formatScan(withCliError(done, 'scan'), { warnings: false }));
   return done.status === 'succeeded' ? 0 : 1;
+}
+
+/** A scan whose stored error (if any) carries the CLI's wording of the fix. */
+function withCliError<T extends ScanView>(scan: T, command: string): T {
+  return scan.error ? { ...scan, error: { ...scan.error, ...forCli(scan.error, command) } } : scan;
+}
+
+/** `help`, `help <command>`, `--help`, `<command> --help`; undefined when the arguments ask for something else. */
+function help(values: Values, command: string | undefined, rest: string[]): number | undefined {
+  const topic = command === 'help' ? rest[0] : values.help ? command : undefined;
+  if (command !== 'help' && !values.help) return undefined;
+  if (!topic) {
+    print(usage());
+    return 0;
+  }
+  const text = commandHelp(topic);
+  if (!text) throw new CliError(`no command ${safeText(topic)}: run \`scangate help\` for the list`, 2);
+  print(text);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    print(USAGE);
-    return command || values.help ? 0 : 2;
+  const helped = help(values, command, rest);
+  if (helped !== undefined) return helped;
+  if (!command) {
+    process.stderr.write(`${usage()}\n`);
+    return 2;
   }
+  current = command;
   const asJson = (value: unknown) => print(JSON.stringify(value, null, 2));
   switch (command) {
     case 'scan':
@@ -189,7 +236,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw new CliError('usage: scangate get <scan-id>', 2);
       const { scan } = await request<{ scan: ScanView & { output: string } }>(connection(values, 'scan'), 'GET', `/v1/scans/${encodeURIComponent(rest[0]!)}`);
       if (values.json) asJson(scan);
-      else print(`${formatScan(scan)}${values.output ? `\n\n--- nmap output ---\n${safeText(scan.output, true)}` : ''}`);
+      else print(`${formatScan(withCliError(scan, 'get'))}${values.output ? `\n\n--- nmap output ---\n${safeText(scan.output, true)}` : ''}`);
       return 0;
     }
     case 'list': {
@@ -236,14 +283,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new CliError(`unknown command ${safeText(command)}\n${USAGE}`, 2);
+      throw new CliError(`unknown command ${safeText(command)}: run \`scangate help\` for the list`, 2);
   }
 }
+
+/** The command being run, for wording the edge's errors. */
+let current = '';
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`scangate: ${e instanceof CliError ? e.message : ((e as Error)?.stack ?? String(e))}\n`);
+    const message = e instanceof EdgeAnswer ? formatError(forCli(e.error, current)) : e instanceof CliError ? e.message : ((e as Error)?.stack ?? String(e));
+    process.stderr.write(`scangate: ${message}\n`);
     process.exit(e instanceof CliError ? e.exitCode : 1);
   },
 );

@@ -2,21 +2,28 @@
  * `npm start`: the whole stack on this machine. `wrangler dev` on 127.0.0.1 (state under .wrangler/), an admin
  * token in .dev.vars (made once), a scan token and a runner token minted through the admin API (kept under
  * .scangate/ and reused by the next start), and a local runner allowed to scan 127.0.0.0/8 only.
- * Ctrl-C stops everything. SCANGATE_PORT (8787) and SCANGATE_HOME (this checkout) move it.
+ * Ctrl-C stops everything. SCANGATE_PORT (8787) and SCANGATE_HOME (this checkout) move it. A port already held
+ * is named before anything starts; a local runner that is revoked (the dashboard offers it) or exits is replaced
+ * while the edge stays up. Run it through node-gate.mjs (`npm start`), which checks the Node version first.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { portHolder } from './port-check.ts';
 import { callApi, ROOT, startEdge, startRunner, type Edge, type Proc } from './stack.ts';
 
 /** Where local state lives: the checkout by default; SCANGATE_HOME moves it (tests use a temp dir). */
-const HOME = process.env.SCANGATE_HOME ?? ROOT;
+const HOME = resolve(process.env.SCANGATE_HOME ?? ROOT);
 const STATE = join(HOME, '.scangate');
 const DEV_VARS = join(HOME, '.dev.vars');
 const LOCAL_JSON = join(STATE, 'local.json');
 const RUNNER_TOKEN = join(STATE, 'runner.token');
 const LOCAL_NETWORK = '127.0.0.0/8';
+/** The runner's exit code when the edge refuses its token (runner/config.ts EXIT.unauthorized). */
+const RUNNER_UNAUTHORIZED = 3;
+/** Replacements of the local runner allowed per minute before `npm start` stops trying (the edge stays up). */
+const RUNNER_RESTARTS_PER_MINUTE = 3;
 
 function fail(message: string): never {
   process.stderr.write(`scangate: ${message}\n`);
@@ -72,15 +79,16 @@ async function scanToken(edge: Edge, admin: string, previous: string | undefined
   return (await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/tokens', { name: 'local scan token', role: 'scan' })).token;
 }
 
-async function mintRunnerToken(edge: Edge, admin: string): Promise<void> {
+async function mintRunnerToken(edge: Edge, admin: string): Promise<string> {
   const name = `local-${randomBytes(3).toString('hex')}`;
   const { token } = await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/runners', { name, networks: [LOCAL_NETWORK] });
   writeFileSync(RUNNER_TOKEN, `${token}\n`, { mode: 0o600 });
+  return name;
 }
 
 /** Starts the local runner; a token the edge refuses (state wiped, runner revoked) is replaced once. */
-async function runner(edge: Edge, admin: string): Promise<Proc> {
-  if (!existsSync(RUNNER_TOKEN)) await mintRunnerToken(edge, admin);
+async function runner(edge: Edge, admin: string, fresh = false): Promise<Proc> {
+  if (fresh || !existsSync(RUNNER_TOKEN)) await mintRunnerToken(edge, admin);
   for (let attempt = 0; ; attempt++) {
     const proc = startRunner({ server: edge.url.replace(/^http/, 'ws'), tokenFile: RUNNER_TOKEN, networks: [LOCAL_NETWORK] });
     try {
@@ -88,7 +96,7 @@ async function runner(edge: Edge, admin: string): Promise<Proc> {
       return proc;
     } catch (e) {
       const { code } = await proc.stop();
-      if (code === 3 && attempt === 0) {
+      if (code === RUNNER_UNAUTHORIZED && attempt === 0) {
         await mintRunnerToken(edge, admin);
         continue;
       }
@@ -97,13 +105,27 @@ async function runner(edge: Edge, admin: string): Promise<Proc> {
   }
 }
 
+/** Refuses a port that is already held, naming it, its holder, and what to do; before anything starts. */
+async function checkPort(port: number, admin: string): Promise<void> {
+  const held = await portHolder(port);
+  if (!held) return;
+  const by = held.process ? ` by ${held.process}` : '';
+  const elsewhere = `or start this one on another port: SCANGATE_PORT=${port === 8787 ? 8788 : port + 1} npm start`;
+  if (!held.scangate) fail(`port ${port} on 127.0.0.1 is already in use${by}: stop that program, ${elsewhere}.`);
+  // Our admin token opens it: the same home's stack is running.
+  const ours = await fetch(`http://127.0.0.1:${port}/v1/runners`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.ok, () => false);
+  if (ours) fail(`scangate is already running on port ${port} for ${HOME}${by}: use it (URLs and tokens in ${LOCAL_JSON}), or stop it with Ctrl-C in its terminal first.`);
+  fail(`port ${port} is held by another scangate${by} with a different SCANGATE_HOME (its tokens are not in ${HOME}): stop it, ${elsewhere}.`);
+}
+
 async function main(): Promise<void> {
   checkPrerequisites();
+  const port = Number(process.env.SCANGATE_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`SCANGATE_PORT=${process.env.SCANGATE_PORT} is not a port number.`);
   mkdirSync(STATE, { recursive: true, mode: 0o700 });
   chmodSync(STATE, 0o700);
   const admin = adminToken();
-  const port = Number(process.env.SCANGATE_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`SCANGATE_PORT=${process.env.SCANGATE_PORT} is not a port number.`);
+  await checkPort(port, admin);
 
   process.stdout.write(`scangate: starting wrangler dev on 127.0.0.1:${port} …\n`);
   const edge = await startEdge({ port, persistTo: join(HOME, '.wrangler', 'state'), envFile: DEV_VARS }).catch((e: Error) =>
@@ -135,10 +157,31 @@ async function main(): Promise<void> {
       adminToken: admin,
     };
     runnerProc = await runner(edge, admin);
-    void runnerProc.exited.then(({ code }) => {
-      if (!stopping) process.stderr.write(`scangate: the local runner exited (code ${code}):\n${runnerProc!.log.slice(-2000)}\n`);
-      void shutdown(1);
-    });
+    // A runner that goes (revoked from the dashboard, crashed) is replaced; the edge stays up either way.
+    const restarts: number[] = [];
+    const supervise = (proc: Proc) => {
+      void proc.exited.then(async ({ code }) => {
+        if (stopping) return;
+        const revoked = code === RUNNER_UNAUTHORIZED;
+        if (revoked) process.stdout.write('scangate: the edge refused the local runner (revoked on the dashboard?); minting a new local runner …\n');
+        else process.stderr.write(`scangate: the local runner exited (code ${code}); starting it again. Its last output:\n${proc.log.slice(-2000)}\n`);
+        const now = Date.now();
+        restarts.push(now);
+        while (restarts[0]! < now - 60_000) restarts.shift();
+        const retry = 'the edge stays up; Ctrl-C and `npm start` again to get a local runner back.';
+        if (restarts.length > RUNNER_RESTARTS_PER_MINUTE) return void process.stderr.write(`scangate: the local runner went ${restarts.length} times in a minute, not starting it again: ${retry}\n`);
+        try {
+          const next = await runner(edge, admin, revoked);
+          if (stopping) return void (await next.stop());
+          runnerProc = next;
+          supervise(next);
+          process.stdout.write(`scangate: a new local runner is connected (token in ${RUNNER_TOKEN}); the edge stayed up.\n`);
+        } catch (e) {
+          process.stderr.write(`scangate: could not start a new local runner (${(e as Error).message.split('\n')[0]}): ${retry}\n`);
+        }
+      });
+    };
+    supervise(runnerProc);
     writeFileSync(LOCAL_JSON, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     process.stdout.write(banner(info));
   } catch (e) {
@@ -154,7 +197,7 @@ scangate is running (loopback only: the local runner may scan ${LOCAL_NETWORK}).
 
   API         ${info.url}
   MCP         ${info.mcpUrl}
-  Dashboard   ${info.dashboardUrl}  (log in with the admin token in .dev.vars)
+  Dashboard   ${info.dashboardUrl}  (log in with the admin token in ${DEV_VARS})
   Scan token  ${info.scanToken}
 
 Try it:
@@ -169,7 +212,10 @@ MCP client config:
 
 ${mcpConfig}
 
-Saved to .scangate/local.json. Ctrl-C stops everything.
+Saved to ${LOCAL_JSON}. The CLI reads it from $SCANGATE_HOME, else the current directory, else the checkout${
+    HOME === ROOT ? '' : `;\nfrom anywhere else: export SCANGATE_HOME=${HOME}`
+  }.
+Revoking the local runner on the dashboard replaces it; the edge stays up. Ctrl-C stops everything.
 `;
 }
 

@@ -41,7 +41,11 @@ export interface ScanView {
   report: Report | null;
   createdAt?: string;
   requestedBy?: { name: string };
+  warnings?: string[];
+  progress?: { percent: number; phase?: string; etaSec?: number } | null;
 }
+
+const ACTIVE = new Set(['queued', 'dispatched', 'running']);
 
 export function formatError(error: { type: string; message: string; recoverySuggestion?: string; retryAfterSec?: number }): string {
   const lines = [`error (${error.type}): ${safeText(error.message)}`];
@@ -50,10 +54,28 @@ export function formatError(error: { type: string; message: string; recoverySugg
   return lines.join('\n');
 }
 
-/** A finished (or running) scan: a headline, the hosts and their open ports, and any error. */
-export function formatScan(scan: ScanView): string {
+/** A line per policy warning (a template option replaced, a duplicate target), or nothing. */
+export function formatWarnings(warnings: string[] | undefined): string[] {
+  return (warnings ?? []).map((w) => `  warning: ${safeText(w)}`);
+}
+
+/** Where an unfinished scan is: its progress bar once nmap reports one, else what it waits for. */
+export function formatProgress(scan: Pick<ScanView, 'status' | 'progress'>): string | undefined {
+  if (!ACTIVE.has(scan.status)) return undefined;
+  if (scan.progress) {
+    const p = scan.progress;
+    return `  progress ${progressBar(p.percent, [p.phase, p.etaSec !== undefined && `~${p.etaSec} s left`].filter(Boolean).join(', '))}`;
+  }
+  return scan.status === 'queued' ? '  waiting for a runner' : '  started, no progress reported yet';
+}
+
+/** A finished (or running) scan: a headline, its progress or its hosts and open ports, warnings, any error. */
+export function formatScan(scan: ScanView, options: { warnings?: boolean } = {}): string {
   const took = scan.durationMs === null ? '' : ` in ${(scan.durationMs / 1000).toFixed(1)} s`;
   const out = [`scan ${scan.id}: ${scan.status}${took}`, `  nmap ${scan.argv.map((a) => safeText(a)).join(' ')}`];
+  const progress = formatProgress(scan);
+  if (progress) out.push(progress);
+  if (options.warnings !== false) out.push(...formatWarnings(scan.warnings));
   const report = scan.report;
   if (report) {
     out.push(`  ${report.stats.hostsUp} of ${report.stats.hostsTotal} host(s) up`);

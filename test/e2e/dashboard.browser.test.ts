@@ -144,10 +144,32 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     expect(await page.textContent('pre.output')).toContain('Nmap done');
     expect(await page.textContent('main table')).toMatch(new RegExp(`${banner.port()}/tcp\\s*ssh`));
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-scan-1280.png'), fullPage: true });
+    // An ended scan's page says so and stops listening.
+    await page.waitForSelector('#live[data-state="done"]');
+
+    // A running scan's page follows it, progress and all, to the end without a reload (it used to say
+    // "connecting…" and keep its first status forever).
+    const slow = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()},1-100 --scan-delay 200ms` });
+    const slowId = slow.body.scan.id as string;
+    await stack.waitForScan(token, slowId, (scan) => scan.status === 'running', 30_000);
+    await page.goto(`${stack.url}/dashboard/scans/${slowId}`);
+    expect(await page.textContent('#scan-status')).toContain('running');
+    await page.evaluate(() => (window.notReloaded = true));
+    await page.waitForSelector('#live[data-state="live"]', { timeout: 15_000 });
+    await page.waitForFunction(() => /\d+%/.test((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('[data-testid="scan-progress"]')?.textContent ?? ''), null, { timeout: 30_000 });
+    expect(await page.locator('#scan-facts button', { hasText: 'Cancel scan' }).count()).toBe(1);
+    await page.waitForSelector('#scan-status .status-succeeded', { timeout: 60_000 });
+    expect(await stillSamePage()).toBe(true);
+    expect(await page.textContent('pre.output')).toContain('Nmap done');
+    expect(await page.textContent('#scan-ports')).toMatch(new RegExp(`${banner.port()}/tcp\\s*ssh`));
+    expect(await page.locator('#scan-facts button').count()).toBe(0); // nothing left to cancel
+    await page.waitForSelector('#live[data-state="done"]');
+    expect(await page.textContent('#live')).toBe('finished');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-scan-live-1280.png'), fullPage: true });
 
     expect(problems).toEqual([]);
     await page.close();
-  }, 120_000);
+  }, 180_000);
 
   it('is readable at phone width, with nothing wider than the screen but scrollable tables', async () => {
     const { page, problems } = await newPage(390, 844);

@@ -1,7 +1,8 @@
 /**
  * The dashboard's stylesheet and script, inlined with the page's CSP nonce (no build step, no extra request).
  * The script: confirms and CSRF-stamps every action form, swaps the live sections in from the server's SSE
- * snapshots (server-rendered, escaped HTML) keeping keyboard focus, and counts down to half-open times.
+ * snapshots (server-rendered, escaped HTML) keeping keyboard focus, and counts down to half-open times. The front
+ * page and a scan's page use it alike (`main[data-live]` names the stream); a `final` snapshot ends the stream.
  */
 export const DASHBOARD_CSS = `
 :root { color-scheme: light dark; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --off: #6e7781; --line: #d0d7de; }
@@ -43,7 +44,7 @@ button:focus-visible, a:focus-visible, input:focus-visible, pre:focus-visible { 
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
 .output { background: rgba(127,127,127,.1); padding: .75rem; overflow: auto; max-height: 70vh; font-size: .8rem; }
-#live[data-state="live"] { color: var(--ok); } #live[data-state="down"] { color: var(--bad); }
+#live[data-state="live"], #live[data-state="done"] { color: var(--ok); } #live[data-state="down"] { color: var(--bad); }
 @media (max-width: 600px) { body { font-size: 14px; } main { padding: 0 .5rem 2rem; } }
 `;
 
@@ -108,11 +109,20 @@ export const DASHBOARD_JS = `
         if (!el || last[id] === html) return;
         last[id] = html;
         var key = el.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+        // A scrolled output box keeps its place; one followed to its end keeps following.
+        var box = el.querySelector('.output');
+        var scroll = box ? { top: box.scrollTop, atEnd: box.scrollTop + box.clientHeight >= box.scrollHeight - 4 } : null;
         el.innerHTML = html;
         refocus(el, key);
+        var next = scroll && el.querySelector('.output');
+        if (next) next.scrollTop = scroll.atEnd ? next.scrollHeight : scroll.top;
       });
       tick();
-      if (live) { live.textContent = 'live'; live.setAttribute('data-state', 'live'); }
+      // An ended scan's page will not change again: stop listening rather than reconnect.
+      if (snapshot.final) {
+        source.close();
+        if (live) { live.textContent = 'finished'; live.setAttribute('data-state', 'done'); }
+      } else if (live) { live.textContent = 'live'; live.setAttribute('data-state', 'live'); }
     });
     source.addEventListener('error', function () {
       if (live) { live.textContent = 'reconnecting…'; live.setAttribute('data-state', 'down'); }

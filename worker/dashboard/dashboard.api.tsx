@@ -4,12 +4,14 @@ import { ScangateError, scanError, type ScanError } from '../../shared/errors/in
 import { authenticate, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { revokeRunnerEverywhere } from '../routes/admin.api.ts';
-import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, TERMINAL, type Scan } from '../stores/jobs.store.ts';
 import { unwrap } from '../routes/validators.ts';
 import { randomToken } from '../tokens.ts';
 import { beginLogin } from './login.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
-import { DashboardPage, LoginPage, ScanPage } from './views.tsx';
+import { scanPageStream } from './scan-live.ts';
+import { renderScanSections, ScanPage } from './scan-page.tsx';
+import { DashboardPage, LoginPage } from './views.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -114,6 +116,23 @@ export const dashboardApi = new Hono<DashEnv>()
     if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
     const scan = unwrap<Scan & { output: string }>(await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id));
     return c.html(<ScanPage scan={scan} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />);
+  })
+  .get('/dashboard/scans/:id/events', async (c) => {
+    // The scan page's live sections: the Coordinator's event stream of the scan, re-rendered per burst of events.
+    const session = await currentSession(c);
+    if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
+    const id = c.req.param('id');
+    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
+    const coordinator = getCoordinator(c.env, session.principal.pool);
+    const load = async () => unwrap<Scan & { output: string }>(await coordinator.getScan(session.principal, id));
+    await load();
+    const events = await coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': '0', 'x-token-id': session.principal.tokenId } }));
+    if (!events.ok || !events.body) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
+    const body = scanPageStream(events.body, async () => {
+      const scan = await load();
+      return { sections: await renderScanSections(scan), ended: TERMINAL.has(scan.status) };
+    });
+    return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
   })
   .post('/dashboard/actions', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin action refused', 'Act from the dashboard page itself.');

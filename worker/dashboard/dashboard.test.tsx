@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN, api, mintRunner, mintToken, TestRunner } from '../testing/runner-client.ts';
 import { perMinute, type DashboardData } from './data.ts';
-import { renderSections, ScanPage } from './views.tsx';
+import { ScanPage } from './scan-page.tsx';
+import { renderSections } from './views.tsx';
 
 const HOSTILE = '<img src=x onerror="alert(1)">';
 
@@ -150,4 +151,78 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     const frame = JSON.parse(text.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { sections: Record<string, string> };
     expect(Object.keys(frame.sections).sort()).toEqual(['breakers', 'chart', 'runners', 'scans', 'summary']);
   });
+
+  it('streams a scan page that follows the scan to its end, re-rendered and escaped, then says final and ends', async () => {
+    const minted = await mintRunner('dash-live-runner');
+    const runner = await TestRunner.ready(minted.token, { networks: ['127.67.0.0/16'] });
+    try {
+      const token = await mintToken('scan', 'dash-live-user');
+      const id = (await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.67.0.1' } })).json<{ scan: { id: string } }>()).scan.id;
+      await runner.next((m) => m.type === 'job.dispatch');
+      const { cookie } = await logIn(ADMIN);
+      expect((await api(`/dashboard/scans/${id}/events`)).status).toBe(401);
+      expect((await api('/dashboard/scans/scan_nosuchscan/events', { headers: { cookie } })).status).toBe(404);
+
+      const res = await api(`/dashboard/scans/${id}/events`, { headers: { cookie } });
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const frames = snapshotFrames(res.body!);
+      const first = await frames.until(() => true);
+      expect(first.final).toBe(false);
+      expect(Object.keys(first.sections).sort()).toEqual(['scan-facts', 'scan-output', 'scan-ports', 'scan-status']);
+      expect(first.sections['scan-status']).toContain('status-dispatched');
+
+      runner.send({ type: 'job.progress', jobId: id, percent: 40, phase: 'Connect Scan' });
+      const moving = await frames.until((f) => f.sections['scan-facts']!.includes('40%'));
+      expect(moving.sections['scan-facts']).toContain('40% (Connect Scan)');
+      expect(moving.final).toBe(false);
+
+      runner.finish(id, [`Nmap done: ${HOSTILE}\n`]);
+      const last = await frames.until((f) => f.final);
+      expect(last.sections['scan-status']).toContain('status-succeeded');
+      expect(last.sections['scan-output']).toContain('Nmap done: &lt;img');
+      expect(last.sections['scan-output']).not.toContain('<img');
+      expect(last.sections['scan-facts']).not.toContain('Cancel scan');
+      expect(await frames.ended()).toBe(true);
+    } finally {
+      runner.close();
+    }
+  });
 });
+
+/** Reads `snapshot` frames off an SSE body, as the page's script does. */
+function snapshotFrames(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let done = false;
+  type Frame = { now: number; final: boolean; sections: Record<string, string> };
+  const nextFrame = async (): Promise<Frame | undefined> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (block.includes('event: snapshot') && data) return JSON.parse(data.slice(6)) as Frame;
+        continue;
+      }
+      if (done) return undefined;
+      const chunk = await reader.read();
+      if (chunk.done) done = true;
+      else buffer += decoder.decode(chunk.value, { stream: true });
+    }
+  };
+  return {
+    async until(match: (frame: Frame) => boolean): Promise<Frame> {
+      for (;;) {
+        const frame = await nextFrame();
+        if (!frame) throw new Error('the stream ended first');
+        if (match(frame)) return frame;
+      }
+    },
+    async ended(): Promise<boolean> {
+      return (await nextFrame()) === undefined && done;
+    },
+  };
+}
+

@@ -1,8 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
-import { openPorts } from '../../shared/nmap-xml/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
 import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type RunnerRow, type ScanRow } from './data.ts';
 
@@ -12,13 +10,13 @@ import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type 
  * allows only the nonce'd <style> and <script>.
  */
 const time = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().slice(11, 19));
-const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
+export const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 
 function stateClass(state: string): string {
   return `state state-${state.toLowerCase().replace('_', '-')}`;
 }
 
-function ActionForm(props: { action: string; target: string; label: string; confirm: string; csrf: string | undefined; value?: string; danger?: boolean }) {
+export function ActionForm(props: { action: string; target: string; label: string; confirm: string; csrf: string | undefined; value?: string; danger?: boolean }) {
   return (
     <form method="post" action="/dashboard/actions" data-confirm={props.confirm} class="inline">
       <input type="hidden" name="action" value={props.action} />
@@ -193,7 +191,7 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
   );
 }
 
-const ACTIVE = new Set(['queued', 'dispatched', 'running']);
+export const ACTIVE: ReadonlySet<string> = new Set(['queued', 'dispatched', 'running']);
 
 function Scans({ data, csrf }: { data: DashboardData; csrf: string | undefined }) {
   if (!data.scans.length) return <p class="empty">No scans yet.</p>;
@@ -284,7 +282,7 @@ export async function renderSections(data: DashboardData): Promise<Record<string
   return out;
 }
 
-function Header({ who, csrf }: { who: string; csrf: string }) {
+export function Header({ who, csrf }: { who: string; csrf: string }) {
   return (
     <header>
       <h1>
@@ -335,64 +333,6 @@ export function DashboardPage(props: { data: DashboardData; nonce: string; csrf:
             <div id={id}>{parts[id]}</div>
           </section>
         ))}
-      </main>
-    </Layout>
-  );
-}
-
-export function ScanPage(props: { scan: Scan & { output: string }; nonce: string; csrf: string; who: string }) {
-  const { scan } = props;
-  const ports = scan.report ? openPorts(scan.report) : [];
-  return (
-    <Layout title={`scangate: ${scan.id}`} nonce={props.nonce} csrf={props.csrf}>
-      <Header who={props.who} csrf={props.csrf} />
-      <main>
-        <p>
-          <a href="/dashboard">← Dashboard</a>
-        </p>
-        <h2>
-          Scan {scan.id} <span class={`status status-${scan.status}`}>{scan.status}</span>
-        </h2>
-        <dl class="facts">
-          <dt>Targets</dt><dd>{scan.targets.join(', ')}</dd>
-          <dt>nmap</dt><dd><code>{scan.argv.join(' ')}</code></dd>
-          <dt>Requested by</dt><dd>{scan.requestedBy.name}</dd>
-          <dt>Runner</dt><dd>{scan.runnerId ?? ''}</dd>
-          <dt>Created</dt><dd>{scan.createdAt}</dd>
-          <dt>Finished</dt><dd>{scan.finishedAt ?? ''}</dd>
-          <dt>Duration</dt><dd>{seconds(scan.durationMs)}</dd>
-          <dt>Exit</dt><dd>{scan.exitCode === null ? '' : String(scan.exitCode)}{scan.timedOut ? ' (timed out)' : ''}{scan.truncated.stdout || scan.truncated.stderr ? ' (output truncated)' : ''}</dd>
-        </dl>
-        {scan.error && (
-          <p class="error" role="alert">
-            {scan.error.type}: {scan.error.message}. {scan.error.recoverySuggestion}
-          </p>
-        )}
-        {ACTIVE.has(scan.status) && <ActionForm action="scan-cancel" target={scan.id} label="Cancel scan" confirm={`Cancel scan ${scan.id}?`} csrf={props.csrf} danger />}
-        <h3>Open ports</h3>
-        {ports.length ? (
-          <div class="scroll">
-            <table>
-              <thead>
-                <tr><th>Host</th><th>Port</th><th>Service</th><th>Version</th></tr>
-              </thead>
-              <tbody>
-                {ports.map(({ host, port }) => (
-                  <tr>
-                    <td>{host}</td>
-                    <td>{`${port.port}/${port.protocol}`}</td>
-                    <td>{port.service?.name ?? ''}</td>
-                    <td>{[port.service?.product, port.service?.version].filter(Boolean).join(' ')}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <p class="empty">{scan.report ? 'No open ports.' : 'No report yet.'}</p>
-        )}
-        <h3>Output</h3>
-        <pre class="output" tabindex={0}>{scan.output || '(none yet)'}</pre>
       </main>
     </Layout>
   );
