@@ -49,7 +49,8 @@ afterAll(async () => {
   await Promise.all(listeners.map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
-describe('the v1 SDK client against real nmap', () => {
+// Generous per-test limits: each test waits on results, never on a clock, and must pass with both cores busy.
+describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
   it('a discovery scan names the hosts up in its text', async () => {
     const addresses = Array.from({ length: 12 }, (_, i) => `127.0.0.${i + 1}`);
     const result = await client.callTool({ name: 'nmap_scan', arguments: { target: addresses, template: 'discovery' } }, undefined, { timeout: 120_000 });
@@ -130,7 +131,7 @@ function inspector(...args: string[]): Promise<{ code: number; stdout: string; s
   });
 }
 
-describe('the MCP Inspector 2.12.0 (CLI mode)', () => {
+describe('the MCP Inspector 2.12.0 (CLI mode)', { timeout: 180_000 }, () => {
   beforeAll(() => {
     if (!existsSync(INSPECTOR)) throw new Error(`${INSPECTOR} is missing: run npm install (the Inspector is a pinned devDependency)`);
   });

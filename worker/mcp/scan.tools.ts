@@ -59,7 +59,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       taskStore,
       jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
       instructions:
-        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results summarize open ports; use get_scan with outputTail for raw output.',
+        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results name the hosts up and their open ports, a page at a time (get_scan with offset for the next); get_scan with outputTail adds raw output; list_scans finds a scan again.',
     },
   );
 
