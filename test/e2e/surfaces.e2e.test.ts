@@ -102,7 +102,8 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
       // A refusal is an isError result with the taxonomy, not a crash.
       const refused = await client.callTool({ name: 'nmap_scan', arguments: { target: '127.0.0.1', args: '-oN /tmp/x' } });
       expect(refused.isError).toBe(true);
-      expect(refused.structuredContent).toMatchObject({ error: { type: 'validation_error' } });
+      expect(refused._meta?.['scangate/error']).toMatchObject({ type: 'validation_error' });
+      expect(refused.structuredContent).toBeUndefined();
     } finally {
       await client.close();
     }

@@ -18,6 +18,8 @@ async function connect(token: string): Promise<Client> {
   const client = new Client({ name: 'scangate-test', version: '1.0.0' }, { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
   await client.connect(transport);
   onTestFinished(() => client.close());
+  // As real clients do: tools/list first, so callTool validates every structuredContent against its outputSchema.
+  await client.listTools();
   return client;
 }
 
@@ -42,14 +44,15 @@ function reportWithOpenPort(address: string): Report {
 }
 
 describe('MCP endpoint', () => {
-  it('lists the six tools with schemas that teach their use and honest annotations', async () => {
+  it('lists the seven tools with schemas that teach their use and honest annotations', async () => {
     const { client } = await setup();
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['cancel_scan', 'get_scan', 'list_templates', 'nmap_scan', 'scanner_info', 'validate_scan']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['cancel_scan', 'get_scan', 'list_scans', 'list_templates', 'nmap_scan', 'scanner_info', 'validate_scan']);
     expect([...TOOL_NAMES].sort()).toEqual(tools.map((t) => t.name).sort());
     const scan = tools.find((t) => t.name === 'nmap_scan')!;
     expect(scan.execution?.taskSupport).toBe('optional');
-    expect(scan.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, openWorldHint: true });
+    expect(scan.annotations).toMatchObject({ destructiveHint: false, openWorldHint: true });
+    expect(scan.annotations?.readOnlyHint).toBeFalsy();
     expect(JSON.stringify(scan.inputSchema)).toMatch(/lab\.internal/);
     expect(JSON.stringify(scan.inputSchema)).toMatch(/quick/);
     for (const tool of tools) {
@@ -63,10 +66,11 @@ describe('MCP endpoint', () => {
     const { client } = await setup();
     const good = await client.callTool({ name: 'validate_scan', arguments: { target: '10.0.0.5', template: 'quick' } });
     expect(good.isError).toBeFalsy();
-    expect(good.structuredContent).toMatchObject({ valid: true, argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'] });
+    expect(good.structuredContent).toMatchObject({ argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'] });
     const bad = await client.callTool({ name: 'validate_scan', arguments: { target: '10.0.0.0/21' } });
     expect(bad.isError).toBe(true);
-    expect(bad.structuredContent).toMatchObject({ error: { type: 'validation_error', message: expect.stringMatching(/2048 addresses/), recoverySuggestion: expect.stringMatching(/\/22/) } });
+    expect(bad.structuredContent).toBeUndefined();
+    expect(bad._meta?.['scangate/error']).toMatchObject({ type: 'validation_error', message: expect.stringMatching(/2048 addresses/), recoverySuggestion: expect.stringMatching(/\/22/) });
     expect((bad.content as Array<{ text: string }>)[0]!.text).toMatch(/^validation_error: .*\nWhat to do: /);
   });
 
@@ -117,7 +121,8 @@ describe('MCP endpoint', () => {
     await call;
     const got = await client.callTool({ name: 'get_scan', arguments: { scanId: first.jobId, outputTail: 9 } });
     expect((got.content as Array<{ text: string }>)[0]!.text).toMatch(/last 9 characters of output ---\nline two\n$/);
-    expect(got.structuredContent).toMatchObject({ scanId: first.jobId, status: 'succeeded', outputBytes: 18 });
+    expect(got.structuredContent).toMatchObject({ scanId: first.jobId, status: 'succeeded' });
+    expect((got.content as Array<{ text: string }>)[0]!.text).toContain('Raw output (18 bytes)');
 
     const running = client.callTool({ name: 'nmap_scan', arguments: { target, args: '-sT -p 1-1000' } });
     const second = await runner.next((m): m is JobDispatch => isDispatch(m) && m.jobId !== first.jobId);
@@ -130,7 +135,7 @@ describe('MCP endpoint', () => {
     expect(ended.structuredContent).toMatchObject({ status: 'cancelled' });
     const missing = await client.callTool({ name: 'get_scan', arguments: { scanId: 'scan_nope' } });
     expect(missing.isError).toBe(true);
-    expect(missing.structuredContent).toMatchObject({ error: { type: 'not_found' } });
+    expect((missing.content as Array<{ text: string }>)[0]!.text).toMatch(/^not_found: No scan scan_nope\nWhat to do: List your scans with the list_scans tool\./);
   });
 
   it('runs a long scan as an MCP task: start, poll, fetch the result later, list and cancel', async () => {
@@ -183,9 +188,9 @@ describe('MCP endpoint', () => {
     const { client, target } = await setup();
     const refused = await client.callTool({ name: 'nmap_scan', arguments: { target: '10.200.0.1' } });
     expect(refused.isError).toBe(true);
-    expect(refused.structuredContent).toMatchObject({ error: { type: 'no_runner' } });
+    expect(refused._meta?.['scangate/error']).toMatchObject({ type: 'no_runner' });
     const forbidden = await client.callTool({ name: 'nmap_scan', arguments: { target, args: '-iL /etc/passwd' } });
-    expect(forbidden.structuredContent).toMatchObject({ error: { type: 'validation_error', message: expect.stringMatching(/-iL/) } });
+    expect(forbidden._meta?.['scangate/error']).toMatchObject({ type: 'validation_error', message: expect.stringMatching(/-iL/) });
     // Arguments that break the input schema are tool errors the model can correct (MCP 2025-11-25, as the SDK does).
     const badArgs = await client.callTool({ name: 'nmap_scan', arguments: { target: 42 } });
     expect(badArgs.isError).toBe(true);

@@ -1,4 +1,5 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { z } from 'zod';
 import type { ScanError } from '../../shared/errors/index.ts';
@@ -8,33 +9,42 @@ import type { Principal } from '../auth.ts';
 import type { Coordinator, Result } from '../coordinator.do.ts';
 import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
-import { errorToolResult, scanToolResult, ScanResultShape, summarize, type ToolResult } from './results.ts';
+import { errorToolResult, MAX_PAGE_HOSTS, scanToolResult, ScanResultShape, type ToolResult } from './results.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
+import { listedTool } from './tool-list.ts';
 
 /**
  * The MCP tools. `nmap_scan` goes through exactly the Coordinator call `POST /v1/scans` uses. Descriptions are
  * written to teach an agent the request shapes in few tokens.
  */
-const TARGET = ScanTargetSchema.describe('IP, CIDR (e.g. 10.0.0.0/24) or *.lab.internal name, or a list of them. Private lab networks only; one address family per scan.');
+const TARGET = ScanTargetSchema.describe('IP, CIDR (10.0.0.0/24) or *.lab.internal name, or a list. Lab networks only; one address family.');
 const ARGS = ScanArgsSchema.optional()
-  .describe('nmap options, exact spellings only, e.g. "-sT -sV -p 22,80,443" or "--top-ports 100 --open". No targets, no output or file options. -sS/-sU/-O need a privileged runner; -A, vuln/brute scripts need the intrusive policy.');
+  .describe('nmap options, exact spellings, e.g. "-sT -sV -p 22,80". No targets, output or file options. -sS/-sU/-O need a privileged runner; -A and intrusive scripts need the policy to allow them.');
 const TEMPLATE = z
   .enum(TEMPLATE_NAMES as [string, ...string[]])
   .optional()
-  .describe(`Preset: ${TEMPLATE_NAMES.map((n) => `${n} (${TEMPLATE_DESCRIPTIONS[n as keyof typeof TEMPLATE_DESCRIPTIONS]})`).join('; ')}. args add to or override it.`);
-const SCAN_ID = z.string().regex(SCAN_ID_PATTERN).describe('The scanId a previous nmap_scan returned.');
+  .describe('Preset (list_templates shows each one\'s options); args add to or override it.');
+/** The policy fields an agent plans by (scanner_info). */
+const PolicyShape = z.object({
+  allowedNetworks: z.array(z.string()),
+  allowedHostSuffixes: z.array(z.string()),
+  maxHosts: z.number(),
+  allowIntrusive: z.boolean(),
+  allowEvasion: z.boolean(),
+});
+const SCAN_ID = z.string().regex(SCAN_ID_PATTERN).describe('From nmap_scan or list_scans.');
 
 const ScanInput = {
   target: TARGET,
   template: TEMPLATE,
   args: ARGS,
-  timeoutSec: z.number().int().min(1).max(3600).optional().describe('Stop the scan after this long (default from policy, 600).'),
+  timeoutSec: z.number().int().min(1).max(3600).optional().describe('Seconds before the scan is stopped (default 600).'),
 };
 
 type Stub = DurableObjectStub<Coordinator>;
 
 /** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
-export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'validate_scan', 'list_templates', 'scanner_info'] as const;
+export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'list_scans', 'validate_scan', 'list_templates', 'scanner_info'] as const;
 
 function asResult<T>(result: unknown): { ok: true; value: T } | { ok: false; error: ScanError } {
   return result as Result<T>;
@@ -49,18 +59,19 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       taskStore,
       jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
       instructions:
-        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results summarize open ports; use get_scan with outputTail for raw output.',
+        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results name the hosts up and their open ports, a page at a time (get_scan with offset for the next); get_scan with outputTail adds raw output; list_scans finds a scan again.',
     },
   );
 
-  server.experimental.tasks.registerToolTask(
+  const registered: Record<string, RegisteredTool> = {};
+  registered.nmap_scan = server.experimental.tasks.registerToolTask(
     'nmap_scan',
     {
       title: 'Run an nmap scan',
-      description: 'Run nmap against lab targets after policy checks, on a runner inside the lab. Returns hosts up and open ports with service and version, plus the parsed report. Never retried automatically.',
+      description: 'Run nmap on lab targets after policy checks; returns hosts up and open ports with service and version.',
       inputSchema: ScanInput,
       outputSchema: ScanResultShape,
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+      annotations: { destructiveHint: false, openWorldHint: true },
       execution: { taskSupport: 'optional' },
     },
     {
@@ -106,64 +117,90 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     },
   );
 
-  server.registerTool(
+  registered.get_scan = server.registerTool(
     'get_scan',
     {
       title: 'Get a scan',
-      description: 'Status, summary and report of a scan you started; outputTail returns the last characters of nmap\'s raw output.',
-      inputSchema: { scanId: SCAN_ID, outputTail: z.number().int().min(0).max(20_000).optional().describe('Characters of raw output to include from the end (0–20000).') },
+      description: `A scan you started: status, hosts up, open ports (${MAX_PAGE_HOSTS} hosts a page); outputTail adds raw output.`,
+      inputSchema: {
+        scanId: SCAN_ID,
+        outputTail: z.number().int().min(0).max(20_000).optional().describe('Characters of raw output from the end.'),
+        offset: z.number().int().min(0).max(65_536).optional().describe('First host up to list: more.nextOffset of the last page.'),
+      },
       outputSchema: ScanResultShape,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ scanId, outputTail }) => {
+    async ({ scanId, outputTail, offset }) => {
       const got = asResult<Scan & { output: string }>(await coordinator.getScan(principal, scanId));
       if (!got.ok) return errorToolResult(got.error);
       const { output, ...scan } = got.value;
       const tail = outputTail ? output.slice(-outputTail) : '';
-      return scanToolResult(scan, tail ? `--- last ${tail.length} characters of output ---\n${tail}` : undefined);
+      return scanToolResult(scan, { offset: offset ?? 0, ...(tail && { extraText: `--- last ${tail.length} characters of output ---\n${tail}` }) });
     },
   );
 
-  server.registerTool(
+  registered.cancel_scan = server.registerTool(
     'cancel_scan',
     {
       title: 'Cancel a scan',
       description: 'Stop a queued or running scan you started.',
       inputSchema: { scanId: SCAN_ID },
-      outputSchema: ScanResultShape,
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: { scanId: z.string(), status: z.string() },
+      annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ scanId }) => {
       const cancelled = asResult<Scan>(await coordinator.cancelScan(principal, scanId));
       if (!cancelled.ok) return errorToolResult(cancelled.error);
-      return { content: [{ type: 'text' as const, text: `Cancel requested.\n${summarize(cancelled.value)}` }], structuredContent: scanToolResult(cancelled.value).structuredContent! };
+      const result = scanToolResult(cancelled.value);
+      // The cancel itself worked: not an error result, even when the scan already shows as cancelled.
+      return { content: [{ type: 'text' as const, text: `Cancel requested.\n${result.content[0]!.text}` }], structuredContent: { scanId: cancelled.value.id, status: cancelled.value.status } };
     },
   );
 
-  server.registerTool(
+  registered.list_scans = server.registerTool(
+    'list_scans',
+    {
+      title: 'List your scans',
+      description: 'Your scans, newest first, to find a scanId again.',
+      inputSchema: {
+        status: ScanResultShape.status.optional(),
+        limit: z.number().int().min(1).max(50).optional().describe('How many (default 20).'),
+      },
+      outputSchema: { scans: z.array(z.object({ scanId: z.string(), status: z.string(), targets: z.array(z.string()), createdAt: z.string() })) },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ status, limit }) => {
+      const listed = (await coordinator.listScans(principal, { limit: limit ?? 20, mine: true, ...(status && { status }) })) as { scans: Scan[] };
+      const scans = listed.scans.map((s) => ({ scanId: s.id, status: s.status, targets: s.targets, createdAt: s.createdAt }));
+      const text = scans.length ? scans.map((s) => `${s.scanId} ${s.status} ${s.targets.join(', ')} (${s.createdAt})`).join('\n') : 'No scans yet: start one with nmap_scan.';
+      return { content: [{ type: 'text' as const, text }], structuredContent: { scans } };
+    },
+  );
+
+  registered.validate_scan = server.registerTool(
     'validate_scan',
     {
       title: 'Check a scan request',
-      description: 'Dry run: the exact nmap argv scangate would run, or why it would refuse and what to change. Scans nothing.',
-      inputSchema: { target: TARGET, template: TEMPLATE, args: ARGS },
-      outputSchema: { valid: z.boolean(), argv: z.array(z.string()), targets: z.array(z.string()), warnings: z.array(z.string()), needsPrivilege: z.boolean() },
+      description: 'Dry run: the exact nmap argv, or why it would be refused and what to change.',
+      inputSchema: { target: ScanTargetSchema.describe('As nmap_scan.'), template: z.enum(TEMPLATE_NAMES as [string, ...string[]]).optional(), args: ScanArgsSchema.optional() },
+      outputSchema: { argv: z.array(z.string()), warnings: z.array(z.string()), needsPrivilege: z.boolean() },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args) => {
       const checked = asResult<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await coordinator.validate(args));
       if (!checked.ok) return errorToolResult(checked.error);
-      const { argv, targets, warnings, needsPrivilege } = checked.value;
-      const structured = { valid: true, argv, targets: targets.map((t) => t.value), warnings, needsPrivilege };
+      const { argv, warnings, needsPrivilege } = checked.value;
+      const structured = { argv, warnings, needsPrivilege };
       const text = `Valid. nmap ${argv.join(' ')}${needsPrivilege ? '\nNeeds a privileged runner.' : ''}${warnings.length ? `\nWarnings: ${warnings.join('; ')}` : ''}`;
       return { content: [{ type: 'text' as const, text }], structuredContent: structured };
     },
   );
 
-  server.registerTool(
+  registered.list_templates = server.registerTool(
     'list_templates',
     {
       title: 'List scan templates',
-      description: 'The preset scans nmap_scan accepts as template, with their nmap options.',
+      description: 'The presets nmap_scan takes as template, with their nmap options.',
       outputSchema: { templates: z.array(z.object({ name: z.string(), args: z.string(), description: z.string() })) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
@@ -173,14 +210,14 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     },
   );
 
-  server.registerTool(
+  registered.scanner_info = server.registerTool(
     'scanner_info',
     {
       title: 'Scanner limits and state',
-      description: 'The policy in force (allowed networks, limits, intrusive/evasion), the runners with their networks and privileges, their circuit breakers, and the NSE scripts --script may name under this policy.',
+      description: 'The policy in force, the runners and their breakers, and the NSE scripts --script may name.',
       outputSchema: {
-        policy: z.record(z.string(), z.unknown()),
-        runners: z.array(z.object({ name: z.string(), online: z.boolean(), networks: z.array(z.string()), privileged: z.boolean().nullable(), running: z.number(), breaker: z.string(), retryAt: z.string().nullable() })),
+        policy: PolicyShape,
+        runners: z.array(z.object({ name: z.string(), online: z.boolean(), networks: z.array(z.string()), privileged: z.boolean().optional(), running: z.number(), breaker: z.string() })),
         scripts: z.object({ nmapReleases: z.string(), allowed: z.array(z.string()) }),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -194,22 +231,24 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         name: r.name,
         online: r.connected,
         networks: r.hello?.networks ?? [],
-        privileged: r.hello?.privileged ?? null,
+        ...(r.hello && { privileged: r.hello.privileged }),
         running: r.running,
         breaker: r.breaker.state,
-        retryAt: r.breaker.halfOpenAt ? new Date(r.breaker.halfOpenAt).toISOString() : null,
       }));
       const text = [
         `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,
         `Limits: ${policy.maxHosts} addresses, ${policy.maxTargets} targets, ${policy.maxPortRanges} port items per scan; timeout ${policy.defaultTimeoutSec} s; ${policy.rateLimitPerMinute} scans/min.`,
         `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}.`,
         ...rows.map((r) => `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`),
-        `Scripts (nmap ${releases}): ${allowed.length} may be named in --script; categories default, safe, discovery and version expand to the ones allowed. GET /v1/scripts gives each script's class, reason and arguments.`,
+        `Scripts (nmap ${releases}): ${allowed.length} may be named in --script; categories default, safe, discovery and version expand to the ones allowed. validate_scan shows what a --script value expands to.`,
       ].join('\n');
       const scripts = { nmapReleases: releases, allowed };
-      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policy as unknown as Record<string, unknown>, runners: rows, scripts } };
+      const policyFields = Object.fromEntries(Object.keys(PolicyShape.shape).map((k) => [k, policy[k as keyof Policy]]));
+      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policyFields, runners: rows, scripts } };
     },
   );
 
+  // tools/list from the same registrations, written lean (see tool-list.ts); calls still go through the SDK.
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: Object.entries(registered).map(([name, tool]) => listedTool(name, tool)) }));
   return { server, taskStore };
 }

@@ -4,6 +4,13 @@ import { TERMINAL, toScan, type JobStore } from '../stores/jobs.store.ts';
 import { MAX_TASK_TTL_MS, taskStatusOf, type McpTask, type TaskRow, type TaskStore } from '../stores/tasks.store.ts';
 import { newId } from '../tokens.ts';
 import { scanToolResult, type ToolResult } from './results.ts';
+import { forMcp } from './wording.ts';
+
+/** A failed scan's task status: the error and its fix, worded for MCP. */
+function statusMessageOf(error: ScanError): string {
+  const worded = forMcp(error);
+  return `${worded.type}: ${worded.message}. What to do: ${worded.recoverySuggestion}`;
+}
 
 /**
  * MCP tasks inside the Coordinator: a task is a row bound to the token that made it, and its status and result
@@ -27,7 +34,7 @@ export class McpTaskService {
     return {
       taskId: row.task_id,
       status,
-      ...(row.status_message ? { statusMessage: row.status_message } : scan?.error ? { statusMessage: (JSON.parse(scan.error) as ScanError).message } : {}),
+      ...(row.status_message ? { statusMessage: row.status_message } : scan?.error ? { statusMessage: statusMessageOf(JSON.parse(scan.error) as ScanError) } : {}),
       createdAt: new Date(row.created_at).toISOString(),
       lastUpdatedAt: new Date(updated).toISOString(),
       ttl: row.ttl_ms,
@@ -49,7 +56,9 @@ export class McpTaskService {
       created_at: now,
       updated_at: now,
       status: options.result ? 'failed' : null,
-      status_message: null,
+      // A refused call: the task says why and what to do (clients such as the v1 SDK's callToolStream show a failed
+      // task's statusMessage and do not fetch its result).
+      status_message: options.result ? (options.result.content[0]?.text.replace(/\n/g, ' ') ?? null) : null,
       result: options.result ? JSON.stringify(options.result) : null,
     };
     this.#tasks.insert(row);

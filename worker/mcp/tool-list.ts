@@ -1,0 +1,51 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+
+/**
+ * The `tools/list` answer, built from the tools as registered, lean enough for an agent's context (a test holds
+ * it under 8,000 characters). The SDK's own listing converts each zod shape as zod does; this one writes the same
+ * schemas with what carries no meaning for a client left out:
+ * - `$schema`: MCP 2025-11-25 takes 2020-12 as the default dialect, and the keywords used here (type, properties,
+ *   required, items, enum, anyOf, pattern, bounds) mean the same in draft-07 and 2020-12;
+ * - `additionalProperties: false` on output schemas: a client on an older tools/list then still accepts results
+ *   that gained a field (the SDK still validates what the server sends against the zod shape);
+ * - bounds zod adds for integers (±2^53-1), and `execution` when it is the default (`forbidden`);
+ * - `maxLength`/`maxItems`: anti-abuse caps far above any real request (256 targets, 4 KB of options), which
+ *   the server still enforces, answering an input validation error that names the field.
+ * Nullables are never written as `type: [x, "null"]`: the shapes use optional fields instead. Pure.
+ */
+const SAFE_INT = Number.MAX_SAFE_INTEGER;
+
+function lean(node: unknown, output: boolean): unknown {
+  if (Array.isArray(node)) return node.map((n) => lean(n, output));
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '$schema') continue;
+    if (key === 'additionalProperties' && value === false && output) continue;
+    if ((key === 'maximum' && value === SAFE_INT) || (key === 'minimum' && value === -SAFE_INT)) continue;
+    if (key === 'maxLength' || key === 'maxItems') continue;
+    out[key] = lean(value, output);
+  }
+  return out;
+}
+
+function jsonSchemaOf(schema: unknown, io: 'input' | 'output'): Tool['inputSchema'] {
+  const converted = schema ? z.toJSONSchema(schema as z.ZodType, { target: 'draft-07', io }) : { type: 'object', properties: {} };
+  return lean(converted, io === 'output') as Tool['inputSchema'];
+}
+
+/** One tool as tools/list shows it. */
+export function listedTool(name: string, tool: RegisteredTool): Tool {
+  return {
+    name,
+    ...(tool.title && { title: tool.title }),
+    ...(tool.description && { description: tool.description }),
+    inputSchema: jsonSchemaOf(tool.inputSchema, 'input'),
+    ...(tool.outputSchema && { outputSchema: jsonSchemaOf(tool.outputSchema, 'output') }),
+    ...(tool.annotations && { annotations: tool.annotations }),
+    ...(tool.execution && tool.execution.taskSupport !== 'forbidden' && { execution: tool.execution }),
+    ...(tool._meta && { _meta: tool._meta }),
+  };
+}
