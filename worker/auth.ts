@@ -9,13 +9,16 @@ export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
+  /** The pool this token acts on (a global admin's default pool is `default`). */
   pool: string;
+  /** A global admin may act on every pool (worker/pools.ts); every other token on its own pool only. */
+  global?: boolean;
   runnerId?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
 
-const BOOTSTRAP_ADMIN: Principal = { tokenId: 'admin-bootstrap', name: 'bootstrap admin', role: 'admin', pool: 'default' };
+const BOOTSTRAP_ADMIN: Principal = { tokenId: 'admin-bootstrap', name: 'bootstrap admin', role: 'admin', pool: 'default', global: true };
 
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header ?? '');
@@ -31,7 +34,9 @@ export async function authenticate(header: string | undefined, env: Env): Promis
   if (!parsed) return undefined;
   const record = await getDirectory(env, parsed.shard).verify(await hashToken(token));
   if (!record || (record.kind === 'runner') !== (parsed.kind === 'runner')) return undefined;
-  return { tokenId: record.id, name: record.name, role: record.role, pool: record.pool, ...(record.runnerId && { runnerId: record.runnerId }) };
+  // A global admin token is stored with pool `*`; it works on `default` unless a request names another pool.
+  const global = record.role === 'admin' && record.pool === '*';
+  return { tokenId: record.id, name: record.name, role: record.role, pool: global ? 'default' : record.pool, ...(global && { global }), ...(record.runnerId && { runnerId: record.runnerId }) };
 }
 
 export function unauthorized(): ScangateError {

@@ -22,7 +22,7 @@ import { decideSecondHello, noteConflict } from './link-conflict.ts';
 import { applyMigrations } from './storage/migrations.ts';
 import { AuditStore, auditRetention, excerpt, type AuditEntry, type AuditQuery } from './stores/audit.store.ts';
 import { JobStore, TERMINAL, toScan, type EventType, type JobResult, type JobRow, type Scan, type StoredEvent } from './stores/jobs.store.ts';
-import { Counters, renderPrometheus } from './stores/metrics.ts';
+import { Counters } from './stores/metrics.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
 import { TaskStore, type McpTask } from './stores/tasks.store.ts';
@@ -168,7 +168,8 @@ export class Coordinator extends DurableObject<Env> {
     this.#audit.record(actor, action, decision, detail);
   }
 
-  metrics(): string {
+  /** This pool's counters and gauges, unrendered: the Worker labels them with the pool and renders every pool at once. */
+  metricSamples(): Array<{ name: string; labels: string; value: number }> {
     const samples = this.#counters.all();
     const runners = this.#runners.list().filter((r) => !r.revokedAt);
     for (const r of runners) {
@@ -178,7 +179,7 @@ export class Coordinator extends DurableObject<Env> {
     }
     samples.push({ name: 'scangate_runners_connected', labels: '', value: runners.filter((r) => r.connected).length });
     samples.push({ name: 'scangate_queue_depth', labels: '', value: this.#jobs.byStatus(['queued']).length });
-    return renderPrometheus(samples);
+    return samples;
   }
 
   // ── scans ───────────────────────────────────────────────────────────────────────────────────────────

@@ -4,11 +4,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
-import { requireRole, type AppEnv } from './auth.ts';
-import { getCoordinator } from './coordinator.do.ts';
+import type { AppEnv } from './auth.ts';
 import { dashboardApi } from './dashboard/dashboard.api.tsx';
 import { mcpApi } from './mcp/mcp.api.ts';
 import { adminApi } from './routes/admin.api.ts';
+import { opsApi } from './routes/ops.api.ts';
 import { scansApi } from './routes/scans.api.ts';
 
 export { Coordinator } from './coordinator.do.ts';
@@ -44,26 +44,7 @@ app.use(
   }),
 );
 
-app.get('/health', async (c) => {
-  try {
-    const coordinator = await getCoordinator(c.env).health();
-    const checks = {
-      coordinator: { ok: true, schemaVersion: coordinator.schemaVersion },
-      runners: { ok: coordinator.runnersConnected > 0, connected: coordinator.runnersConnected },
-      breakers: { ok: coordinator.breakersOpen === 0, open: coordinator.breakersOpen },
-      queue: { ok: coordinator.queueDepth === 0, depth: coordinator.queueDepth },
-    };
-    const status = Object.values(checks).every((check) => check.ok) ? 'healthy' : 'degraded';
-    return c.json({ status, checks });
-  } catch (e) {
-    return c.json({ status: 'unhealthy', checks: { coordinator: { ok: false, error: (e as Error).message } } }, 503);
-  }
-});
-
-app.get('/metrics', requireRole('admin'), async (c) => {
-  return c.text(await getCoordinator(c.env).metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-});
-
+app.route('/', opsApi);
 app.route('/', mcpApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);

@@ -13,9 +13,10 @@ import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { unwrap, valid } from './validators.ts';
 import { conflictShown } from '../link-conflict.ts';
+import { GLOBAL_POOL, mayReach, poolFor, PoolName } from '../pools.ts';
 
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
-const Pool = z.string().regex(/^[a-z0-9-]{1,32}$/).default('default');
+const Pool = PoolName.optional();
 /** An instant as an ISO 8601 date-time (or a date), turned into epoch ms. */
 const Instant = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time, e.g. 2026-11-30T04:00:00Z').transform((s) => Date.parse(s));
 /** `GET /v1/audit` filters (README, API). */
@@ -40,31 +41,40 @@ export async function revokeRunnerEverywhere(env: Env, pool: string, idOrName: s
 
 /** Tokens, runners, policy, breakers, audit: admin only, except where said. */
 export const adminApi = new Hono<AppEnv>()
-  .post('/v1/tokens', requireRole('admin'), valid('json', z.strictObject({ name: Name, role: z.enum(['scan', 'admin']), pool: Pool })), async (c) => {
-    const { name, role, pool } = c.req.valid('json');
+  .post('/v1/tokens', requireRole('admin'), valid('json', z.strictObject({ name: Name, role: z.enum(['scan', 'admin']), pool: z.union([PoolName, z.literal(GLOBAL_POOL)]).optional() })), async (c) => {
+    const { name, role } = c.req.valid('json');
+    const requested = c.req.valid('json').pool;
+    if (requested === GLOBAL_POOL && (role !== 'admin' || !c.var.principal.global)) {
+      throw new ScangateError(scanError('forbidden', role === 'admin' ? 'Only a global admin may mint a global admin token (pool "*")' : 'Only admin tokens may be global (pool "*")', 'Name one pool for the token.'));
+    }
+    const pool = requested === GLOBAL_POOL ? GLOBAL_POOL : poolFor(c.var.principal, requested);
     const minted = mintToken('api');
     await getDirectory(c.env, minted.shard).store({ id: minted.id, hash: await hashToken(minted.token), kind: 'api', role, name, pool, runnerId: null, createdAt: Date.now() });
-    await getCoordinator(c.env, pool).recordAudit(c.var.principal.name, 'token.create', 'accepted', { tokenId: minted.id, name, role });
+    await getCoordinator(c.env, pool === GLOBAL_POOL ? c.var.principal.pool : pool).recordAudit(c.var.principal.name, 'token.create', 'accepted', { tokenId: minted.id, name, role, pool });
     return c.json({ id: minted.id, name, role, pool, token: minted.token }, 201);
   })
   .get('/v1/tokens', requireRole('admin'), async (c) => {
-    const all = (await Promise.all(shards().map((s) => getDirectory(c.env, s).list()))).flat().sort((a, b) => a.createdAt - b.createdAt);
+    const all = (await Promise.all(shards().map((s) => getDirectory(c.env, s).list()))).flat().filter((t) => mayReach(c.var.principal, t.pool)).sort((a, b) => a.createdAt - b.createdAt);
     return c.json({ tokens: all.map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString(), lastUsedAt: t.lastUsedAt && new Date(t.lastUsedAt).toISOString(), revokedAt: t.revokedAt && new Date(t.revokedAt).toISOString() })) });
   })
   .delete('/v1/tokens/:id', requireRole('admin'), async (c) => {
     const id = c.req.param('id');
     const shard = shardOfTokenId(id);
-    const revoked = shard ? await getDirectory(c.env, shard).revoke({ id }) : [];
+    // Another pool's token is "not found" to a pool admin: it may not learn that it exists, let alone revoke it.
+    const found = shard ? (await getDirectory(c.env, shard).list()).find((t) => t.id === id) : undefined;
+    const revoked = found && mayReach(c.var.principal, found.pool) ? await getDirectory(c.env, shard!).revoke({ id }) : [];
     const record = revoked[0];
     if (!record) throw new ScangateError(scanError('not_found', `No token ${id}`, 'List tokens with GET /v1/tokens.'));
-    if (record.runnerId) await getCoordinator(c.env, record.pool).revokeRunner(record.runnerId, c.var.principal.name);
+    const pool = record.pool === GLOBAL_POOL ? c.var.principal.pool : record.pool;
+    if (record.runnerId) await getCoordinator(c.env, pool).revokeRunner(record.runnerId, c.var.principal.name);
     // Streams were authorised when they opened: end the ones this token holds, so it reads nothing more.
-    const closed = await getCoordinator(c.env, record.pool).closeStreamsOf(id);
-    await getCoordinator(c.env, record.pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id, streamsClosed: closed });
+    const closed = await getCoordinator(c.env, pool).closeStreamsOf(id);
+    await getCoordinator(c.env, pool).recordAudit(c.var.principal.name, 'token.revoke', 'accepted', { tokenId: id, streamsClosed: closed });
     return c.json({ revoked: { id, name: record.name, role: record.role } });
   })
   .post('/v1/runners', requireRole('admin'), valid('json', z.strictObject({ name: Name, pool: Pool, networks: z.array(z.string().max(64)).min(1).max(64) })), async (c) => {
-    const { name, pool, networks } = c.req.valid('json');
+    const { name, networks } = c.req.valid('json');
+    const pool = poolFor(c.var.principal, c.req.valid('json').pool);
     const shard = randomShard();
     const minted = mintToken('runner', shard);
     const runnerId = `rn_${shard}${minted.id.slice(5)}`;
@@ -73,7 +83,7 @@ export const adminApi = new Hono<AppEnv>()
     return c.json({ id: runnerId, name, pool, networks, token: minted.token }, 201);
   })
   .get('/v1/runners', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const runners = await getCoordinator(c.env, c.req.valid('query').pool).listRunners();
+    const runners = await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).listRunners();
     return c.json({
       runners: runners.map((r) => ({
         id: r.id,
@@ -95,21 +105,21 @@ export const adminApi = new Hono<AppEnv>()
     });
   })
   .delete('/v1/runners/:id', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const runner = unwrap<RunnerRecord>(await revokeRunnerEverywhere(c.env, c.req.valid('query').pool, c.req.param('id'), c.var.principal.name));
+    const runner = unwrap<RunnerRecord>(await revokeRunnerEverywhere(c.env, poolFor(c.var.principal, c.req.valid('query').pool), c.req.param('id'), c.var.principal.name));
     return c.json({ revoked: { id: runner.id, name: runner.name } });
   })
   .get('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    return c.json({ policy: await getCoordinator(c.env, c.req.valid('query').pool).getPolicy() });
+    return c.json({ policy: await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).getPolicy() });
   })
   .put('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const input: unknown = await c.req.json().catch(() => {
       throw new ScangateError(scanError('validation_error', 'The body is not JSON', 'Send the policy fields as a JSON object.'));
     });
-    const { policy, clamps } = unwrap<{ policy: Policy; clamps: PolicyClamp[] }>(await getCoordinator(c.env, c.req.valid('query').pool).putPolicy(input, c.var.principal.name));
+    const { policy, clamps } = unwrap<{ policy: Policy; clamps: PolicyClamp[] }>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).putPolicy(input, c.var.principal.name));
     return c.json({ policy, clamps });
   })
   .get('/v1/breakers', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const list = await getCoordinator(c.env, c.req.valid('query').pool).listBreakers();
+    const list = await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).listBreakers();
     return c.json({
       breakers: list.map(({ runnerId, runner, breaker: b, threshold }) => ({
         runnerId,
@@ -127,12 +137,12 @@ export const adminApi = new Hono<AppEnv>()
   })
   .post('/v1/breakers/:name/:action{reset|open|close}', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const action = c.req.param('action') as 'reset' | 'open' | 'close';
-    const breaker = unwrap<Breaker>(await getCoordinator(c.env, c.req.valid('query').pool).breakerAction(c.req.param('name'), action, c.var.principal.name));
+    const breaker = unwrap<Breaker>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).breakerAction(c.req.param('name'), action, c.var.principal.name));
     return c.json({ state: breaker.state, nextHalfOpenAt: breaker.halfOpenAt && new Date(breaker.halfOpenAt).toISOString() });
   })
   .get('/v1/audit', requireRole('admin'), valid('query', AuditQuery), async (c) => {
     const { pool, cursor, ...q } = c.req.valid('query');
-    return c.json(await getCoordinator(c.env, pool).audit({ ...q, ...(cursor && { before: Number(cursor) }) }));
+    return c.json(await getCoordinator(c.env, poolFor(c.var.principal, pool)).audit({ ...q, ...(cursor && { before: Number(cursor) }) }));
   })
   // The runner's read-only self-check (what `scangate-runner doctor` asks): its name, grant, link and the pool
   // policy it must agree with. It never touches the link, so a live runner on the same token stays connected.

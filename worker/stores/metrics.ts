@@ -55,6 +55,12 @@ export const FAMILIES: Record<string, Family> = {
   scangate_relayed_bytes_total: { help: 'Bytes of scan output relayed from runners.', type: 'counter' },
 };
 
+/** `{a="b"}` with `pool="…"` put first (every pool's samples share one exposition). */
+export function withPool(labels: string, pool: string): string {
+  const label = `pool="${escapeLabel(pool)}"`;
+  return labels ? `{${label},${labels.slice(1)}` : `{${label}}`;
+}
+
 /** Renders counters and gauges, grouped by family with HELP and TYPE lines. */
 export function renderPrometheus(samples: Array<{ name: string; labels: string; value: number }>): string {
   const byFamily = new Map<string, string[]>();
