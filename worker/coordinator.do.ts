@@ -124,7 +124,7 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── settings ────────────────────────────────────────────────────────────────────────────────────────
 
-  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC' | 'DEADLINE_GRACE_SEC', fallback: number): number {
+  #setting(name: 'LEASE_SEC' | 'HEARTBEAT_SEC' | 'QUEUE_MAX' | 'QUEUE_WAIT_SEC' | 'DEADLINE_GRACE_SEC' | 'JOB_RETENTION_DAYS', fallback: number): number {
     const value = Number(this.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   }
@@ -919,7 +919,19 @@ export class Coordinator extends DurableObject<Env> {
       if (next !== runner.breaker) this.#setBreaker(runner, next);
     }
     this.#drainQueue();
+    this.#pruneEndedJobs(now);
     await this.#schedule();
+  }
+
+  /** How long an ended scan is kept (JOB_RETENTION_DAYS, 90 by default). */
+  #retentionMs(): number {
+    return this.#setting('JOB_RETENTION_DAYS', 90) * 86_400_000;
+  }
+
+  /** Ended scans past the retention go, with their output and events, 500 per alarm (the alarm returns while more are due). */
+  #pruneEndedJobs(now: number): void {
+    const pruned = this.#jobs.prune(now - this.#retentionMs(), 500);
+    if (pruned > 0) this.#counters.add('scangate_scans_pruned_total', {}, pruned);
   }
 
   /**
@@ -961,6 +973,8 @@ export class Coordinator extends DurableObject<Env> {
     const heartbeatMs = this.#setting('HEARTBEAT_SEC', 30) * 1000;
     const times = [
       this.#jobs.nextDeadline(this.#graceMs()),
+      // The oldest ended scan's expiry; never sooner than a minute from now, so pruning is not a busy loop.
+      ((oldest) => (oldest === null ? null : Math.max(oldest + this.#retentionMs(), Date.now() + 60_000)))(this.#jobs.oldestFinish()),
       ...this.#runners.list().map((r) => (r.breaker.state === 'OPEN' ? r.breaker.halfOpenAt : null)),
       // While a runner is connected, look at its heartbeats once per heartbeat period.
       this.#runners.list().some((r) => r.connected) ? Date.now() + heartbeatMs : null,

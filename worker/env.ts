@@ -14,6 +14,8 @@ export interface Env {
   QUEUE_WAIT_SEC?: string;
   /** How long past a job's timeout its runner has to report its end before the edge fails it. */
   DEADLINE_GRACE_SEC?: string;
+  /** Days an ended scan (its result, output and events) is kept before it is pruned. */
+  JOB_RETENTION_DAYS?: string;
   /** Browser origins allowed on /mcp (comma-separated); requests without Origin always pass. */
   ALLOWED_ORIGINS?: string;
   /** The public origin the Worker is served at (e.g. https://scangate.example.org): allowed on /mcp too. */

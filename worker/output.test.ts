@@ -1,4 +1,6 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { getCoordinator, type Coordinator } from './coordinator.do.ts';
 import { utf8ByteLength } from '../shared/protocol/index.ts';
 import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from './testing/runner-client.ts';
 
@@ -129,4 +131,28 @@ describe('scan event streams page through long histories', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(text).toContain('event: finished');
   }, 60_000);
+});
+
+describe('job retention', () => {
+  it('prunes ended scans and their output past JOB_RETENTION_DAYS, and keeps newer ones', async () => {
+    const { net, runner } = await newRunner();
+    const owner = await mintToken('scan', `retention-owner-${net}`);
+    const old = await dispatchedScan(runner, net, owner);
+    runner.finish(old, ['old output\n']);
+    await waitForStatus(old, owner, ['succeeded']);
+    const fresh = await dispatchedScan(runner, net, owner);
+    runner.finish(fresh, ['fresh output\n']);
+    await waitForStatus(fresh, owner, ['succeeded']);
+    // Age the first scan past the 90-day default, then let the alarm run.
+    await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
+      state.storage.sql.exec('UPDATE jobs SET finished_at = ?, created_at = ? WHERE id = ?', Date.now() - 91 * 86_400_000, Date.now() - 91 * 86_400_000, old);
+    });
+    await runDurableObjectAlarm(getCoordinator(env));
+    expect((await api(`/v1/scans/${old}`, { token: owner })).status).toBe(404);
+    await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
+      expect(state.storage.sql.exec('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?', old).one().n).toBe(0);
+    });
+    expect((await scanWhenDone(fresh, owner)).output).toBe('fresh output\n');
+    expect(await (await api('/metrics', { token: ADMIN })).text()).toMatch(/scangate_scans_pruned_total\{pool="default"\} [1-9]/);
+  });
 });

@@ -259,6 +259,25 @@ export class JobStore {
     return { scans: page.map(toScan), nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null };
   }
 
+  /**
+   * Deletes up to `limit` scans that ended before `before`, with their events and output; returns how many. Bounded
+   * so one alarm never deletes without end; the alarm comes back while more are due.
+   */
+  prune(before: number, limit: number): number {
+    const ids = this.#sql.exec<{ id: string }>('SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?', before, limit).toArray().map((r) => r.id);
+    for (const id of ids) {
+      this.#sql.exec('DELETE FROM job_events WHERE job_id = ?', id);
+      this.#sql.exec('DELETE FROM jobs WHERE id = ?', id);
+      this.#contiguous.delete(id);
+    }
+    return ids.length;
+  }
+
+  /** When the oldest ended scan ended (null when none has), for the next prune. */
+  oldestFinish(): number | null {
+    return this.#sql.exec<{ t: number | null }>('SELECT MIN(finished_at) AS t FROM jobs WHERE finished_at IS NOT NULL').one().t;
+  }
+
   /** When each scan that ended since `since` ended, and how (for the dashboard's per-minute chart). */
   endedSince(since: number): Array<{ finished_at: number; status: JobStatus }> {
     return this.#sql.exec<{ finished_at: number; status: JobStatus }>('SELECT finished_at, status FROM jobs WHERE finished_at >= ?', since).toArray();

@@ -53,6 +53,9 @@ export const FAMILIES: Record<string, Family> = {
   scangate_runners_connected: { help: 'Runners with a live link.', type: 'gauge' },
   scangate_queue_depth: { help: 'Scans waiting for a free runner.', type: 'gauge' },
   scangate_relayed_bytes_total: { help: 'Bytes of scan output relayed from runners.', type: 'counter' },
+  scangate_output_truncated_total: { help: 'Output frames the edge cut at the policy cap, by stream.', type: 'counter' },
+  scangate_output_frames_refused_total: { help: 'Output frames refused by the edge (for a job that had ended).', type: 'counter' },
+  scangate_scans_pruned_total: { help: 'Ended scans pruned past JOB_RETENTION_DAYS.', type: 'counter' },
 };
 
 /** `{a="b"}` with `pool="…"` put first (every pool's samples share one exposition). */
