@@ -11,7 +11,8 @@ import { beginLogin } from './login.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
 import { scanPageStream } from './scan-live.ts';
 import { renderScanSections, ScanPage } from './scan-page.tsx';
-import { DashboardPage, LoginPage } from './views.tsx';
+import { renderedFeed } from './front-live.ts';
+import { DashboardPage, LoginPage, renderSections } from './views.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -106,8 +107,8 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard/events', async (c) => {
     const session = await currentSession(c);
     if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
-    const stream = await getCoordinator(c.env, session.principal.pool).fetch(new Request('https://coordinator/dashboard-stream', { headers: { 'x-token-id': session.principal.tokenId } }));
-    return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
+    const feed = await getCoordinator(c.env, session.principal.pool).fetch(new Request('https://coordinator/dashboard-stream', { headers: { 'x-token-id': session.principal.tokenId } }));
+    return new Response(feed.body && renderedFeed(feed.body, renderSections), { status: feed.status, headers: new Headers(feed.headers) });
   })
   .get('/dashboard/scans/:id', async (c) => {
     const session = await currentSession(c);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN, api, mintRunner, mintToken, TestRunner } from '../testing/runner-client.ts';
-import { perMinute, type DashboardData } from './data.ts';
+import { perMinute, type DashboardData } from '../coordinator/dashboard-data.ts';
 import { ScanPage } from './scan-page.tsx';
 import { renderSections } from './views.tsx';
 

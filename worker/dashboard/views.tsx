@@ -2,7 +2,7 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
-import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type RunnerRow, type ScanRow } from './data.ts';
+import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type RunnerRow, type ScanRow } from '../coordinator/dashboard-data.ts';
 
 /**
  * The dashboard's HTML, as pure hono/jsx components. Every value from a runner or the scanned network is text

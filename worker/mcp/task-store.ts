@@ -1,9 +1,24 @@
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
+import type { ScanError } from '../../shared/errors/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator } from '../coordinator.do.ts';
-import type { McpTask } from '../stores/tasks.store.ts';
-import type { ToolResult } from './results.ts';
+import type { TaskOutcome, TaskRecord } from '../coordinator/tasks.ts';
+import type { Scan } from '../stores/jobs.store.ts';
+import { scanToolResult, type ToolResult } from './results.ts';
+import { forMcp } from './wording.ts';
+
+/** A failed scan's task status: the error and its fix, worded for MCP. */
+function statusMessageOf(error: ScanError): string {
+  const worded = forMcp(error);
+  return `${worded.type}: ${worded.message}. What to do: ${worded.recoverySuggestion}`;
+}
+
+/** The Coordinator's task record as the SDK's Task: a failed scan's error becomes its status message, for MCP. */
+function toTask(record: TaskRecord): Task {
+  const { scanError, ...task } = record;
+  return (scanError && !task.statusMessage ? { ...task, statusMessage: statusMessageOf(scanError) } : task) as Task;
+}
 
 /**
  * The SDK's TaskStore over the Coordinator's durable task table, for one request. The endpoint is stateless, so
@@ -24,16 +39,18 @@ export class CoordinatorTaskStore implements TaskStore {
   async createTask(params: CreateTaskOptions, _requestId: RequestId, request: Request): Promise<Task> {
     this.augmented = typeof (request.params as { task?: unknown } | undefined)?.task === 'object';
     const context = (params.context ?? {}) as { scanId?: string; result?: ToolResult };
-    return (await this.#coordinator.mcpTaskCreate(this.#principal, {
-      scanId: context.scanId ?? null,
-      ttl: params.ttl ?? null,
-      pollInterval: params.pollInterval ?? 1000,
-      result: context.result ?? null,
-    })) as McpTask as Task;
+    const failure = context.result
+      ? // A refused call: the task says why and what to do (clients such as the v1 SDK's callToolStream show a failed
+        // task's statusMessage and do not fetch its result).
+        { message: context.result.content[0]?.text.replace(/\n/g, ' ') ?? 'The call was refused', result: JSON.stringify(context.result) }
+      : null;
+    const record = (await this.#coordinator.mcpTaskCreate(this.#principal, { scanId: context.scanId ?? null, ttl: params.ttl ?? null, pollInterval: params.pollInterval ?? 1000, failure })) as TaskRecord;
+    return toTask(record);
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    return (await this.#coordinator.mcpTaskGet(this.#principal, taskId)) as McpTask | null as Task | null;
+    const record = (await this.#coordinator.mcpTaskGet(this.#principal, taskId)) as TaskRecord | null;
+    return record && toTask(record);
   }
 
   async storeTaskResult(taskId: string): Promise<void> {
@@ -41,9 +58,9 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async getTaskResult(taskId: string): Promise<Result> {
-    const result = (await this.#coordinator.mcpTaskResult(this.#principal, taskId)) as ToolResult | null;
-    if (!result) throw new Error(`Task ${taskId} has no result yet`);
-    return result as Result;
+    const outcome = (await this.#coordinator.mcpTaskOutcome(this.#principal, taskId)) as TaskOutcome | null;
+    if (!outcome) throw new Error(`Task ${taskId} has no result yet`);
+    return ('stored' in outcome ? (JSON.parse(outcome.stored) as ToolResult) : scanToolResult(outcome.scan as Scan)) as Result;
   }
 
   async updateTaskStatus(taskId: string, status: Task['status']): Promise<void> {
@@ -52,6 +69,7 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
-    return (await this.#coordinator.mcpTaskList(this.#principal, cursor)) as unknown as { tasks: Task[]; nextCursor?: string };
+    const page = (await this.#coordinator.mcpTaskList(this.#principal, cursor)) as { tasks: TaskRecord[]; nextCursor?: string };
+    return { tasks: page.tasks.map(toTask), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   }
 }

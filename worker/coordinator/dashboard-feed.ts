@@ -1,13 +1,14 @@
 /**
- * The dashboard's live stream inside the Coordinator: open SSE responses, each sent a fresh snapshot frame when
- * state changes (debounced, so a burst of output is one frame) and every 15 s (last-seen times, the chart's
- * minute). Runs only while a dashboard is open; the frame itself is built by the Coordinator.
+ * The dashboard's live feed inside the Coordinator: open SSE responses, each sent a `data` frame (the dashboard's
+ * data as JSON, never HTML: the Worker renders it, worker/dashboard/front-live.ts) when state changes (debounced, so
+ * a burst of output is one frame) and every 15 s (last-seen times, the chart's minute). Runs only while a
+ * dashboard is open.
  */
 const encoder = new TextEncoder();
 const DEBOUNCE_MS = 250;
 const REFRESH_MS = 15_000;
 
-export class DashboardHub {
+export class DashboardFeed {
   readonly #writers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   /** The token behind each open dashboard (the session's), so revoking it closes that dashboard's stream. */
   readonly #owners = new Map<WritableStreamDefaultWriter<Uint8Array>, string>();

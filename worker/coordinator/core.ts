@@ -1,0 +1,34 @@
+import { scanError, type ScanError } from '../../shared/errors/index.ts';
+import type { Policy } from '../../shared/policy/index.ts';
+import type { AuditStore } from '../stores/audit.store.ts';
+import type { JobStore } from '../stores/jobs.store.ts';
+import type { Counters } from '../stores/metrics.ts';
+import type { RunnerStore } from '../stores/runners.store.ts';
+import type { Settings } from './settings.ts';
+
+/**
+ * What every component of one pool's Coordinator shares: the object's state, its stores, its settings and the
+ * current policy. Components get this and the components they use; none holds a reference back to the facade.
+ */
+export interface Core {
+  readonly ctx: DurableObjectState;
+  readonly sql: SqlStorage;
+  readonly settings: Settings;
+  readonly jobs: JobStore;
+  readonly runners: RunnerStore;
+  readonly audit: AuditStore;
+  readonly counters: Counters;
+  /** The pool's policy as of now (an admin may change it between two calls). */
+  policy(): Policy;
+  /** Something the dashboard shows has changed. */
+  notifyDashboard(): void;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ScanError };
+export const ok = <T,>(value: T): Result<T> => ({ ok: true, value });
+export const fail = (error: ScanError): { ok: false; error: ScanError } => ({ ok: false, error });
+
+/** The one answer for a scan that does not exist or is not the caller's (the two are not told apart). */
+export function scanNotFound(id: string): ScanError {
+  return scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.');
+}
