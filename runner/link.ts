@@ -1,7 +1,12 @@
+/**
+ * The runner's side of the link. It dials out, says hello, and once welcomed keeps the connection alive with
+ * heartbeats; when it drops it dials again with backoff. Frames from the edge go to the jobs they name
+ * (job.ts runs each one); frames to the edge go out only while the link is ready, since every job keeps what it
+ * owes until acked and resends it after each welcome. The edge's fatal error codes become the process's exit code.
+ */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
-import { scanError, type ScanError } from '../shared/errors/index.ts';
 import {
   encodeRunnerFrame,
   MAX_FRAME_BYTES,
@@ -9,20 +14,15 @@ import {
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
-  ScanErrorSchema,
   type EdgeMessage,
   type JobDispatch,
   type RunnerMessage,
 } from '../shared/protocol/index.ts';
 import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './backoff.ts';
-import { EXIT, type RunnerConfig } from './config.ts';
-import { execute } from './executor.ts';
-import { guardDispatch, type Resolver } from './guard.ts';
-import type { LocalScripts } from './nmap-scripts.ts';
-import { JobJournal } from './journal.ts';
+import { EXIT } from './config.ts';
+import { refuseDispatch, rejectJob, RunnerJob, type JobChannel, type JobOptions } from './job.ts';
 import { explainConnectError } from './messages.ts';
 import type { Logger } from './log.ts';
-import type { Privilege } from './system.ts';
 
 export const RUNNER_VERSION = '0.1.0';
 /** Jobs kept for resend; past this the oldest finished ones are dropped (and logged). */
@@ -31,36 +31,18 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** On shutdown, how long to wait for the edge to ack the last results before closing. */
 const FLUSH_TIMEOUT_MS = 5000;
 
-export interface LinkOptions {
-  config: RunnerConfig;
+export interface LinkOptions extends JobOptions {
   log: Logger;
-  privilege: Privilege;
-  nmapPath: string;
   nmapVersion: string | null;
-  resolve: Resolver;
-  /** This runner's nmap scripts (see nmap-scripts.ts); undefined refuses every scan with scripts. */
-  scripts: LocalScripts | undefined;
   backoff?: BackoffOptions;
-  statsEvery?: string;
-  /** util-linux setpriv, to give nmap a parent-death signal (see ExecuteOptions). */
-  setprivPath?: string;
 }
 
-interface JobState {
-  journal: JobJournal;
-  abort: AbortController;
-  running: boolean;
-  lastProgressAt: number;
-}
-
-/**
- * The runner's side of the link. It dials out, says hello, runs what it is dispatched after its own checks,
- * and keeps every job's output and result until the edge acks them, resending after each reconnect. Jobs
- * run to their end whether or not the link is up. `run()` resolves with the process exit code.
- */
+/** One link for the life of the process: `run()` resolves with the process exit code. */
 export class RunnerLink {
   readonly #o: LinkOptions;
-  readonly #jobs = new Map<string, JobState>();
+  readonly #jobs = new Map<string, RunnerJob>();
+  /** What every job is handed: frames out through this link, and the run log. */
+  readonly #channel: JobChannel;
   #socket: WebSocket | undefined;
   #welcomed = false;
   #attempt = 0;
@@ -74,6 +56,7 @@ export class RunnerLink {
 
   constructor(options: LinkOptions) {
     this.#o = options;
+    this.#channel = { send: (frame) => this.#send(frame), log: options.log };
     this.#exited = new Promise((resolve) => (this.#exit = resolve));
   }
 
@@ -100,12 +83,12 @@ export class RunnerLink {
     for (const [jobId, job] of this.#jobs) {
       if (job.running) {
         this.#o.log.log('warn', 'job.cancelled_at_shutdown', { jobId });
-        job.abort.abort();
+        job.cancel();
       }
     }
     while (this.runningJobs > 0) await sleep(50);
     const flushBy = Date.now() + FLUSH_TIMEOUT_MS;
-    while (this.#welcomed && [...this.#jobs.values()].some((j) => !j.journal.settled) && Date.now() < flushBy) await sleep(50);
+    while (this.#welcomed && [...this.#jobs.values()].some((j) => !j.settled) && Date.now() < flushBy) await sleep(50);
     this.#finish(EXIT.ok, 'shutdown');
   }
 
@@ -114,7 +97,7 @@ export class RunnerLink {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#reconnectTimer);
-    for (const job of this.#jobs.values()) if (job.running) job.abort.abort();
+    for (const job of this.#jobs.values()) job.cancel();
     this.#socket?.close(1000, why);
     this.#o.log.log(code === EXIT.ok ? 'info' : 'error', 'runner.exit', { code, why });
     this.#exit(code);
@@ -158,7 +141,7 @@ export class RunnerLink {
         networks: this.#o.config.networks,
         instanceId: INSTANCE_ID,
         host: runnerHost(),
-        resume: [...this.#jobs].map(([jobId, j]) => ({ jobId, lastSeq: j.journal.lastSeq, finished: j.journal.finished !== undefined })),
+        resume: [...this.#jobs.values()].map((j) => j.resumePoint),
       }, true);
     });
     socket.on('message', (data, isBinary) => {
@@ -191,7 +174,7 @@ export class RunnerLink {
         this.#attempt = 0;
         this.#o.log.log('info', 'link.ready', { runnerId: message.runnerId, heartbeatSec: message.heartbeatSec, resending: this.#jobs.size });
         this.#startHeartbeat(message.heartbeatSec);
-        for (const job of this.#jobs.values()) for (const frame of job.journal.pending()) this.#send(frame);
+        for (const job of this.#jobs.values()) job.resend();
         return;
       }
       case 'job.dispatch':
@@ -201,15 +184,15 @@ export class RunnerLink {
         const job = this.#jobs.get(message.jobId);
         if (job?.running) {
           this.#o.log.log('info', 'job.cancel', { jobId: message.jobId });
-          job.abort.abort();
+          job.cancel();
         }
         return;
       }
       case 'ack': {
         const job = this.#jobs.get(message.jobId);
         if (!job) return;
-        job.journal.ack(message.seq);
-        if (job.journal.settled) this.#jobs.delete(message.jobId);
+        job.ack(message.seq);
+        if (job.settled) this.#jobs.delete(message.jobId);
         return;
       }
       case 'error': {
@@ -245,82 +228,20 @@ export class RunnerLink {
     socket.send(encodeRunnerFrame(message));
   }
 
-  #reject(jobId: string, error: ScanError): void {
-    this.#o.log.log('warn', 'job.rejected', { jobId, type: error.type, message: error.message });
-    // Details past the protocol's bounds (a long expected argv, say) stay in the log; the message says enough.
-    const fits = !error.details || ScanErrorSchema.safeParse(error).success;
-    const { details: _details, ...bare } = error;
-    this.#send({ type: 'job.rejected', jobId, error: fits ? error : bare });
-  }
-
+  /**
+   * Takes a dispatch or refuses it. The job is in the table before its (async) checks run, so a repeat that arrives
+   * meanwhile is answered as a repeat and a dispatch over the concurrency is refused.
+   */
   async #dispatch(dispatch: JobDispatch): Promise<void> {
     const { jobId } = dispatch;
     const known = this.#jobs.get(jobId);
-    if (known) {
-      // A repeated dispatch (the edge lost our accept): answer as before, never run a scan twice.
-      this.#send({ type: 'job.accepted', jobId });
-      for (const frame of known.journal.pending()) this.#send(frame);
-      return;
-    }
-    if (this.#draining) {
-      return this.#reject(jobId, scanError('no_runner', 'This runner is shutting down', 'Retry; the edge will pick another runner or this one after it restarts.'));
-    }
-    if (this.runningJobs >= this.#o.config.maxConcurrency) {
-      return this.#reject(
-        jobId,
-        scanError('rate_limited', `This runner is already running ${this.runningJobs} scans, its maximum`, 'Retry shortly.', { retryAfterSec: 5 }),
-      );
-    }
-    const job: JobState = { journal: new JobJournal(jobId), abort: new AbortController(), running: true, lastProgressAt: 0 };
-    this.#jobs.set(jobId, job); // reserved before the (async) guard, so a repeat cannot start a second scan
-    const guarded = await guardDispatch(dispatch, {
-      networks: this.#o.config.networks,
-      privileged: this.#o.privilege.privileged,
-      allowIntrusive: this.#o.config.allowIntrusive,
-      allowEvasion: this.#o.config.allowEvasion,
-      resolve: this.#o.resolve,
-      scripts: this.#o.scripts,
-    });
-    if (!guarded.ok) {
-      this.#jobs.delete(jobId);
-      return this.#reject(jobId, guarded.error);
-    }
-    this.#send({ type: 'job.accepted', jobId });
-    this.#o.log.log('info', 'job.started', { jobId, argv: guarded.argv, timeoutSec: dispatch.timeoutSec });
-    this.#retain();
-
-    const result = await execute({
-      argv: guarded.argv,
-      timeoutSec: dispatch.timeoutSec,
-      caps: { stdout: dispatch.limits.stdoutMaxBytes, stderr: dispatch.limits.stderrMaxBytes },
-      nmapPath: this.#o.nmapPath,
-      privilegedWithoutRoot: this.#o.privilege.viaCapabilities,
-      resolved: guarded.resolved,
-      signal: job.abort.signal,
-      ...(this.#o.statsEvery && { statsEvery: this.#o.statsEvery }),
-      ...(this.#o.setprivPath && { setprivPath: this.#o.setprivPath }),
-      onFirstOutput: () => this.#o.log.log('debug', 'job.first_output', { jobId, atMs: Date.now() }),
-      onOutput: (stream, data) => this.#send(job.journal.append(stream, data)),
-      onProgress: (p) => {
-        const now = Date.now();
-        if (now - job.lastProgressAt < 1000 && p.percent < 100) return;
-        job.lastProgressAt = now;
-        this.#send({ type: 'job.progress', jobId, percent: p.percent, phase: p.phase, ...(p.etaSec !== undefined && { etaSec: p.etaSec }) });
-      },
-    });
-    job.running = false;
-    const finished = job.journal.finish(result);
-    this.#o.log.log(result.exitCode === 0 ? 'info' : 'warn', 'job.finished', {
-      jobId,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      cancelled: result.cancelled,
-      durationMs: result.durationMs,
-      truncated: result.truncated,
-      error: result.error?.message,
-    });
-    this.#send(finished);
+    // A repeated dispatch (the edge lost our accept): answer as before, never run a scan twice.
+    if (known) return known.answerRepeat();
+    const refused = refuseDispatch({ draining: this.#draining, running: this.runningJobs, maxConcurrency: this.#o.config.maxConcurrency });
+    if (refused) return rejectJob(jobId, refused, this.#channel);
+    const job = new RunnerJob(dispatch, this.#o, this.#channel);
+    this.#jobs.set(jobId, job);
+    await job.run({ accepted: () => this.#retain(), refused: () => this.#jobs.delete(jobId) });
   }
 
   /** Keeps the job table bounded while the edge is away: the oldest finished jobs go first. */
@@ -330,7 +251,7 @@ export class RunnerLink {
       if (this.#jobs.size <= MAX_RETAINED_JOBS) break;
       if (!job.running) {
         this.#jobs.delete(jobId);
-        this.#o.log.log('warn', 'job.dropped_unacked', { jobId, lastSeq: job.journal.lastSeq });
+        this.#o.log.log('warn', 'job.dropped_unacked', { jobId, lastSeq: job.resumePoint.lastSeq });
       }
     }
   }
