@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS } from './dashboard/login-throttle.ts';
+import { LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS } from './login-throttle.ts';
 import type { Env } from './env.ts';
 import { LoginFailureStore } from './stores/login-failures.store.ts';
 import { applyMigrations, type Migration } from './storage/migrations.ts';

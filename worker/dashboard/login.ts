@@ -4,7 +4,7 @@ import { getCoordinator } from '../coordinator.do.ts';
 import { getDirectory } from '../directory.do.ts';
 import type { Env } from '../env.ts';
 import { hashToken } from '../tokens.ts';
-import { bucketsOf, LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS, retryAfterSec } from './login-throttle.ts';
+import { bucketsOf, LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS, retryAfterSec } from '../login-throttle.ts';
 
 /**
  * A dashboard login attempt, throttled (login-throttle.ts) and audited as security events: `login.success` in the

@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, api, BASE, json, mintToken } from '../testing/runner-client.ts';
+import { ADMIN, api, BASE, json, mintToken } from './testing/runner-client.ts';
 import { addressBucket, bucketsOf, LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS, retryAfterSec } from './login-throttle.ts';
 
 /**
