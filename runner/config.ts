@@ -112,7 +112,7 @@ function errnoOf(e: unknown): string {
 }
 
 function readToken(path: string, readFile: (path: string) => string): Settings['token'] {
-  let text;
+  let text: string;
   try {
     text = readFile(path);
   } catch (e) {
@@ -134,7 +134,7 @@ export function parseCommandLine(
   readFile: (path: string) => string,
   defaultEnvFile: string = SERVICE_ENV_FILE,
 ): ParseResult {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {

@@ -93,8 +93,8 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
     }
     if (addresses.length === 0) return refuse(`${target.value} has no addresses`, 'Check the name in the lab DNS, or give its address.');
     for (const address of addresses) {
-      const inside = isIP(address) !== 0 && parseTarget(address, rules);
-      if (!inside || !inside.ok || inside.target.kind !== 'address') {
+      const inside = isIP(address) !== 0 ? parseTarget(address, rules) : undefined;
+      if (!inside?.ok || inside.target.kind !== 'address') {
         return refuse(
           `${target.value} resolves to ${address}, which is outside this runner's networks`,
           `Every address of a name must lie inside ${ctx.networks.join(', ')}; fix the DNS record or scan by address.`,
@@ -118,8 +118,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms);
     promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
     );
   });
 }

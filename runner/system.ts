@@ -48,7 +48,7 @@ export type Located = { ok: true; path: string } | { ok: false; problem: string 
 
 /** What stands at `path`, for a program: runnable, or one line saying why not ("is a directory", "is not executable"). */
 async function runnable(path: string): Promise<Located> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (e) {

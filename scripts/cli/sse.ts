@@ -13,8 +13,7 @@ export async function* sseEvents(chunks: AsyncIterable<string>): AsyncGenerator<
   let data: string[] = [];
   for await (const chunk of chunks) {
     buffer += chunk;
-    let newline: number;
-    while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+    for (let newline = buffer.search(/\r\n|\r|\n/); newline >= 0; newline = buffer.search(/\r\n|\r|\n/)) {
       if (buffer[newline] === '\r' && newline === buffer.length - 1) break; // maybe half of a \r\n
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));

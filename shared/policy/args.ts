@@ -251,7 +251,7 @@ function singleDashLong(token: string, tokens: readonly string[], at: number): F
   const name = eq > 0 ? token.slice(0, eq) : token;
   if (FORBIDDEN.has(`-${name}`)) return unknownOption(token, tokens, at);
   const spec = OPTIONS_BY_SPELLING.get(`-${name}`);
-  if (!spec || !spec.name.startsWith('--')) return undefined;
+  if (!spec?.name.startsWith('--')) return undefined;
   return fixed(invalid(`${name} is a long option written with one dash (-${name})`, `Write -${name}.`, { option: name }), replaced(tokens, at, `-${token}`));
 }
 

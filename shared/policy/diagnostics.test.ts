@@ -127,7 +127,7 @@ describe('every concrete suggestion is itself accepted', () => {
     [{ target: '\ufeff10.0.0.5' }, undefined],
   ];
 
-  it.each(withFix.map(([request, policy]) => [JSON.stringify(request.target) + ' ' + JSON.stringify(request.args ?? ''), request, policy] as const))(
+  it.each(withFix.map(([request, policy]) => [`${JSON.stringify(request.target)} ${JSON.stringify(request.args ?? '')}`, request, policy] as const))(
     '%s',
     (_name, request, policy) => {
       const e = refused(request, policy);

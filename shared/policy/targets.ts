@@ -33,7 +33,7 @@ const PREFIX = /^(?:0|[1-9][0-9]{0,2})$/;
 /** Looks numeric enough that a resolver or nmap might read it as an address (127.1, 0x7f.1, 2130706433). */
 const NUMERIC_LOOKING = /^(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+))*$/i;
 /** nmap's own range syntax (10.0.0-4.1, 10.0.*.*), which no strict form allows. */
-const NMAP_RANGE = /[*]|^[0-9.]*[0-9]-[0-9][0-9.\-]*(?:\/[0-9]+)?$/;
+const NMAP_RANGE = /[*]|^[0-9.]*[0-9]-[0-9][0-9.-]*(?:\/[0-9]+)?$/;
 
 function reject(target: string, message: string, recoverySuggestion: string, fixedTarget?: { to: string; addArgs?: string[] }): TargetResult {
   const details = fixedTarget ? { target, fixedTarget: { from: target, ...fixedTarget } } : { target };
@@ -165,7 +165,7 @@ export function compileTargetRules(policy: {
 }): TargetRules {
   const key = [policy.allowedNetworks, policy.allowedHostSuffixes, policy.maxHosts, policy.maxTargets];
   const cached = rulesCache.get(policy);
-  if (cached && cached.key.every((v, i) => v === key[i])) return cached.rules;
+  if (cached?.key.every((v, i) => v === key[i])) return cached.rules;
   const networks: Array<TargetRules['networks'][number]> = [];
   for (const text of policy.allowedNetworks) {
     try {

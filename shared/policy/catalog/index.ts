@@ -96,7 +96,10 @@ const MEMBERS = new Map<string, CatalogScript[]>();
 export function categoryMembers(category: string): { stable: readonly CatalogScript[]; newer: readonly CatalogScript[] } {
   if (!NMAP_CATEGORIES.has(category)) return { stable: [], newer: [] };
   let stable = MEMBERS.get(category);
-  if (!stable) MEMBERS.set(category, (stable = stableMembers(category)));
+  if (!stable) {
+    stable = stableMembers(category);
+    MEMBERS.set(category, stable);
+  }
   const newer = [...CATALOG.values()].filter((s) => allCategories(s.facts).has(category) && !stable.includes(s));
   return { stable, newer };
 }
