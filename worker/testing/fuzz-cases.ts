@@ -3,8 +3,8 @@ import fc from 'fast-check';
 /**
  * Malformed requests for worker/fuzz.test.ts: every route of the Worker crossed with the ways a hostile or broken
  * client gets a request wrong, plus malformed MCP messages. Deterministic: fixed seeds, fixed counts. No case is a
- * well-formed request (a valid scan here could reach routing and get a legitimate 503 `no_runner`), so every answer
- * MUST be a refusal in the error taxonomy and none a 5xx.
+ * well-formed scan (one could reach routing and get a legitimate 503 `no_runner`); apart from the few the test names
+ * (odd headers beside a valid token), every answer MUST be a refusal in the error taxonomy, and none a 5xx.
  */
 export interface FuzzCase {
   name: string;
