@@ -1,8 +1,10 @@
 /**
  * SSE fan-out under load: CLIENTS concurrent clients on the event streams of SCANS scans, through the real Worker
  * and Coordinator (wrangler dev), a real runner and real nmap scanning 127.0.0.1, where this bench listens on one
- * port. nmap probes that port last (-r, after ~4 s of --scan-delay over closed ports), so the clients are subscribed
- * by then; the bench notes when nmap connects, and each client when the "Discovered open port" line reaches it.
+ * port. The scans wait in the queue behind blocker scans until every client is subscribed (it has the `queued`
+ * event); then the blockers are cancelled, so every later event is live for every client, however slow the
+ * machine. nmap probes the bench's port last (-r); the bench notes when nmap connects, and each client when the
+ * "Discovered open port" line reaches it.
  *
  * Reports: clients connected, events each received, events lost, doubled, out of order or altered against a replay
  * of the ended scan (goal 0), delivery latency (the listener's accept → each client; and the spread of one event
@@ -37,16 +39,28 @@ export async function run(): Promise<BenchRow[]> {
   try {
     await stack.start();
     await stack.readyRunner('bench-sse', { maxConcurrency: SCANS });
+    // One token may hold every slot (the blockers), and queue SCANS scans.
+    const policy = await stack.api(stack.admin, 'PUT', '/v1/policy', { perToken: { maxSlotSharePercent: 100, maxConcurrentScans: SCANS, maxQueuedScans: Math.max(8, SCANS) } });
+    if (policy.status !== 200) throw new Error(`policy: ${policy.status} ${JSON.stringify(policy.body).slice(0, 300)}`);
     const owner = await stack.mintToken('scan', 'bench-sse-owner');
     const statuses: number[] = [];
+    const blockers: string[] = [];
+    for (let s = 0; s < SCANS; s++) {
+      const blocker = await stack.api(owner, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 1-65535 --scan-delay 1s --max-retries 0', timeoutSec: 300 });
+      statuses.push(blocker.status);
+      if (blocker.status !== 202) throw new Error(`blocker refused: ${blocker.status} ${JSON.stringify(blocker.body).slice(0, 300)}`);
+      blockers.push(blocker.body.scan.id);
+      await stack.waitForScan(owner, blocker.body.scan.id, (scan) => scan.status === 'running');
+    }
     const scans: Array<{ id: string; port: number; firstAccept: () => number }> = [];
+    const subscribeFrom = performance.now();
     const perScan = Math.ceil(CLIENTS / SCANS);
     for (let s = 0; s < SCANS; s++) {
       const l = await listener();
       servers.push(l.server);
-      const created = await stack.api(owner, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -v -r --max-retries 0 --scan-delay 150ms -p 1-30,${l.port}` });
+      const created = await stack.api(owner, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -v -r --max-retries 0 --scan-delay 100ms -p 1-30,${l.port}` });
       statuses.push(created.status);
-      if (created.status !== 202) throw new Error(`scan refused: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
+      if (created.status !== 202 || created.body.scan.status !== 'queued') throw new Error(`scan not queued: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
       scans.push({ id: created.body.scan.id, port: l.port, firstAccept: l.firstAccept });
       // Half the clients read as the owner, half as an admin: both paths of the stream's authorisation.
       for (let i = 0; i < perScan && clients.length < CLIENTS; i++) {
@@ -54,6 +68,12 @@ export async function run(): Promise<BenchRow[]> {
       }
     }
     const budget = setTimeout(() => clients.forEach((c) => c.client.stop()), Math.max(1000, BUDGET_MS - (performance.now() - began)));
+    // Every client subscribed (it has the stored `queued` event, or it failed): release the queue.
+    while (clients.some((c) => c.client.events.length === 0 && !c.client.failure && c.client.status < 400) && performance.now() - began < BUDGET_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const subscribed = performance.now();
+    for (const id of blockers) statuses.push((await stack.api(owner, 'POST', `/v1/scans/${id}/cancel`)).status);
     await Promise.all(clients.map((c) => c.client.done));
     clearTimeout(budget);
     statuses.push(...clients.map((c) => c.client.status));
@@ -64,7 +84,7 @@ export async function run(): Promise<BenchRow[]> {
     const connected = clients.filter((c) => c.client.status === 200).length;
     const counts = clients.map((c) => c.client.events.length);
 
-    // Listener accept → client: only for clients subscribed before nmap connected (the event was live for them).
+    // nmap's connect at the listener → client: for clients subscribed before it (all of them, unless one failed).
     const endToEnd: number[] = [];
     let subscribedBefore = 0;
     for (const c of clients) {
@@ -79,9 +99,8 @@ export async function run(): Promise<BenchRow[]> {
     const spread: number[] = [];
     for (let s = 0; s < scans.length; s++) {
       const mine = clients.filter((c) => c.scan === s);
-      const lastConnect = Math.max(...mine.map((c) => c.client.connectedAt));
       for (const event of replays[s]!) {
-        const arrivals = mine.map((c) => c.client.events.find((e) => e.id === event.id)?.at).filter((at): at is number => at !== undefined && at > lastConnect);
+        const arrivals = mine.map((c) => c.client.events.find((e) => e.id === event.id)?.at).filter((at): at is number => at !== undefined && at > subscribed);
         if (arrivals.length < mine.length) continue; // not live for everyone
         const first = Math.min(...arrivals);
         spread.push(...arrivals.map((at) => at - first));
@@ -101,7 +120,7 @@ export async function run(): Promise<BenchRow[]> {
       { bench, metric: `  nmap's connect → client, p50 / p99 (ms; ${subscribedBefore} clients live)`, value: `${fmt(percentile(endToEnd, 50))} / ${fmt(percentile(endToEnd, 99))}` },
       { bench, metric: '  one event over all clients, spread p50 / p99 (ms)', value: `${fmt(percentile(spread, 50))} / ${fmt(percentile(spread, 99))}` },
       { bench, metric: '  5xx answers', value: String(serverErrors), goal: '0', met: serverErrors === 0 },
-      { bench, metric: '  wall time, stack start to last event (s)', value: fmt((performance.now() - began) / 1000) },
+      { bench, metric: '  time to subscribe every client; wall time, stack start to last event (s)', value: `${fmt((subscribed - subscribeFrom) / 1000)}; ${fmt((performance.now() - began) / 1000)}` },
     ];
   } finally {
     for (const c of clients) c.client.stop();
