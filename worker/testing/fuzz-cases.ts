@@ -138,6 +138,18 @@ export function restCases(tokens: FuzzTokens, seed = 12): FuzzCase[] {
     cases.push({ name: `${path}: forged session cookie`, method: 'POST', path, headers: { cookie: 'sg_session=forged; __Host-sg_session=forged', 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=scan-cancel&target=x&csrf=y' });
     cases.push({ name: `${path}: cross-origin`, method: 'POST', path, headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=runner-revoke&target=x' });
   }
+  // Dashboard logins that cannot succeed: throttled per address after ten, so they come from the test's own address.
+  const guesses = fc.sample(fc.string({ unit: 'binary-ascii', minLength: 0, maxLength: 80 }), { seed, numRuns: 8 });
+  for (const [i, guess] of guesses.entries()) {
+    cases.push({ name: `POST /dashboard/login: bad token ${i}`, method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(`fz${guess}`)}` });
+  }
+  cases.push({ name: 'POST /dashboard/login: a runner token', method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${tokens.runner}` });
+  cases.push({ name: 'POST /dashboard/login: a scan token', method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${tokens.scan}` });
+  cases.push({ name: 'POST /dashboard/login: non-UTF-8 form', method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new Uint8Array([0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x3d, 0xff, 0xfe, 0xc0]) });
+  cases.push({ name: 'POST /dashboard/login: JSON instead of a form', method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'application/json' }, body: '{"token":' });
+  cases.push({ name: 'POST /dashboard/login: multipart with a bad boundary', method: 'POST', path: '/dashboard/login', headers: { 'content-type': 'multipart/form-data; boundary=' }, body: '--x\r\n' });
+  cases.push({ name: 'POST /dashboard/login: cross-origin', method: 'POST', path: '/dashboard/login', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' });
+  for (const id of BAD_IDS.slice(0, 4)) cases.push({ name: `GET /dashboard/scans/{id}: bad id ${id.slice(0, 20)}, no session`, method: 'GET', path: `/dashboard/scans/${id}` });
   cases.push({ name: 'unknown path', method: 'GET', path: '/v2/scans' });
   cases.push({ name: 'path traversal', method: 'GET', path: '/v1/../../etc/passwd' });
   cases.push({ name: 'encoded slash in path', method: 'GET', path: '/v1%2Fscans' });
