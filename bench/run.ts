@@ -8,6 +8,7 @@ import { run as fanin } from './fanin.ts';
 import { run as footprint } from './footprint.ts';
 import { printRows, type BenchRow } from './lib.ts';
 import { run as relay } from './relay.ts';
+import { run as sseLoad } from './sse-load.ts';
 import { run as validate } from './validate.ts';
 
 const benches: Array<[string, () => Promise<BenchRow[]>]> = [
@@ -15,6 +16,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['dispatch', dispatch],
   ['relay', relay],
   ['fan-in', fanin],
+  ['sse-load', sseLoad],
   ['footprint', footprint],
 ];
 

@@ -69,6 +69,18 @@ async function perform(c: Context<DashEnv>, session: Session, action: Action, ta
   }
 }
 
+/**
+ * The posted form. A body that is no form (a multipart type without a boundary, say) makes Hono's parser throw a
+ * TypeError, which would surface as a 500: it is the client's mistake, so it MUST be a validation_error.
+ */
+async function postedForm(c: Context): Promise<Record<string, string | File>> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    throw new ScangateError(scanError('validation_error', 'The request body is not a readable form', 'Post the dashboard\'s own form (application/x-www-form-urlencoded or multipart/form-data with a boundary).'));
+  }
+}
+
 export const dashboardApi = new Hono<DashEnv>()
   // '/dashboard/*' matches '/dashboard' too: one nonce per response.
   .use('/dashboard/*', nonceAndCsp)
@@ -82,7 +94,7 @@ export const dashboardApi = new Hono<DashEnv>()
   })
   .post('/dashboard/login', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin login refused', 'Log in from the dashboard page itself.');
-    const form = await c.req.parseBody();
+    const form = await postedForm(c);
     const token = typeof form.token === 'string' ? form.token.trim().slice(0, 512) : '';
     // Throttled per address and per token prefix (login-throttle.ts); CF-Connecting-IP is set by Cloudflare's edge.
     const attempt = await beginLogin(c.env, c.req.header('cf-connecting-ip') ?? 'unknown', token);
@@ -98,7 +110,7 @@ export const dashboardApi = new Hono<DashEnv>()
   .post('/dashboard/logout', async (c) => {
     const session = await currentSession(c);
     if (session) {
-      const form = await c.req.parseBody();
+      const form = await postedForm(c);
       if (!(await csrfValid(session, typeof form.csrf === 'string' ? form.csrf : undefined))) throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
       await endSession(c, session);
     }
@@ -139,7 +151,7 @@ export const dashboardApi = new Hono<DashEnv>()
     if (!sameOrigin(c)) throw forbidden('Cross-origin action refused', 'Act from the dashboard page itself.');
     const session = await currentSession(c);
     if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
-    const form = await c.req.parseBody();
+    const form = await postedForm(c);
     const sent = typeof form.csrf === 'string' && form.csrf ? form.csrf : c.req.header('x-csrf-token');
     if (!(await csrfValid(session, sent))) throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
     const action = form.action as Action;
