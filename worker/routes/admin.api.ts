@@ -7,7 +7,7 @@ import type { Env } from '../env.ts';
 import { getDirectory } from '../directory.do.ts';
 import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
 import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
-import { SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
+import { nestsAtMost, SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
 import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
 import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
@@ -115,6 +115,8 @@ export const adminApi = new Hono<AppEnv>()
     const input: unknown = await c.req.json().catch(() => {
       throw new ScangateError(scanError('validation_error', 'The body is not JSON', 'Send the policy fields as a JSON object.'));
     });
+    // A policy is two levels deep; a body nested thousands deep would overflow the RPC serialiser on its way in.
+    if (!nestsAtMost(input, 8)) throw new ScangateError(scanError('validation_error', 'The body is nested deeper than any policy field', 'Send the policy fields as a flat JSON object (see GET /v1/policy).'));
     const { policy, clamps } = unwrap<{ policy: Policy; clamps: PolicyClamp[] }>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).putPolicy(input, c.var.principal.name));
     return c.json({ policy, clamps });
   })
