@@ -154,7 +154,7 @@ describe('audit log under a flood of refusals', () => {
         ['admin', 'policy.update', 'accepted'],
         ['runner-1', 'runner.hello', 'refused'],
       ];
-      old.forEach(([actor, action, decision], i) => sql.exec('INSERT INTO audit (at, actor, action, decision, detail) VALUES (?, ?, ?, ?, ?)', 1_700_000_000_000 + i, actor, action, decision, JSON.stringify({ n: i })));
+      old.forEach(([actor, action, decision], i) => void sql.exec('INSERT INTO audit (at, actor, action, decision, detail) VALUES (?, ?, ?, ?, ?)', 1_700_000_000_000 + i, actor, action, decision, JSON.stringify({ n: i })));
       expect(applyMigrations(sql, COORDINATOR_MIGRATIONS)).toBe(COORDINATOR_MIGRATIONS.at(-1)!.version);
     });
     await evictDurableObject(stub);

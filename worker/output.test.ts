@@ -49,7 +49,7 @@ describe('edge output caps against a rogue runner', () => {
     // 3 × 60 000 "€" (3 bytes each): 540 000 bytes against a 65 536-byte cap, and stderr past its own cap.
     const chunk = '€'.repeat(20_000);
     const frames = [...Array.from({ length: 9 }, () => chunk)];
-    frames.forEach((data, i) => runner.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
+    frames.forEach((data, i) => void runner.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
     runner.send({ type: 'job.output', jobId, seq: 10, stream: 'stderr', data: 'é'.repeat(20_000) });
     // The rogue runner claims it truncated nothing.
     runner.send({ type: 'job.finished', jobId, lastSeq: 10, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 10, truncated: { stdout: false, stderr: false }, report: null, error: null });

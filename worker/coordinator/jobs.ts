@@ -175,7 +175,8 @@ export class JobEngine {
   onOutput(runnerId: string, row: JobRow | undefined, message: JobOutput): void {
     if (!row || TERMINAL.has(row.status)) {
       if (row) this.#core.counters.add('scangate_output_frames_refused_total', { reason: 'job_ended' });
-      return this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+      this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+      return;
     }
     const caps = this.#core.policy().output;
     const admission = admitOutput({ stdoutBytes: row.stdout_bytes, stderrBytes: row.stderr_bytes, frames: row.output_frames }, message.stream, message.data, caps, frameBudget(row.timeout_sec, caps));
@@ -184,7 +185,8 @@ export class JobEngine {
       if (row.runner_id) this.#sockets.sendTo(row.runner_id, { type: 'job.cancel', jobId: row.id });
       this.finish(row, 'failed', null, error);
       this.judge(row, 'failure', error);
-      return this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+      this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
+      return;
     }
     const stored = this.event(row.id, 'output', { seq: message.seq, stream: message.stream, data: admission.data }, { seq: message.seq, stream: message.stream });
     if (stored) {

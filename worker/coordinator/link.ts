@@ -146,7 +146,8 @@ export class RunnerLink {
         }
         return;
       case 'job.output':
-        return this.#engine.onOutput(runnerId, row && mine ? row : undefined, message);
+        this.#engine.onOutput(runnerId, row && mine ? row : undefined, message);
+        return;
       case 'job.progress':
         if (mine && !TERMINAL.has(row.status)) {
           const progress = { percent: message.percent, ...(message.phase && { phase: message.phase }), ...(message.etaSec !== undefined && { etaSec: message.etaSec }) };
@@ -155,7 +156,10 @@ export class RunnerLink {
         }
         return;
       case 'job.finished': {
-        if (!mine) return this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: finishedAckSeq(message.lastSeq) });
+        if (!mine) {
+          this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: finishedAckSeq(message.lastSeq) });
+          return;
+        }
         this.#engine.onFinished(message);
         const done = jobs.get(row.id)!;
         this.#sockets.sendTo(runnerId, { type: 'ack', jobId: row.id, seq: TERMINAL.has(done.status) ? finishedAckSeq(message.lastSeq) : jobs.contiguousSeq(row.id) });

@@ -176,7 +176,10 @@ describe('tools/list', () => {
     expect(length).toBeLessThan(8000);
     const problems: string[] = [];
     const walk = (node: unknown, path: string): void => {
-      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}/${i}`));
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) walk(n, `${path}/${i}`);
+        return;
+      }
       if (typeof node !== 'object' || node === null) return;
       const schema = node as Record<string, unknown>;
       if (Array.isArray(schema.type)) problems.push(`${path}: type ${JSON.stringify(schema.type)}`);

@@ -125,7 +125,7 @@ export class TestRunner {
 
   /** Sends job output and the result, as a runner that ran the job would. */
   finish(jobId: string, output: string[], result: Partial<Extract<RunnerMessage, { type: 'job.finished' }>> = {}): void {
-    output.forEach((data, i) => this.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
+    output.forEach((data, i) => void this.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
     this.send({
       type: 'job.finished', jobId, lastSeq: output.length, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 1000,
       truncated: { stdout: false, stderr: false }, report: null, error: null, ...result,
