@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { scanError, type ScanError } from '../shared/errors/index.ts';
+import { scanError, type JsonObject, type JsonValue, type ScanError } from '../shared/errors/index.ts';
 import { canonicalNetwork, DEFAULT_POLICY, networkWithin, resolvePolicy, validateScanRequest, type Policy, type PolicyClamp, type Target, type ValidationResult } from '../shared/policy/index.ts';
 import {
   encodeEdgeFrame,
@@ -29,6 +29,7 @@ import { TaskStore, type McpTask } from './stores/tasks.store.ts';
 import { McpTaskService } from './mcp/tasks.service.ts';
 import type { ToolResult } from './mcp/results.ts';
 import { newId } from './tokens.ts';
+import type { Result } from './domain/result.ts';
 import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './dashboard/data.ts';
 import { DashboardHub } from './dashboard/hub.ts';
 import { renderSections } from './dashboard/views.tsx';
@@ -40,8 +41,6 @@ import { renderSections } from './dashboard/views.tsx';
  * It is longer than our other files because a Durable Object's RPC surface must be its own methods; the logic
  * behind them lives in stores/, routing.ts, breaker.ts, dashboard/ and mcp/tasks.service.ts.
  */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ScanError };
-
 export interface ScanRequestBody {
   target: string | string[];
   args?: string | string[];
@@ -146,7 +145,7 @@ export class Coordinator extends DurableObject<Env> {
     return this.#policy;
   }
 
-  putPolicy(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
+  putPolicy(input: JsonValue, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
     const resolved = resolvePolicy(input, this.#policy);
     if (!resolved.ok) {
       this.#audit.record(actor, 'policy.update', 'refused', { reason: resolved.error.message });
@@ -164,7 +163,7 @@ export class Coordinator extends DurableObject<Env> {
     return this.#audit.page(query);
   }
 
-  recordAudit(actor: string, action: string, decision: string, detail: Record<string, unknown>): void {
+  recordAudit(actor: string, action: string, decision: string, detail: JsonObject): void {
     this.#audit.record(actor, action, decision, detail);
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ScanError } from '../../shared/errors/index.ts';
+import type { JsonObject, JsonValue, ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Scan } from '../stores/jobs.store.ts';
 import { forMcp } from './wording.ts';
@@ -56,10 +56,11 @@ export const ScanResultShape = {
 export type ScanResultStructured = z.infer<z.ZodObject<typeof ScanResultShape>>;
 type OpenPort = z.infer<typeof OpenPortShape>;
 
+/** A tool's result. JSON-typed throughout: it is stored with an MCP task and read back over RPC. */
 export interface ToolResult {
-  [key: string]: unknown;
+  [key: string]: JsonValue | undefined;
   content: Array<{ type: 'text'; text: string }>;
-  structuredContent?: Record<string, unknown>;
+  structuredContent?: JsonObject;
   isError?: boolean;
 }
 
@@ -161,7 +162,7 @@ export function scanToolResult(scan: Scan, options: { extraText?: string; offset
   const text = summarize(scan);
   return {
     content: [{ type: 'text', text: options.extraText ? `${text}\n${options.extraText}` : text }],
-    structuredContent: structuredScan(scan, options.offset) as unknown as Record<string, unknown>,
+    structuredContent: structuredScan(scan, options.offset),
     ...(failed && { isError: true }),
   };
 }

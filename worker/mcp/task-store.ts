@@ -2,7 +2,6 @@ import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/exp
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../auth.ts';
 import type { Coordinator } from '../coordinator.do.ts';
-import type { McpTask } from '../stores/tasks.store.ts';
 import type { ToolResult } from './results.ts';
 
 /**
@@ -24,16 +23,16 @@ export class CoordinatorTaskStore implements TaskStore {
   async createTask(params: CreateTaskOptions, _requestId: RequestId, request: Request): Promise<Task> {
     this.augmented = typeof (request.params as { task?: unknown } | undefined)?.task === 'object';
     const context = (params.context ?? {}) as { scanId?: string; result?: ToolResult };
-    return (await this.#coordinator.mcpTaskCreate(this.#principal, {
+    return await this.#coordinator.mcpTaskCreate(this.#principal, {
       scanId: context.scanId ?? null,
       ttl: params.ttl ?? null,
       pollInterval: params.pollInterval ?? 1000,
       result: context.result ?? null,
-    })) as McpTask as Task;
+    });
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    return (await this.#coordinator.mcpTaskGet(this.#principal, taskId)) as McpTask | null as Task | null;
+    return await this.#coordinator.mcpTaskGet(this.#principal, taskId);
   }
 
   async storeTaskResult(taskId: string): Promise<void> {
@@ -41,9 +40,9 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async getTaskResult(taskId: string): Promise<Result> {
-    const result = (await this.#coordinator.mcpTaskResult(this.#principal, taskId)) as ToolResult | null;
+    const result = await this.#coordinator.mcpTaskResult(this.#principal, taskId);
     if (!result) throw new Error(`Task ${taskId} has no result yet`);
-    return result as Result;
+    return result;
   }
 
   async updateTaskStatus(taskId: string, status: Task['status']): Promise<void> {
@@ -52,6 +51,6 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
-    return (await this.#coordinator.mcpTaskList(this.#principal, cursor)) as unknown as { tasks: Task[]; nextCursor?: string };
+    return await this.#coordinator.mcpTaskList(this.#principal, cursor);
   }
 }
