@@ -11,7 +11,7 @@ import { SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
 import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import { valid } from './validators.ts';
-import { conflictShown } from '../link-conflict.ts';
+import { runnerSummary } from '../domain/runner-view.ts';
 import { GLOBAL_POOL, mayReach, poolFor, PoolName } from '../pools.ts';
 
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
@@ -83,24 +83,16 @@ export const adminApi = new Hono<AppEnv>()
   })
   .get('/v1/runners', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const runners = await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).listRunners();
+    const now = Date.now();
     return c.json({
-      runners: runners.map((r) => ({
-        id: r.id,
-        name: r.name,
-        online: r.connected,
-        revoked: r.revokedAt !== null,
-        lastSeen: r.lastSeen && new Date(r.lastSeen).toISOString(),
-        runnerVersion: r.hello?.runnerVersion ?? null,
-        nmapVersion: r.hello?.nmapVersion ?? null,
-        privileged: r.hello?.privileged ?? null,
-        networks: r.hello?.networks ?? [],
-        grantedNetworks: r.granted,
-        host: r.hello?.host ?? null,
-        conflict: conflictShown(r.conflict, Date.now()) ? { ...r.conflict, firstAt: new Date(r.conflict.firstAt).toISOString(), lastAt: new Date(r.conflict.lastAt).toISOString() } : null,
-        maxConcurrency: r.hello?.maxConcurrency ?? null,
-        running: r.running,
-        breaker: r.breaker.state,
-      })),
+      runners: runners.map((record) => {
+        const r = runnerSummary(record, now);
+        return {
+          ...r,
+          lastSeen: r.lastSeen && new Date(r.lastSeen).toISOString(),
+          conflict: r.conflict && { ...r.conflict, firstAt: new Date(r.conflict.firstAt).toISOString(), lastAt: new Date(r.conflict.lastAt).toISOString() },
+        };
+      }),
     });
   })
   .delete('/v1/runners/:id', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
