@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { JsonObject, JsonValue, ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import { SCAN_STATUSES, type Scan } from '../../shared/scan/index.ts';
 import { forMcp } from './wording.ts';
 
 /**
@@ -42,7 +42,7 @@ export const ErrorShape = z.object({ type: z.string(), message: z.string(), reco
  */
 export const ScanResultShape = {
   scanId: z.string(),
-  status: z.enum(['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected']),
+  status: z.enum(SCAN_STATUSES),
   argv: z.array(z.string()),
   percent: z.number().optional(),
   hostsUp: z.number().optional(),

@@ -6,7 +6,8 @@ import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts
 import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator } from '../coordinator.do.ts';
-import { SCAN_ID_PATTERN } from '../stores/jobs.store.ts';
+import { runnerSummary } from '../domain/runner-view.ts';
+import { isTerminal, SCAN_ID_PATTERN } from '../../shared/scan/index.ts';
 import { errorToolResult, MAX_PAGE_HOSTS, scanToolResult, ScanResultShape, type ToolResult } from './results.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
@@ -98,7 +99,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
               })
               .catch(() => {});
           }
-          if (['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) break;
+          if (isTerminal(scan.status)) break;
         }
         return { task: (await extra.taskStore.getTask(task.taskId)) ?? task };
       },
@@ -218,16 +219,17 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     },
     async () => {
       const [policy, runners] = await Promise.all([coordinator.getPolicy(), coordinator.listRunners()]);
-      const live = runners.filter((r) => !r.revokedAt);
+      const now = Date.now();
+      const live = runners.filter((r) => !r.revokedAt).map((r) => runnerSummary(r, now));
       const releases = `${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}`;
       const allowed = catalogView(policy.allowIntrusive, { allowedOnly: true }).map((s) => s.name);
       const rows = live.map((r) => ({
         name: r.name,
-        online: r.connected,
-        networks: r.hello?.networks ?? [],
-        ...(r.hello && { privileged: r.hello.privileged }),
+        online: r.online,
+        networks: r.networks,
+        ...(r.privileged !== null && { privileged: r.privileged }),
         running: r.running,
-        breaker: r.breaker.state,
+        breaker: r.breaker,
       }));
       const text = [
         `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,

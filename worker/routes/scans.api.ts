@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ScangateError } from '../../shared/errors/index.ts';
 import { CATALOG_RELEASES, catalogView } from '../../shared/policy/index.ts';
 import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts';
-import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, SCAN_STATUSES, type Scan } from '../../shared/scan/index.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { unwrap, type Result } from '../domain/result.ts';
@@ -19,7 +19,7 @@ const ScanBody = z.strictObject({
 });
 
 const ListQuery = z.object({
-  status: z.enum(['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected']).optional(),
+  status: z.enum(SCAN_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().regex(/^\d+\.[A-Za-z0-9_-]+$/).optional(),
   mine: z.enum(['true', 'false']).optional(),
