@@ -24,7 +24,7 @@ function sources(dir: string): string[] {
 }
 
 /** A call on a stub: `getCoordinator(…).m(`, `getDirectory(…).m(`, or a stub held as `coordinator` / `#coordinator`. */
-const STUB_CALL = /\b(?:getCoordinator|getDirectory)\([^()]*(?:\([^()]*\)[^()]*)*\)\.\w+\(|(?:^|[^\w.])#?coordinator\.\w+\(/g;
+const STUB_CALL = /\b(?:getCoordinator|getDirectory)\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)\.\w+\(|(?:^|[^\w.])#?coordinator\.\w+\(/g;
 /** What a cast of an RPC result looks like: `as T` (but not `as const`), `<T>` on unwrap, or a result-casting helper. */
 const CAST = /\bas\s+(?!const\b)[\w{[(]|\bunwrap<|\basResult\b/;
 
@@ -63,6 +63,7 @@ describe('the RPC boundary', () => {
       'return (await this.#coordinator.mcpTaskList(this.#principal, cursor)) as unknown as Listed;',
       'const got = asResult<Scan>(await coordinator.getScan(principal, scanId));',
       'const { data } = (await getCoordinator(env, pool).readOutput(p, id, 0)\n  ) as Result<Page>;',
+      'const b = unwrap<Breaker>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid(\'query\').pool)).breakerAction(name, action, actor));',
     ];
     for (const text of casts) expect(stubCalls(text).some((call) => CAST.test(call.statement)), text).toBe(true);
     expect(stubCalls('const scan = unwrap(await getCoordinator(c.env, pool).getScan(p, id));').some((call) => CAST.test(call.statement))).toBe(false);
