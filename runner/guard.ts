@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { scanError, type ScanError } from '../shared/errors/index.ts';
+import { scanError, type JsonObject, type ScanError } from '../shared/errors/index.ts';
 import { resolvePolicy, revalidateArgv, type Policy } from '../shared/policy/index.ts';
 import { compileTargetRules, parseTarget } from '../shared/policy/targets.ts';
 import type { JobDispatch } from '../shared/protocol/index.ts';
@@ -24,7 +24,7 @@ export type GuardResult =
 
 const RESOLVE_TIMEOUT_MS = 5000;
 
-function refuse(message: string, recoverySuggestion: string, details?: Record<string, unknown>): GuardResult {
+function refuse(message: string, recoverySuggestion: string, details?: JsonObject): GuardResult {
   return { ok: false, error: scanError('validation_error', message, recoverySuggestion, details && { details }) };
 }
 

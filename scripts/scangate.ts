@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isTerminal } from '../shared/scan/index.ts';
 import { commandHelp, usage } from './cli/help.ts';
 import { formatError, formatScan, formatWarnings, progressBar, safeText, scanRows, table, type ScanView } from './cli/render.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
@@ -192,7 +193,7 @@ async function scanCommand(values: Values, targets: string[]): Promise<number> {
     void request(conn, 'POST', `/v1/scans/${scan.id}/cancel`).finally(() => process.exit(130));
   };
   process.once('SIGINT', onInterrupt);
-  if (!['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) await follow(conn, scan.id, values.output === true && !values.json);
+  if (!isTerminal(scan.status)) await follow(conn, scan.id, values.output === true && !values.json);
   process.off('SIGINT', onInterrupt);
   const done = (await request<{ scan: ScanView & { output: string } }>(conn, 'GET', `/v1/scans/${scan.id}`)).scan;
   print(values.json ? JSON.stringify(done, null, 2) : formatScan(withCliError(done, 'scan'), { warnings: false }));

@@ -3,7 +3,8 @@ import { validateScanRequest, type Policy, type PolicyClamp, type ValidationResu
 import { PING_FRAME, PONG_FRAME } from '../shared/protocol/index.ts';
 import type { Principal } from './auth.ts';
 import type * as breakers from './breaker.ts';
-import { fail, ok, type Core, type Result } from './coordinator/core.ts';
+import type { Core } from './coordinator/core.ts';
+import { fail, ok, type Result } from './domain/result.ts';
 import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './coordinator/dashboard-data.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
 import { JobEngine } from './coordinator/jobs.ts';
@@ -18,13 +19,14 @@ import { TaskBook, type TaskOutcome, type TaskRecord } from './coordinator/tasks
 import type { Env } from './env.ts';
 import { applyMigrations } from './storage/migrations.ts';
 import { AuditStore, auditRetention, type AuditEntry, type AuditQuery } from './stores/audit.store.ts';
-import { JobStore, type JobStatus, type Scan } from './stores/jobs.store.ts';
+import type { JobStatus, Scan } from '../shared/scan/index.ts';
+import type { JsonObject, JsonValue } from '../shared/errors/index.ts';
+import { JobStore } from './stores/jobs.store.ts';
 import { Counters } from './stores/metrics.ts';
 import { RunnerStore, type RunnerRecord } from './stores/runners.store.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 import { TaskStore } from './stores/tasks.store.ts';
 
-export type { Result } from './coordinator/core.ts';
 export type { ScanRequestBody } from './coordinator/scans.ts';
 
 /**
@@ -95,7 +97,7 @@ export class Coordinator extends DurableObject<Env> {
     return this.#policy.current();
   }
 
-  putPolicy(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
+  putPolicy(input: JsonValue, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
     const result = this.#policy.put(input, actor);
     this.#dashboard.notify();
     return result;
@@ -105,7 +107,7 @@ export class Coordinator extends DurableObject<Env> {
     return this.#core.audit.page(query);
   }
 
-  recordAudit(actor: string, action: string, decision: string, detail: Record<string, unknown>): void {
+  recordAudit(actor: string, action: string, decision: string, detail: JsonObject): void {
     this.#core.audit.record(actor, action, decision, detail);
   }
 

@@ -3,6 +3,7 @@
  * Pure strings; the templates come from the policy module so the list cannot drift from what the edge accepts.
  */
 import { TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES } from '../../shared/policy/templates.ts';
+import { SCAN_STATUSES } from '../../shared/scan/index.ts';
 
 interface CommandHelp {
   /** The synopsis line(s) after `scangate `. */
@@ -35,7 +36,7 @@ ${TEMPLATE_LINES}`,
   list: {
     synopsis: 'list [--status s] [--limit n] [--json]',
     summary: 'your recent scans, newest first (all scans with an admin token)',
-    more: 'statuses: queued, dispatched, running, succeeded, failed, cancelled, rejected',
+    more: `statuses: ${SCAN_STATUSES.join(', ')}`,
   },
   cancel: { synopsis: 'cancel <scan-id>', summary: 'stop a queued or running scan' },
   runners: { synopsis: 'runners [--json]', summary: 'runners and their state (admin)' },

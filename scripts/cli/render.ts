@@ -4,6 +4,7 @@
  * replaced before they reach a terminal, so a hostile service cannot move the cursor or retitle the window.
  */
 import { openPorts, type Report } from '../../shared/nmap-xml/index.ts';
+import { isActive, type JobStatus } from '../../shared/scan/index.ts';
 
 // C0 and C1 control characters (ESC, CSI, BEL …) except the two that lay out text.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
@@ -29,9 +30,10 @@ export function progressBar(percent: number, detail = '', width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.toFixed(0).padStart(3)}%${detail ? `  ${safeText(detail)}` : ''}`;
 }
 
+/** What the CLI reads of a scan (the edge's Scan, shared/scan; some fields only in some answers). */
 export interface ScanView {
   id: string;
-  status: string;
+  status: JobStatus;
   targets: string[];
   argv: string[];
   durationMs: number | null;
@@ -44,8 +46,6 @@ export interface ScanView {
   warnings?: string[];
   progress?: { percent: number; phase?: string; etaSec?: number } | null;
 }
-
-const ACTIVE = new Set(['queued', 'dispatched', 'running']);
 
 export function formatError(error: { type: string; message: string; recoverySuggestion?: string; retryAfterSec?: number }): string {
   const lines = [`error (${error.type}): ${safeText(error.message)}`];
@@ -61,7 +61,7 @@ export function formatWarnings(warnings: string[] | undefined): string[] {
 
 /** Where an unfinished scan is: its progress bar once nmap reports one, else what it waits for. */
 export function formatProgress(scan: Pick<ScanView, 'status' | 'progress'>): string | undefined {
-  if (!ACTIVE.has(scan.status)) return undefined;
+  if (!isActive(scan.status)) return undefined;
   if (scan.progress) {
     const p = scan.progress;
     return `  progress ${progressBar(p.percent, [p.phase, p.etaSec !== undefined && `~${p.etaSec} s left`].filter(Boolean).join(', '))}`;

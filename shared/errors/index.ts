@@ -28,17 +28,31 @@ export type ScanOutcomeErrorType = (typeof SCAN_OUTCOME_ERROR_TYPES)[number];
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
 /**
+ * A value JSON can carry. Error details and every other free-form field that crosses a Durable Object's RPC
+ * boundary MUST be typed with it, never `unknown`: workerd's stub types keep a method's return type only when every
+ * part of it is serializable, and `unknown` is not, so one such field turns the whole result into an unusable type.
+ * `undefined` is allowed in objects for optional fields (JSON.stringify leaves them out). Interfaces (not type
+ * aliases) keep workerd's recursive stub types from expanding without end; arrays are read-only so that any
+ * list, readonly or not, is one. Types meant to fit it are `type` aliases: an interface has no index signature.
+ */
+export type JsonValue = string | number | boolean | null | JsonArray | JsonObject;
+export interface JsonArray extends ReadonlyArray<JsonValue> {}
+export interface JsonObject {
+  [key: string]: JsonValue | undefined;
+}
+
+/**
  * The wire shape of an error, in HTTP bodies (`{ error: ScanError }`), MCP tool results and runner frames.
  * `message` MUST name what was wrong (the offending token, target or limit); `recoverySuggestion` MUST say
  * what to do instead. `retryAfterSec` is set for `rate_limited` and `circuit_breaker_open`.
  */
-export interface ScanError {
+export type ScanError = {
   type: ErrorType;
   message: string;
   recoverySuggestion: string;
   retryAfterSec?: number;
-  details?: Record<string, unknown>;
-}
+  details?: JsonObject;
+};
 
 /**
  * HTTP status of every error type. Scan outcomes map to 500 only as a last resort: they are meant to be
@@ -77,7 +91,7 @@ export function scanError(
   type: ErrorType,
   message: string,
   recoverySuggestion: string,
-  extra: { details?: Record<string, unknown>; retryAfterSec?: number } = {},
+  extra: { details?: JsonObject; retryAfterSec?: number } = {},
 ): ScanError {
   const error: ScanError = { type, message, recoverySuggestion };
   if (extra.retryAfterSec !== undefined) error.retryAfterSec = extra.retryAfterSec;
@@ -93,7 +107,7 @@ export class ScangateError extends Error {
   readonly type: ErrorType;
   readonly recoverySuggestion: string;
   readonly retryAfterSec: number | undefined;
-  readonly details: Record<string, unknown> | undefined;
+  readonly details: JsonObject | undefined;
 
   constructor(error: ScanError, options?: { cause?: unknown }) {
     super(error.message, options);

@@ -1,5 +1,5 @@
 import { split as shellSplit } from 'shlex';
-import { scanError, type ScanError } from '../errors/index.ts';
+import { scanError, type JsonObject, type ScanError } from '../errors/index.ts';
 import { ATTACHED_PREFIXES, FORBIDDEN, OPTIONS, OPTIONS_BY_SPELLING, type OptionSpec } from './options.ts';
 import { describeCharacter, firstOddCharacter } from './characters.ts';
 import { expandCategory, MAX_SCRIPT_VALUE, parseScriptSpec, type ScriptSelection } from './scripts.ts';
@@ -14,7 +14,7 @@ export const MAX_ARGS_LENGTH = 4096;
 
 export type Failure = { ok: false; error: ScanError };
 
-export function invalid(message: string, recoverySuggestion: string, details?: Record<string, unknown>): Failure {
+export function invalid(message: string, recoverySuggestion: string, details?: JsonObject): Failure {
   return { ok: false, error: scanError('validation_error', message, recoverySuggestion, details && { details }) };
 }
 
@@ -375,7 +375,7 @@ function checkValue(spec: OptionSpec, spelling: string, value: string | undefine
   if (spec.name === '--script') {
     const problem = parseScriptSpec(value!, ctx.allowIntrusive, ctx.scripts);
     if (problem) {
-      const details: Record<string, unknown> = { option: '--script', value, ...(problem.replacement && { replacement: problem.replacement }) };
+      const details: JsonObject = { option: '--script', value, ...(problem.replacement && { replacement: problem.replacement }) };
       if (problem.intrusive) details.gate = 'allowIntrusive';
       return invalid(`--script ${shown(value!)}: ${problem.problem}`, problem.fix, details);
     }

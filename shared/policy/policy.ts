@@ -6,7 +6,7 @@ import { canonicalNetwork, canonicalSuffix } from './targets.ts';
  * The one value that decides what scangate may do. Every number lies inside its range (see POLICY_RANGES);
  * `resolvePolicy` is the only way to build one from outside input, and it reports every clamp it made.
  */
-export interface Policy {
+export type Policy = {
   /** CIDRs a target must lie inside, wholly. Canonical (network address, compressed IPv6). */
   allowedNetworks: string[];
   /** Hostname suffixes, lower-case with a leading dot; matched on a label boundary. */
@@ -45,7 +45,7 @@ export interface Policy {
     /** Scans one token may have waiting in the queue. */
     maxQueuedScans: number;
   };
-}
+};
 
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   allowedNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'],
@@ -95,12 +95,12 @@ export const POLICY_RANGES: Readonly<Record<NumericKey, readonly [number, number
 };
 
 /** A value outside its range, and the value used instead. */
-export interface PolicyClamp {
+export type PolicyClamp = {
   key: NumericKey;
   requested: number;
   applied: number;
   range: readonly [number, number];
-}
+};
 
 const int = z.number().int();
 

@@ -1,4 +1,4 @@
-import type { ScanError } from '../errors/index.ts';
+import type { JsonObject, ScanError } from '../errors/index.ts';
 import { invalid, parseOptions, tokenize, type ParsedOption, type ParseContext } from './args.ts';
 import { OPTIONS, type OptionSpec } from './options.ts';
 import { DEFAULT_POLICY, type Policy } from './policy.ts';
@@ -47,7 +47,7 @@ function validate(input: unknown, policy: Policy): ValidationResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return invalid('The scan request must be an object with a target', 'Send { "target": "10.0.0.5", "template": "quick" }.');
   }
-  const { target, args, template } = input as Record<string, unknown>;
+  const { target, args, template } = input as JsonObject;
   if (template !== undefined && !isTemplateName(template)) {
     return invalid(
       `Unknown template ${JSON.stringify(template)}`,
@@ -120,11 +120,12 @@ function withSuggestion(result: ValidationResult, input: unknown, policy: Policy
   if (result.ok || !result.error.details) return result;
   const { fixedArgs, fixedTarget, ...details } = result.error.details as { fixedArgs?: string[]; fixedTarget?: { from: string; to: string; addArgs?: string[] } };
   if (!fixedArgs && !fixedTarget) return result;
-  const request = input as Record<string, unknown>;
-  const suggested: Record<string, unknown> = { ...request };
+  // The request as its sender wrote it: parsed JSON (REST, MCP) or the same shape over RPC.
+  const request = input as JsonObject;
+  const suggested: JsonObject = { ...request };
   if (fixedArgs) suggested.args = fixedArgs;
   if (fixedTarget) {
-    const list = Array.isArray(request.target) ? request.target : [request.target];
+    const list = Array.isArray(request.target) ? request.target : [request.target ?? null];
     suggested.target = list.map((t) => (t === fixedTarget.from ? fixedTarget.to : t));
     if (fixedTarget.addArgs) {
       const tokens = tokenize(request.args);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_TYPES } from '../errors/index.ts';
+import { ERROR_TYPES, type JsonValue } from '../errors/index.ts';
 import { ReportSchema } from '../nmap-xml/report.ts';
 import { MAX_SCRIPT_VALUE } from '../policy/scripts.ts';
 import { canonicalNetwork } from '../policy/targets.ts';
@@ -96,7 +96,8 @@ export function nestsAtMost(value: unknown, maxDepth: number): boolean {
 
 /** Error details from a peer: a small JSON object, bounded in depth and size. */
 const Details = z
-  .record(z.string().max(64), z.unknown())
+  // Values are not walked here (a hostile depth is refused by the bound below); a parsed frame is JSON already.
+  .record(z.string().max(64), z.custom<JsonValue | undefined>())
   .refine((d) => nestsAtMost(d, MAX_DETAILS_DEPTH), `error details nest at most ${MAX_DETAILS_DEPTH} levels`)
   .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, `error details are at most ${MAX_DETAILS_BYTES} bytes of JSON`);
 

@@ -1,4 +1,3 @@
-import { scanError, type ScanError } from '../../shared/errors/index.ts';
 import type { Policy } from '../../shared/policy/index.ts';
 import type { AuditStore } from '../stores/audit.store.ts';
 import type { JobStore } from '../stores/jobs.store.ts';
@@ -22,13 +21,4 @@ export interface Core {
   policy(): Policy;
   /** Something the dashboard shows has changed. */
   notifyDashboard(): void;
-}
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ScanError };
-export const ok = <T,>(value: T): Result<T> => ({ ok: true, value });
-export const fail = (error: ScanError): { ok: false; error: ScanError } => ({ ok: false, error });
-
-/** The one answer for a scan that does not exist or is not the caller's (the two are not told apart). */
-export function scanNotFound(id: string): ScanError {
-  return scanError('not_found', `No scan ${id}`, 'List your scans with GET /v1/scans.');
 }

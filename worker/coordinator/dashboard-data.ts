@@ -1,8 +1,8 @@
 import { openPorts } from '../../shared/nmap-xml/index.ts';
 import type { Breaker, Transition } from '../breaker.ts';
-import type { JobStatus, Scan } from '../stores/jobs.store.ts';
-import type { RunnerConflict, RunnerRecord } from '../stores/runners.store.ts';
-import { conflictShown } from '../link-conflict.ts';
+import { TERMINAL_STATUSES, type JobStatus, type Scan, type TerminalStatus } from '../../shared/scan/index.ts';
+import type { RunnerRecord } from '../stores/runners.store.ts';
+import { runnerSummary, type RunnerSummary } from '../domain/runner-view.ts';
 
 /**
  * What the dashboard shows, built from the Coordinator's state by pure functions (no I/O), so the page and the
@@ -19,24 +19,8 @@ export interface DashboardData {
   perMinute: MinuteBucket[];
 }
 
-export interface RunnerRow {
-  id: string;
-  name: string;
-  online: boolean;
-  lastSeen: number | null;
-  runnerVersion: string | null;
-  nmapVersion: string | null;
-  privileged: boolean | null;
-  networks: string[];
-  /** What an admin granted; the declared networks are these or parts of them. Null for runners made before grants. */
-  granted: string[] | null;
-  running: number;
-  maxConcurrency: number | null;
-  /** The host of the live link, as the runner named it. */
-  host: string | null;
-  /** A second host presenting this runner's token lately (refused while this link is live). */
-  conflict: RunnerConflict | null;
-}
+/** A runner's row: the same projection GET /v1/runners shows. */
+export type RunnerRow = RunnerSummary;
 
 export interface BreakerRow {
   runnerId: string;
@@ -62,28 +46,15 @@ export interface ScanRow {
   percent: number | null;
 }
 
-export const OUTCOMES = ['succeeded', 'failed', 'cancelled', 'rejected'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+/** How a scan can end, one bar colour each. */
+export const OUTCOMES = TERMINAL_STATUSES;
+export type Outcome = TerminalStatus;
 export type MinuteBucket = { minute: number } & Record<Outcome, number>;
 
 export function runnerRows(runners: Array<RunnerRecord & { running: number }>, now: number): RunnerRow[] {
   return runners
     .filter((r) => !r.revokedAt)
-    .map((r) => ({
-      id: r.id,
-      name: r.name,
-      online: r.connected,
-      lastSeen: r.lastSeen,
-      runnerVersion: r.hello?.runnerVersion ?? null,
-      nmapVersion: r.hello?.nmapVersion ?? null,
-      privileged: r.hello?.privileged ?? null,
-      networks: r.hello?.networks ?? [],
-      granted: r.granted,
-      host: r.hello?.host ?? null,
-      conflict: conflictShown(r.conflict, now) ? r.conflict : null,
-      running: r.running,
-      maxConcurrency: r.hello?.maxConcurrency ?? null,
-    }));
+    .map((r) => runnerSummary(r, now));
 }
 
 export function breakerRows(runners: RunnerRecord[], threshold: number): BreakerRow[] {

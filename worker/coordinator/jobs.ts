@@ -4,7 +4,8 @@ import type { JobFinished, RunnerMessage } from '../../shared/protocol/index.ts'
 import * as breakers from '../breaker.ts';
 import { admitOutput, frameBudget } from '../output-caps.ts';
 import { chooseRunner, type RunnerView } from '../routing.ts';
-import { TERMINAL, type EventType, type JobResult, type JobRow, type StoredEvent } from '../stores/jobs.store.ts';
+import { TERMINAL } from '../../shared/scan/index.ts';
+import type { EventType, JobResult, JobRow, StoredEvent } from '../stores/jobs.store.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
 import type { Core } from './core.ts';
 import type { RunnerSockets } from './sockets.ts';

@@ -1,7 +1,7 @@
 import { finishedAckSeq, parseRunnerFrame, SUPPORTED_PROTOCOLS, type Hello, type RunnerMessage } from '../../shared/protocol/index.ts';
 import { networkWithin } from '../../shared/policy/index.ts';
 import { decideSecondHello, noteConflict } from '../link-conflict.ts';
-import { TERMINAL } from '../stores/jobs.store.ts';
+import { TERMINAL } from '../../shared/scan/index.ts';
 import type { Core } from './core.ts';
 import type { JobEngine } from './jobs.ts';
 import { attachmentOf, type RunnerSockets, type SocketAttachment } from './sockets.ts';

@@ -1,6 +1,7 @@
+import type { JsonValue } from '../../shared/errors/index.ts';
 import { DEFAULT_POLICY, resolvePolicy, type Policy, type PolicyClamp } from '../../shared/policy/index.ts';
 import type { AuditStore } from '../stores/audit.store.ts';
-import { fail, ok, type Result } from './core.ts';
+import { fail, ok, type Result } from '../domain/result.ts';
 
 /** The pool's policy: one row, read at start, replaced whole by an admin (clamped, every clamp reported, audited). */
 export class PolicyBook {
@@ -20,7 +21,7 @@ export class PolicyBook {
     return this.#policy;
   }
 
-  put(input: unknown, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
+  put(input: JsonValue, actor: string): Result<{ policy: Policy; clamps: PolicyClamp[] }> {
     const resolved = resolvePolicy(input, this.#policy);
     if (!resolved.ok) {
       this.#audit.record(actor, 'policy.update', 'refused', { reason: resolved.error.message });

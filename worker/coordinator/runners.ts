@@ -2,7 +2,8 @@ import { scanError } from '../../shared/errors/index.ts';
 import { canonicalNetwork, networkWithin } from '../../shared/policy/index.ts';
 import * as breakers from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
-import { fail, ok, type Core, type Result } from './core.ts';
+import { fail, ok, type Result } from '../domain/result.ts';
+import type { Core } from './core.ts';
 import type { JobEngine } from './jobs.ts';
 import type { RunnerSockets } from './sockets.ts';
 

@@ -3,9 +3,11 @@ import { validateScanRequest } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import { chooseRunner } from '../routing.ts';
 import { excerpt } from '../stores/audit.store.ts';
-import { TERMINAL, toScan, type JobRow, type JobStatus, type Scan } from '../stores/jobs.store.ts';
+import { scanNotFound, TERMINAL, type JobStatus, type Scan } from '../../shared/scan/index.ts';
+import { toScan, type JobRow } from '../stores/jobs.store.ts';
 import { newId } from '../tokens.ts';
-import { fail, ok, scanNotFound, type Core, type Result } from './core.ts';
+import { fail, ok, type Result } from '../domain/result.ts';
+import type { Core } from './core.ts';
 import type { JobEngine } from './jobs.ts';
 import type { RunnerSockets } from './sockets.ts';
 

@@ -1,4 +1,5 @@
-import { TERMINAL, type JobStore, type StoredEvent } from '../stores/jobs.store.ts';
+import { TERMINAL } from '../../shared/scan/index.ts';
+import type { JobStore, StoredEvent } from '../stores/jobs.store.ts';
 
 const encoder = new TextEncoder();
 /** Stored events written per page when a stream catches up. */

@@ -1,6 +1,7 @@
 import type { ScanError } from '../../shared/errors/index.ts';
 import type { Principal } from '../auth.ts';
-import { TERMINAL, toScan, type JobStore, type Scan } from '../stores/jobs.store.ts';
+import { TERMINAL, type Scan } from '../../shared/scan/index.ts';
+import { toScan, type JobStore } from '../stores/jobs.store.ts';
 import { MAX_TASK_TTL_MS, taskStatusOf, type McpTask, type TaskRow, type TaskStore } from '../stores/tasks.store.ts';
 import { newId } from '../tokens.ts';
 

@@ -4,8 +4,8 @@ import { ScangateError, scanError, type ScanError } from '../../shared/errors/in
 import { authenticate, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
 import { revokeRunnerEverywhere } from '../routes/admin.api.ts';
-import { SCAN_ID_PATTERN, TERMINAL, type Scan } from '../stores/jobs.store.ts';
-import { unwrap } from '../routes/validators.ts';
+import { SCAN_ID_PATTERN, scanNotFound, TERMINAL } from '../../shared/scan/index.ts';
+import { unwrap, type Result } from '../domain/result.ts';
 import { randomToken } from '../tokens.ts';
 import { beginLogin } from './login.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
@@ -51,7 +51,7 @@ async function perform(c: Context<DashEnv>, session: Session, action: Action, ta
   const { principal } = session;
   const coordinator = getCoordinator(c.env, principal.pool);
   const actor = `${principal.name} (dashboard)`;
-  const done = (result: { ok: boolean; error?: ScanError }, notice: string) => (result.ok ? { ok: true as const, notice } : { ok: false as const, error: result.error! });
+  const done = <T,>(result: Result<T>, notice: string) => (result.ok ? { ok: true as const, notice } : { ok: false as const, error: result.error });
   switch (action) {
     case 'breaker-reset':
     case 'breaker-open':
@@ -126,8 +126,8 @@ export const dashboardApi = new Hono<DashEnv>()
     const session = await currentSession(c);
     if (!session) return c.redirect('/dashboard', 303);
     const id = c.req.param('id');
-    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
-    const scan = unwrap<Scan & { output: string }>(await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id));
+    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanNotFound(id));
+    const scan = unwrap(await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id));
     return c.html(<ScanPage scan={scan} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />);
   })
   .get('/dashboard/scans/:id/events', async (c) => {
@@ -135,12 +135,12 @@ export const dashboardApi = new Hono<DashEnv>()
     const session = await currentSession(c);
     if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
     const id = c.req.param('id');
-    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
+    if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanNotFound(id));
     const coordinator = getCoordinator(c.env, session.principal.pool);
-    const load = async () => unwrap<Scan & { output: string }>(await coordinator.getScan(session.principal, id));
+    const load = async () => unwrap(await coordinator.getScan(session.principal, id));
     await load();
     const events = await coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': '0', 'x-token-id': session.principal.tokenId } }));
-    if (!events.ok || !events.body) throw new ScangateError(scanError('not_found', `No scan ${id}`, 'Pick a scan from the dashboard.'));
+    if (!events.ok || !events.body) throw new ScangateError(scanNotFound(id));
     const body = scanPageStream(events.body, async () => {
       const scan = await load();
       return { sections: await renderScanSections(scan), ended: TERMINAL.has(scan.status) };

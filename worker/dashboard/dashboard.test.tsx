@@ -125,6 +125,22 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     }
   });
 
+  it('answers a scan that is not there with the one not_found REST gives, malformed id or unknown', async () => {
+    const { cookie } = await logIn(ADMIN);
+    const rest = await api('/v1/scans/scan_nope', { token: ADMIN });
+    expect(rest.status).toBe(404);
+    const expected = { error: { type: 'not_found', message: 'No scan scan_nope', recoverySuggestion: 'List your scans with GET /v1/scans.' } };
+    expect(await rest.json()).toEqual(expected);
+    for (const path of ['/dashboard/scans/scan_nope', '/dashboard/scans/scan_nope/events']) {
+      const res = await api(path, { headers: { cookie } });
+      expect(res.status, path).toBe(404);
+      expect(await res.json(), path).toEqual(expected);
+    }
+    const malformed = await api('/dashboard/scans/scan_no!pe', { headers: { cookie } });
+    expect(malformed.status).toBe(404);
+    expect(await malformed.json()).toEqual({ error: { ...expected.error, message: 'No scan scan_no!pe' } });
+  });
+
   it('ends a session at logout and when its admin token is revoked', async () => {
     const minted = await (await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'dash-admin', role: 'admin' } })).json<{ id: string; token: string }>();
     const { cookie, csrf } = await logIn(minted.token);

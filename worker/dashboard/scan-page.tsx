@@ -1,8 +1,8 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx';
 import { openPorts } from '../../shared/nmap-xml/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
-import { ACTIVE, ActionForm, Header, Layout, seconds } from './views.tsx';
+import { isActive, type Scan } from '../../shared/scan/index.ts';
+import { ActionForm, Header, Layout, seconds } from './views.tsx';
 
 /**
  * One scan's page: its facts, progress while it runs, open ports and raw output, live like the front page (the
@@ -20,7 +20,7 @@ function ScanFacts({ scan, csrf }: { scan: ScanWithOutput; csrf: string | undefi
         <dt>Requested by</dt><dd>{scan.requestedBy.name}</dd>
         <dt>Runner</dt><dd>{scan.runnerId ?? ''}</dd>
         <dt>Created</dt><dd>{scan.createdAt}</dd>
-        {ACTIVE.has(scan.status) && (
+        {isActive(scan.status) && (
           <>
             <dt>Progress</dt>
             <dd data-testid="scan-progress">
@@ -40,7 +40,7 @@ function ScanFacts({ scan, csrf }: { scan: ScanWithOutput; csrf: string | undefi
           {scan.error.type}: {scan.error.message}. {scan.error.recoverySuggestion}
         </p>
       )}
-      {ACTIVE.has(scan.status) && <ActionForm action="scan-cancel" target={scan.id} label="Cancel scan" confirm={`Cancel scan ${scan.id}?`} csrf={csrf} danger />}
+      {isActive(scan.status) && <ActionForm action="scan-cancel" target={scan.id} label="Cancel scan" confirm={`Cancel scan ${scan.id}?`} csrf={csrf} danger />}
     </>
   );
 }

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+import { isActive } from '../../shared/scan/index.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
 import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type RunnerRow, type ScanRow } from '../coordinator/dashboard-data.ts';
 
@@ -174,7 +175,7 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
               <td>{r.privileged === null ? '' : r.privileged ? 'yes' : 'no'}</td>
               <td>
                 {r.networks.join(', ')}
-                {r.granted ? ` (${r.granted.join(', ')})` : ' (policy networks)'}
+                {r.grantedNetworks ? ` (${r.grantedNetworks.join(', ')})` : ' (policy networks)'}
               </td>
               <td>
                 {r.running}
@@ -190,8 +191,6 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
     </div>
   );
 }
-
-export const ACTIVE: ReadonlySet<string> = new Set(['queued', 'dispatched', 'running']);
 
 function Scans({ data, csrf }: { data: DashboardData; csrf: string | undefined }) {
   if (!data.scans.length) return <p class="empty">No scans yet.</p>;
@@ -211,14 +210,14 @@ function Scans({ data, csrf }: { data: DashboardData; csrf: string | undefined }
               </td>
               <td>
                 <span class={`status status-${s.status}`}>{s.status}</span>
-                {s.percent !== null && ACTIVE.has(s.status) ? ` ${s.percent.toFixed(0)}%` : ''}
+                {s.percent !== null && isActive(s.status) ? ` ${s.percent.toFixed(0)}%` : ''}
               </td>
               <td>{s.targets.join(', ')}</td>
               <td>{s.by}</td>
               <td>{s.createdAt.slice(11, 19)}</td>
               <td>{seconds(s.durationMs)}</td>
               <td>{s.openPorts ?? ''}</td>
-              <td>{ACTIVE.has(s.status) && <ActionForm action="scan-cancel" target={s.id} label="Cancel" confirm={`Cancel scan ${s.id}?`} csrf={csrf} danger />}</td>
+              <td>{isActive(s.status) && <ActionForm action="scan-cancel" target={s.id} label="Cancel" confirm={`Cancel scan ${s.id}?`} csrf={csrf} danger />}</td>
             </tr>
           ))}
         </tbody>

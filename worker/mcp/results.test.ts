@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Host, Report } from '../../shared/nmap-xml/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import type { Scan } from '../../shared/scan/index.ts';
 import { MAX_PAGE_HOSTS, MAX_PAGE_PORTS, MAX_TEXT_HOSTS, scanToolResult, structuredScan } from './results.ts';
 
 /** A finished scan of `up` hosts up (of `total`), host i with `portsOf(i)` open ports. */

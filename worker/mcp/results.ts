@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ScanError } from '../../shared/errors/index.ts';
+import type { JsonObject, JsonValue, ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import { SCAN_STATUSES, type Scan } from '../../shared/scan/index.ts';
 import { forMcp } from './wording.ts';
 
 /**
@@ -42,7 +42,7 @@ export const ErrorShape = z.object({ type: z.string(), message: z.string(), reco
  */
 export const ScanResultShape = {
   scanId: z.string(),
-  status: z.enum(['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected']),
+  status: z.enum(SCAN_STATUSES),
   argv: z.array(z.string()),
   percent: z.number().optional(),
   hostsUp: z.number().optional(),
@@ -56,10 +56,11 @@ export const ScanResultShape = {
 export type ScanResultStructured = z.infer<z.ZodObject<typeof ScanResultShape>>;
 type OpenPort = z.infer<typeof OpenPortShape>;
 
+/** A tool's result. JSON-typed throughout: it is stored with an MCP task and read back over RPC. */
 export interface ToolResult {
-  [key: string]: unknown;
+  [key: string]: JsonValue | undefined;
   content: Array<{ type: 'text'; text: string }>;
-  structuredContent?: Record<string, unknown>;
+  structuredContent?: JsonObject;
   isError?: boolean;
 }
 
@@ -161,7 +162,7 @@ export function scanToolResult(scan: Scan, options: { extraText?: string; offset
   const text = summarize(scan);
   return {
     content: [{ type: 'text', text: options.extraText ? `${text}\n${options.extraText}` : text }],
-    structuredContent: structuredScan(scan, options.offset) as unknown as Record<string, unknown>,
+    structuredContent: structuredScan(scan, options.offset),
     ...(failed && { isError: true }),
   };
 }

@@ -2,13 +2,12 @@ import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { z } from 'zod';
-import type { ScanError } from '../../shared/errors/index.ts';
 import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts';
-import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy, type Target } from '../../shared/policy/index.ts';
+import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy } from '../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
-import type { Coordinator, Result } from '../coordinator.do.ts';
-import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
-import type { RunnerRecord } from '../stores/runners.store.ts';
+import type { Coordinator } from '../coordinator.do.ts';
+import { runnerSummary } from '../domain/runner-view.ts';
+import { isTerminal, SCAN_ID_PATTERN } from '../../shared/scan/index.ts';
 import { errorToolResult, MAX_PAGE_HOSTS, scanToolResult, ScanResultShape, type ToolResult } from './results.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
@@ -46,10 +45,6 @@ type Stub = DurableObjectStub<Coordinator>;
 /** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
 export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'list_scans', 'validate_scan', 'list_templates', 'scanner_info'] as const;
 
-function asResult<T>(result: unknown): { ok: true; value: T } | { ok: false; error: ScanError } {
-  return result as Result<T>;
-}
-
 export function buildMcpServer(coordinator: Stub, principal: Principal): { server: McpServer; taskStore: CoordinatorTaskStore } {
   const taskStore = new CoordinatorTaskStore(coordinator, principal);
   const server = new McpServer(
@@ -76,7 +71,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     },
     {
       async createTask(args, extra) {
-        const created = asResult<{ scan: Scan }>(await coordinator.createScan(principal, args));
+        const created = await coordinator.createScan(principal, args);
         if (!created.ok) {
           const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, context: { result: errorToolResult(created.error) } });
           return { task };
@@ -90,7 +85,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         let lastPercent = -1;
         let notified = 0;
         for (;;) {
-          const watched = asResult<{ scan: Scan; lastEid: number }>(await coordinator.watchScan(principal, scanId, lastEid, 25_000));
+          const watched = await coordinator.watchScan(principal, scanId, lastEid, 25_000);
           if (!watched.ok || extra.signal.aborted) break;
           lastEid = watched.value.lastEid;
           const { scan } = watched.value;
@@ -104,7 +99,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
               })
               .catch(() => {});
           }
-          if (['succeeded', 'failed', 'cancelled', 'rejected'].includes(scan.status)) break;
+          if (isTerminal(scan.status)) break;
         }
         return { task: (await extra.taskStore.getTask(task.taskId)) ?? task };
       },
@@ -131,7 +126,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ scanId, outputTail, offset }) => {
-      const got = asResult<Scan & { output: string }>(await coordinator.getScan(principal, scanId));
+      const got = await coordinator.getScan(principal, scanId);
       if (!got.ok) return errorToolResult(got.error);
       const { output, ...scan } = got.value;
       const tail = outputTail ? output.slice(-outputTail) : '';
@@ -149,7 +144,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ scanId }) => {
-      const cancelled = asResult<Scan>(await coordinator.cancelScan(principal, scanId));
+      const cancelled = await coordinator.cancelScan(principal, scanId);
       if (!cancelled.ok) return errorToolResult(cancelled.error);
       const result = scanToolResult(cancelled.value);
       // The cancel itself worked: not an error result, even when the scan already shows as cancelled.
@@ -170,7 +165,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ status, limit }) => {
-      const listed = (await coordinator.listScans(principal, { limit: limit ?? 20, mine: true, ...(status && { status }) })) as { scans: Scan[] };
+      const listed = await coordinator.listScans(principal, { limit: limit ?? 20, mine: true, ...(status && { status }) });
       const scans = listed.scans.map((s) => ({ scanId: s.id, status: s.status, targets: s.targets, createdAt: s.createdAt }));
       const text = scans.length ? scans.map((s) => `${s.scanId} ${s.status} ${s.targets.join(', ')} (${s.createdAt})`).join('\n') : 'No scans yet: start one with nmap_scan.';
       return { content: [{ type: 'text' as const, text }], structuredContent: { scans } };
@@ -187,7 +182,7 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args) => {
-      const checked = asResult<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await coordinator.validate(args));
+      const checked = await coordinator.validate(args);
       if (!checked.ok) return errorToolResult(checked.error);
       const { argv, warnings, needsPrivilege } = checked.value;
       const structured = { argv, warnings, needsPrivilege };
@@ -223,17 +218,18 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => {
-      const [policy, runners] = (await Promise.all([coordinator.getPolicy(), coordinator.listRunners()])) as [Policy, Array<RunnerRecord & { running: number }>];
-      const live = runners.filter((r) => !r.revokedAt);
+      const [policy, runners] = await Promise.all([coordinator.getPolicy(), coordinator.listRunners()]);
+      const now = Date.now();
+      const live = runners.filter((r) => !r.revokedAt).map((r) => runnerSummary(r, now));
       const releases = `${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}`;
       const allowed = catalogView(policy.allowIntrusive, { allowedOnly: true }).map((s) => s.name);
       const rows = live.map((r) => ({
         name: r.name,
-        online: r.connected,
-        networks: r.hello?.networks ?? [],
-        ...(r.hello && { privileged: r.hello.privileged }),
+        online: r.online,
+        networks: r.networks,
+        ...(r.privileged !== null && { privileged: r.privileged }),
         running: r.running,
-        breaker: r.breaker.state,
+        breaker: r.breaker,
       }));
       const text = [
         `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,

@@ -3,8 +3,7 @@ import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk
 import type { ScanError } from '../../shared/errors/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator } from '../coordinator.do.ts';
-import type { TaskOutcome, TaskRecord } from '../coordinator/tasks.ts';
-import type { Scan } from '../stores/jobs.store.ts';
+import type { TaskRecord } from '../coordinator/tasks.ts';
 import { scanToolResult, type ToolResult } from './results.ts';
 import { forMcp } from './wording.ts';
 
@@ -44,12 +43,11 @@ export class CoordinatorTaskStore implements TaskStore {
         // task's statusMessage and do not fetch its result).
         { message: context.result.content[0]?.text.replace(/\n/g, ' ') ?? 'The call was refused', result: JSON.stringify(context.result) }
       : null;
-    const record = (await this.#coordinator.mcpTaskCreate(this.#principal, { scanId: context.scanId ?? null, ttl: params.ttl ?? null, pollInterval: params.pollInterval ?? 1000, failure })) as TaskRecord;
-    return toTask(record);
+    return toTask(await this.#coordinator.mcpTaskCreate(this.#principal, { scanId: context.scanId ?? null, ttl: params.ttl ?? null, pollInterval: params.pollInterval ?? 1000, failure }));
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    const record = (await this.#coordinator.mcpTaskGet(this.#principal, taskId)) as TaskRecord | null;
+    const record = await this.#coordinator.mcpTaskGet(this.#principal, taskId);
     return record && toTask(record);
   }
 
@@ -58,9 +56,9 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async getTaskResult(taskId: string): Promise<Result> {
-    const outcome = (await this.#coordinator.mcpTaskOutcome(this.#principal, taskId)) as TaskOutcome | null;
+    const outcome = await this.#coordinator.mcpTaskOutcome(this.#principal, taskId);
     if (!outcome) throw new Error(`Task ${taskId} has no result yet`);
-    return ('stored' in outcome ? (JSON.parse(outcome.stored) as ToolResult) : scanToolResult(outcome.scan as Scan)) as Result;
+    return 'stored' in outcome ? (JSON.parse(outcome.stored) as ToolResult) : scanToolResult(outcome.scan);
   }
 
   async updateTaskStatus(taskId: string, status: Task['status']): Promise<void> {
@@ -69,7 +67,7 @@ export class CoordinatorTaskStore implements TaskStore {
   }
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
-    const page = (await this.#coordinator.mcpTaskList(this.#principal, cursor)) as { tasks: TaskRecord[]; nextCursor?: string };
+    const page = await this.#coordinator.mcpTaskList(this.#principal, cursor);
     return { tasks: page.tasks.map(toTask), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   }
 }

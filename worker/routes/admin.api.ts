@@ -1,18 +1,17 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ScangateError, scanError } from '../../shared/errors/index.ts';
+import { ScangateError, scanError, type JsonValue } from '../../shared/errors/index.ts';
 import { authenticate, requireRole, unauthorized, type AppEnv, type Principal } from '../auth.ts';
-import { getCoordinator, type Result } from '../coordinator.do.ts';
+import { getCoordinator } from '../coordinator.do.ts';
+import { unwrap, type Result } from '../domain/result.ts';
 import type { Env } from '../env.ts';
 import { getDirectory } from '../directory.do.ts';
 import { hashToken, mintToken, randomShard, shardOfTokenId, SHARDS } from '../tokens.ts';
-import type { Policy, PolicyClamp } from '../../shared/policy/index.ts';
 import { nestsAtMost, SUPPORTED_PROTOCOLS } from '../../shared/protocol/index.ts';
 import type { RunnerSelf } from '../../shared/protocol/runner-self.ts';
-import type { Breaker } from '../breaker.ts';
 import type { RunnerRecord } from '../stores/runners.store.ts';
-import { unwrap, valid } from './validators.ts';
-import { conflictShown } from '../link-conflict.ts';
+import { valid } from './validators.ts';
+import { runnerSummary } from '../domain/runner-view.ts';
 import { GLOBAL_POOL, mayReach, poolFor, PoolName } from '../pools.ts';
 
 const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, underscore, hyphen');
@@ -34,7 +33,7 @@ const shards = () => Array.from({ length: SHARDS }, (_, i) => i.toString(16));
 
 /** Revokes a runner in its pool (its socket is cut at once) and its tokens in the Directory. */
 export async function revokeRunnerEverywhere(env: Env, pool: string, idOrName: string, actor: string): Promise<Result<RunnerRecord>> {
-  const revoked = (await getCoordinator(env, pool).revokeRunner(idOrName, actor)) as Result<RunnerRecord>;
+  const revoked = await getCoordinator(env, pool).revokeRunner(idOrName, actor);
   if (revoked.ok) await getDirectory(env, revoked.value.id.slice(3, 4)).revoke({ runnerId: revoked.value.id });
   return revoked;
 }
@@ -78,46 +77,38 @@ export const adminApi = new Hono<AppEnv>()
     const shard = randomShard();
     const minted = mintToken('runner', shard);
     const runnerId = `rn_${shard}${minted.id.slice(5)}`;
-    unwrap<RunnerRecord>(await getCoordinator(c.env, pool).createRunner(runnerId, name, networks, c.var.principal.name));
+    unwrap(await getCoordinator(c.env, pool).createRunner(runnerId, name, networks, c.var.principal.name));
     await getDirectory(c.env, shard).store({ id: minted.id, hash: await hashToken(minted.token), kind: 'runner', role: 'runner', name, pool, runnerId, createdAt: Date.now() });
     return c.json({ id: runnerId, name, pool, networks, token: minted.token }, 201);
   })
   .get('/v1/runners', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const runners = await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).listRunners();
+    const now = Date.now();
     return c.json({
-      runners: runners.map((r) => ({
-        id: r.id,
-        name: r.name,
-        online: r.connected,
-        revoked: r.revokedAt !== null,
-        lastSeen: r.lastSeen && new Date(r.lastSeen).toISOString(),
-        runnerVersion: r.hello?.runnerVersion ?? null,
-        nmapVersion: r.hello?.nmapVersion ?? null,
-        privileged: r.hello?.privileged ?? null,
-        networks: r.hello?.networks ?? [],
-        grantedNetworks: r.granted,
-        host: r.hello?.host ?? null,
-        conflict: conflictShown(r.conflict, Date.now()) ? { ...r.conflict, firstAt: new Date(r.conflict.firstAt).toISOString(), lastAt: new Date(r.conflict.lastAt).toISOString() } : null,
-        maxConcurrency: r.hello?.maxConcurrency ?? null,
-        running: r.running,
-        breaker: r.breaker.state,
-      })),
+      runners: runners.map((record) => {
+        const r = runnerSummary(record, now);
+        return {
+          ...r,
+          lastSeen: r.lastSeen && new Date(r.lastSeen).toISOString(),
+          conflict: r.conflict && { ...r.conflict, firstAt: new Date(r.conflict.firstAt).toISOString(), lastAt: new Date(r.conflict.lastAt).toISOString() },
+        };
+      }),
     });
   })
   .delete('/v1/runners/:id', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const runner = unwrap<RunnerRecord>(await revokeRunnerEverywhere(c.env, poolFor(c.var.principal, c.req.valid('query').pool), c.req.param('id'), c.var.principal.name));
+    const runner = unwrap(await revokeRunnerEverywhere(c.env, poolFor(c.var.principal, c.req.valid('query').pool), c.req.param('id'), c.var.principal.name));
     return c.json({ revoked: { id: runner.id, name: runner.name } });
   })
   .get('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     return c.json({ policy: await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).getPolicy() });
   })
   .put('/v1/policy', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
-    const input: unknown = await c.req.json().catch(() => {
+    const input = await c.req.json<JsonValue>().catch(() => {
       throw new ScangateError(scanError('validation_error', 'The body is not JSON', 'Send the policy fields as a JSON object.'));
     });
     // A policy is two levels deep; a body nested thousands deep would overflow the RPC serialiser on its way in.
     if (!nestsAtMost(input, 8)) throw new ScangateError(scanError('validation_error', 'The body is nested deeper than any policy field', 'Send the policy fields as a flat JSON object (see GET /v1/policy).'));
-    const { policy, clamps } = unwrap<{ policy: Policy; clamps: PolicyClamp[] }>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).putPolicy(input, c.var.principal.name));
+    const { policy, clamps } = unwrap(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).putPolicy(input, c.var.principal.name));
     return c.json({ policy, clamps });
   })
   .get('/v1/breakers', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
@@ -139,7 +130,7 @@ export const adminApi = new Hono<AppEnv>()
   })
   .post('/v1/breakers/:name/:action{reset|open|close}', requireRole('admin'), valid('query', z.object({ pool: Pool })), async (c) => {
     const action = c.req.param('action') as 'reset' | 'open' | 'close';
-    const breaker = unwrap<Breaker>(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).breakerAction(c.req.param('name'), action, c.var.principal.name));
+    const breaker = unwrap(await getCoordinator(c.env, poolFor(c.var.principal, c.req.valid('query').pool)).breakerAction(c.req.param('name'), action, c.var.principal.name));
     return c.json({ state: breaker.state, nextHalfOpenAt: breaker.halfOpenAt && new Date(breaker.halfOpenAt).toISOString() });
   })
   .get('/v1/audit', requireRole('admin'), valid('query', AuditQuery), async (c) => {

@@ -75,6 +75,6 @@ export const opsApi = new Hono<AppEnv>()
   /** Every pool a global admin may see (a pool admin: its own), each sample labelled with its pool. */
   .get('/metrics', requireRole('admin'), async (c) => {
     const pools = (await knownPools(c.env)).filter((pool) => mayReach(c.var.principal, pool));
-    const samples = (await Promise.all(pools.map(async (pool) => ((await getCoordinator(c.env, pool).metricSamples()) as Array<{ name: string; labels: string; value: number }>).map((s) => ({ ...s, labels: withPool(s.labels, pool) }))))).flat();
+    const samples = (await Promise.all(pools.map(async (pool) => (await getCoordinator(c.env, pool).metricSamples()).map((s) => ({ ...s, labels: withPool(s.labels, pool) }))))).flat();
     return c.text(renderPrometheus(samples), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });

@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError } from '../../shared/errors/index.ts';
-import { CATALOG_RELEASES, catalogView, type Policy, type Target } from '../../shared/policy/index.ts';
+import { CATALOG_RELEASES, catalogView } from '../../shared/policy/index.ts';
 import { ScanArgsSchema, ScanTargetSchema } from '../../shared/policy/request.ts';
-import { SCAN_ID_PATTERN, type Scan } from '../stores/jobs.store.ts';
+import { SCAN_ID_PATTERN, SCAN_STATUSES, type Scan } from '../../shared/scan/index.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../coordinator.do.ts';
-import { unwrap, valid } from './validators.ts';
+import { unwrap, type Result } from '../domain/result.ts';
+import { valid } from './validators.ts';
 
 const ScanBody = z.strictObject({
   target: ScanTargetSchema,
@@ -18,7 +19,7 @@ const ScanBody = z.strictObject({
 });
 
 const ListQuery = z.object({
-  status: z.enum(['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected']).optional(),
+  status: z.enum(SCAN_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().regex(/^\d+\.[A-Za-z0-9_-]+$/).optional(),
   mine: z.enum(['true', 'false']).optional(),
@@ -35,13 +36,13 @@ const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (sca
 export const scansApi = new Hono<AppEnv>()
   .post('/v1/validate', requireRole('scan'), valid('json', ScanBody), async (c) => {
     const { wait: _wait, timeoutSec: _t, ...body } = c.req.valid('json');
-    const result = unwrap<{ argv: string[]; targets: Target[]; warnings: string[]; needsPrivilege: boolean }>(await getCoordinator(c.env, c.var.principal.pool).validate(body));
+    const result = unwrap(await getCoordinator(c.env, c.var.principal.pool).validate(body));
     return c.json({ valid: true, ...result });
   })
   .get('/v1/scripts', requireRole('scan'), valid('query', ScriptsQuery), async (c) => {
     // The script catalog under this pool's policy: what --script may name, each script's class, why, and arguments.
     const q = c.req.valid('query');
-    const policy = (await getCoordinator(c.env, c.var.principal.pool).getPolicy()) as Policy;
+    const policy = await getCoordinator(c.env, c.var.principal.pool).getPolicy();
     const scripts = catalogView(policy.allowIntrusive, { allowedOnly: q.allowed === 'true', ...(q.category && { category: q.category }) });
     return c.json({ nmapReleases: [CATALOG_RELEASES[0], CATALOG_RELEASES.at(-1)], allowIntrusive: policy.allowIntrusive, scripts });
   })
@@ -51,7 +52,7 @@ export const scansApi = new Hono<AppEnv>()
     if (key !== undefined && !/^[\x21-\x7e]{1,128}$/.test(key)) {
       throw new ScangateError({ type: 'validation_error', message: 'Idempotency-Key must be 1–128 printable characters', recoverySuggestion: 'Use a UUID.' });
     }
-    const { scan, created } = unwrap<{ scan: Scan; created: boolean }>(await getCoordinator(c.env, c.var.principal.pool).createScan(c.var.principal, body, { ...(key && { idempotencyKey: key }), ...(wait && { waitSec: wait }) }));
+    const { scan, created } = unwrap(await getCoordinator(c.env, c.var.principal.pool).createScan(c.var.principal, body, { ...(key && { idempotencyKey: key }), ...(wait && { waitSec: wait }) }));
     c.header('Location', `/v1/scans/${scan.id}`);
     return c.json({ scan }, created ? 202 : 200);
   })
@@ -61,10 +62,10 @@ export const scansApi = new Hono<AppEnv>()
   })
   .get('/v1/scans/:id', requireRole('scan'), valid('param', IdParam), async (c) => {
     const coordinator = getCoordinator(c.env, c.var.principal.pool);
-    const { output: _tail, outputOmittedBytes: _omitted, ...scan } = unwrap<Scan & { output: string; outputOmittedBytes: number }>(await coordinator.getScan(c.var.principal, c.req.valid('param').id, { outputTailBytes: 0 }));
+    const { output: _tail, outputOmittedBytes: _omitted, ...scan } = unwrap(await coordinator.getScan(c.var.principal, c.req.valid('param').id, { outputTailBytes: 0 }));
     // The output can be as large as the policy allows (20 MiB at most): it is read in pages and streamed as the
     // JSON string it would have been, so no single read has to fit an RPC.
-    return c.body(scanJsonWithOutput(scan, (afterSeq) => coordinator.readOutput(c.var.principal, scan.id, afterSeq) as Promise<unknown>), 200, { 'content-type': 'application/json' });
+    return c.body(scanJsonWithOutput(scan, (afterSeq) => coordinator.readOutput(c.var.principal, scan.id, afterSeq)), 200, { 'content-type': 'application/json' });
   })
   .get('/v1/scans/:id/events', requireRole('scan'), valid('param', IdParam), async (c) => {
     const { id } = c.req.valid('param');
@@ -78,7 +79,7 @@ export const scansApi = new Hono<AppEnv>()
     return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
   })
   .post('/v1/scans/:id/cancel', requireRole('scan'), valid('param', IdParam), async (c) => {
-    return c.json({ scan: unwrap<Scan>(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
+    return c.json({ scan: unwrap(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
   });
 
 /**
@@ -86,7 +87,7 @@ export const scansApi = new Hono<AppEnv>()
  * own: JSON escapes concatenate to the escape of the concatenation (a surrogate pair split across pages becomes two
  * escapes that parse back to the pair).
  */
-function scanJsonWithOutput(scan: Scan, readPage: (afterSeq: number) => Promise<unknown>): ReadableStream<Uint8Array> {
+function scanJsonWithOutput(scan: Scan, readPage: (afterSeq: number) => Promise<Result<{ data: string; nextSeq: number | null }>>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let next: number | null = 0;
   return new ReadableStream<Uint8Array>({
@@ -99,7 +100,7 @@ function scanJsonWithOutput(scan: Scan, readPage: (afterSeq: number) => Promise<
         controller.close();
         return;
       }
-      const page = unwrap<{ data: string; nextSeq: number | null }>(await readPage(next));
+      const page = unwrap(await readPage(next));
       controller.enqueue(encoder.encode(JSON.stringify(page.data).slice(1, -1)));
       next = page.nextSeq;
     },

@@ -1,3 +1,5 @@
+import type { JsonObject, JsonValue } from '../../shared/errors/index.ts';
+
 /**
  * The audit log, in two tables that never share retention:
  *
@@ -50,7 +52,7 @@ export function kindOf(action: string): AuditKind {
  * The aggregation key of a decision, or null when it is kept as its own row. Refusals aggregate per action, token
  * (or actor when there is no token), reason and minute: the key says which row a refusal adds to.
  */
-export function aggregationKey(at: number, actor: string, action: string, decision: string, detail: Record<string, unknown>): string | null {
+export function aggregationKey(at: number, actor: string, action: string, decision: string, detail: JsonObject): string | null {
   if (decision !== 'refused') return null;
   const minute = Math.floor(at / 60_000);
   const who = typeof detail.tokenId === 'string' ? `token:${detail.tokenId}` : `actor:${actor}`;
@@ -62,7 +64,7 @@ export function aggregationKey(at: number, actor: string, action: string, decisi
  * A bounded copy of what a caller sent, for audit rows of refused requests (which were never validated): strings
  * cut to 200 characters, lists to 16 items, nesting to 3 levels. An audit row stays small whatever was sent.
  */
-export function excerpt(value: unknown, depth = 0): unknown {
+export function excerpt(value: unknown, depth = 0): JsonValue {
   if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}… (${value.length} characters)` : value;
   if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
   if (depth >= 3) return '…';
@@ -84,7 +86,7 @@ export interface AuditEntry {
   action: string;
   decision: string;
   /** Of the first decision of an aggregated row. */
-  detail: Record<string, unknown>;
+  detail: JsonObject;
 }
 
 /** A filter for `page`. `action` ending in `*` matches a prefix (`token.*`); times are epoch ms, inclusive. */
@@ -115,7 +117,7 @@ export class AuditStore {
     this.#nextId = (max ?? 0) + 1;
   }
 
-  record(actor: string, action: string, decision: string, detail: Record<string, unknown> = {}): void {
+  record(actor: string, action: string, decision: string, detail: JsonObject = {}): void {
     const now = Date.now();
     const kind = kindOf(action);
     const table = TABLE[kind];
@@ -178,7 +180,7 @@ export class AuditStore {
       actor: r.actor,
       action: r.action,
       decision: r.decision,
-      detail: JSON.parse(r.detail) as Record<string, unknown>,
+      detail: JSON.parse(r.detail) as JsonObject,
     }));
     return { entries, nextCursor: rows.length > query.limit ? String(entries.at(-1)!.id) : null };
   }

@@ -2,12 +2,8 @@ import type { ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Target } from '../../shared/policy/index.ts';
 import { utf8ByteLength, type JobFinished } from '../../shared/protocol/index.ts';
+import type { JobStatus, Scan } from '../../shared/scan/index.ts';
 
-/** What a scan id looks like (`scan_` and the id's random part); every route and tool checks ids with it. */
-export const SCAN_ID_PATTERN = /^scan_[A-Za-z0-9_-]{1,32}$/;
-
-export type JobStatus = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected';
-export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'rejected']);
 export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished';
 
 export type JobRow = {
@@ -45,32 +41,6 @@ export type JobRow = {
 
 /** What a finished job keeps of the runner's `job.finished`. */
 export type JobResult = Pick<JobFinished, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'durationMs' | 'truncated'> & { report: Report | null };
-
-/** The public shape of a scan (REST, MCP, dashboard). */
-export interface Scan {
-  id: string;
-  status: JobStatus;
-  targets: string[];
-  argv: string[];
-  warnings: string[];
-  needsPrivilege: boolean;
-  timeoutSec: number;
-  requestedBy: { tokenId: string; name: string };
-  runnerId: string | null;
-  createdAt: string;
-  dispatchedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  progress: { percent: number; phase?: string; etaSec?: number } | null;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  truncated: { stdout: boolean; stderr: boolean };
-  durationMs: number | null;
-  error: ScanError | null;
-  report: Report | null;
-  outputBytes: number;
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

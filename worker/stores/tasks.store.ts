@@ -1,4 +1,4 @@
-import type { JobStatus } from './jobs.store.ts';
+import type { JobStatus } from '../../shared/scan/index.ts';
 
 /**
  * MCP tasks (task-augmented tools/call), kept in the Coordinator so a client can start a scan, poll it and fetch
