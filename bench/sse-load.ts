@@ -67,7 +67,9 @@ export async function run(): Promise<BenchRow[]> {
         clients.push({ client: watchScan(stack.url, i % 2 ? stack.admin : owner, created.body.scan.id), scan: s, openedAt: performance.now() });
       }
     }
-    const budget = setTimeout(() => clients.forEach((c) => c.client.stop()), Math.max(1000, BUDGET_MS - (performance.now() - began)));
+    const budget = setTimeout(() => {
+      for (const c of clients) c.client.stop();
+    }, Math.max(1000, BUDGET_MS - (performance.now() - began)));
     // Every client subscribed (it has the stored `queued` event, or it failed): release the queue.
     while (clients.some((c) => c.client.events.length === 0 && !c.client.failure && c.client.status < 400) && performance.now() - began < BUDGET_MS) {
       await new Promise((r) => setTimeout(r, 50));

@@ -3,7 +3,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { EdgeMessage, JobDispatch } from '../shared/protocol/index.ts';
 import { getCoordinator } from './coordinator.do.ts';
-import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from './testing/runner-client.ts';
+import { ADMIN, api, json, mintToken, runnersOnOwnNets, } from './testing/runner-client.ts';
 
 const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatch';
 

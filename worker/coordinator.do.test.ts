@@ -1,6 +1,6 @@
 import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { Coordinator, getCoordinator } from './coordinator.do.ts';
+import { type Coordinator, getCoordinator } from './coordinator.do.ts';
 import { COORDINATOR_MIGRATIONS } from './stores/schema.ts';
 
 describe('Coordinator Durable Object (real workerd, SQLite storage)', () => {
@@ -10,7 +10,7 @@ describe('Coordinator Durable Object (real workerd, SQLite storage)', () => {
     expect(first.schemaVersion).toBe(COORDINATOR_MIGRATIONS.length);
     await runInDurableObject(stub, (instance: Coordinator, state) => {
       const rows = state.storage.sql.exec<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version').toArray();
-      expect(rows).toEqual(COORDINATOR_MIGRATIONS.map(({ version, name }, i) => ({ version: i + 1, name })));
+      expect(rows).toEqual(COORDINATOR_MIGRATIONS.map(({ name }, i) => ({ version: i + 1, name })));
       expect(rows.map((r) => r.version)).toEqual(COORDINATOR_MIGRATIONS.map((m) => m.version));
       expect(instance.health().startedAt).toBe(first.startedAt);
     });

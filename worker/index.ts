@@ -57,7 +57,7 @@ app.notFound(() => {
 /** The one error handler: every error is `{ error: { type, message, recoverySuggestion, details? } }`. */
 const TYPE_BY_STATUS: Record<number, ErrorType> = { 400: 'validation_error', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited' };
 
-function toScanError(err: Error, requestId: string): ScanError | undefined {
+function toScanError(err: Error): ScanError | undefined {
   if (err instanceof ScangateError) return err.toJSON();
   // Hono's own (e.g. its validator on a body that is not JSON).
   const type = err instanceof HTTPException ? TYPE_BY_STATUS[err.status] : undefined;
@@ -66,7 +66,7 @@ function toScanError(err: Error, requestId: string): ScanError | undefined {
 }
 
 app.onError((err, c) => {
-  const known = toScanError(err, c.get('requestId'));
+  const known = toScanError(err);
   const error = known ?? scanError('execution_error', `Internal error (request ${c.get('requestId')})`, 'Retry; if it persists, report the request id.');
   if (!known) console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err?.stack ?? err) }));
   if (error.retryAfterSec !== undefined) c.header('Retry-After', String(error.retryAfterSec));

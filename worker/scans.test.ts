@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { EdgeMessage, JobDispatch } from '../shared/protocol/index.ts';
-import { Coordinator, getCoordinator } from './coordinator.do.ts';
-import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from './testing/runner-client.ts';
+import { type Coordinator, getCoordinator } from './coordinator.do.ts';
+import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from './testing/runner-client.ts';
 
 const newRunner = runnersOnOwnNets('scans-runner', 100);
 async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {

@@ -10,7 +10,9 @@ import { compareWithReplay, replayOf, watchScan, type SseClient } from '../helpe
  */
 const stack = useStack();
 const servers: Server[] = [];
-afterAll(() => servers.forEach((s) => s.close()));
+afterAll(() => {
+  for (const s of servers) s.close();
+});
 
 async function openPort(): Promise<number> {
   // nmap's connect probe resets the connection at once: the reset is expected, not an error of the test.

@@ -99,7 +99,7 @@ export const dashboardApi = new Hono<DashEnv>()
     // Throttled per address and per token prefix (login-throttle.ts); CF-Connecting-IP is set by Cloudflare's edge.
     const attempt = await beginLogin(c.env, c.req.header('cf-connecting-ip') ?? 'unknown', token);
     const principal = token ? await authenticate(`Bearer ${token}`, c.env) : undefined;
-    if (!principal || principal.role !== 'admin') {
+    if (principal?.role !== 'admin') {
       await attempt.failed(principal);
       return c.html(<LoginPage nonce={c.var.nonce} error="That is not a valid admin token." />, 401);
     }

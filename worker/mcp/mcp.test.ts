@@ -6,7 +6,7 @@ import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validatio
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { EdgeMessage, JobDispatch } from '../../shared/protocol/index.ts';
-import { ADMIN, api, BASE, mintRunner, mintToken, runnersOnOwnNets, TestRunner } from '../testing/runner-client.ts';
+import { ADMIN, api, BASE, mintRunner, mintToken, runnersOnOwnNets, } from '../testing/runner-client.ts';
 import { TOOL_NAMES } from './scan.tools.ts';
 
 /** The official MCP SDK client against the real Worker in workerd; the runner is the test-side protocol client. */

@@ -214,8 +214,14 @@ export class JobStore {
   list(filter: { tokenId?: string; status?: JobStatus; limit: number; before?: string }): { scans: Scan[]; nextCursor: string | null } {
     const where: string[] = [];
     const args: SqlStorageValue[] = [];
-    if (filter.tokenId) (where.push('token_id = ?'), args.push(filter.tokenId));
-    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.tokenId) {
+      where.push('token_id = ?');
+      args.push(filter.tokenId);
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
     if (filter.before) {
       const [at, id] = filter.before.split('.');
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
