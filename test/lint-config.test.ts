@@ -19,8 +19,8 @@ const BIOME = join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
 
 const TREE: Record<string, string> = {
   'worker/http/app.ts': `export const app = 1;\n`,
-  'worker/mcp/scan.tools.ts': `export const tools = 1;\n`,
-  'worker/dashboard/views.tsx': `export const View = () => <p class="x">view</p>;\n`,
+  'worker/http/mcp/scan.tools.ts': `export const tools = 1;\n`,
+  'worker/http/dashboard/views.tsx': `export const View = () => <p class="x">view</p>;\n`,
   'worker/env.ts': `export const env = 1;\n`,
   'shared/errors/index.ts': `export const errors = 1;\n`,
   'shared/policy/scripts.ts': `export const scripts = 1;\n`,
@@ -32,23 +32,23 @@ const TREE: Record<string, string> = {
     ``,
   ].join('\n'),
   'worker/objects/coordinator/jobs.ts': [
-    `import { tools } from '../../mcp/scan.tools.ts';`,
+    `import { tools } from '../../http/mcp/scan.tools.ts';`,
     `export const jobs = [tools];`,
     ``,
   ].join('\n'),
-  'worker/coordinator.do.ts': [
-    `import { tools } from './mcp/scan.tools.ts';`,
+  'worker/objects/coordinator.do.ts': [
+    `import { tools } from '../http/mcp/scan.tools.ts';`,
     `export const coordinator = [tools];`,
     ``,
   ].join('\n'),
-  'worker/stores/jobs.store.ts': [
-    `import { View } from '../dashboard/views.tsx';`,
+  'worker/storage/jobs.store.ts': [
+    `import { View } from '../http/dashboard/views.tsx';`,
     `export const store = [View];`,
     ``,
   ].join('\n'),
   // An adapter may import anything below it.
-  'worker/routes/scans.api.ts': [
-    `import { scan } from '../domain/scan.ts';`,
+  'worker/http/routes/scans.api.ts': [
+    `import { scan } from '../../domain/scan.ts';`,
     `import { View } from '../dashboard/views.tsx';`,
     `export const route = [scan, View];`,
     ``,
@@ -113,16 +113,16 @@ afterAll(() => {
 });
 
 describe('npm run lint: layering', () => {
-  it('stops the core (domain, objects, the Durable Objects, stores) from importing an HTTP adapter', () => {
+  it('stops the core (domain, objects, storage) from importing an HTTP adapter', () => {
     expect(rulesFor('worker/domain/scan.ts')).toEqual(['noRestrictedImports']);
     expect(rulesFor('worker/objects/coordinator/jobs.ts')).toEqual(['noRestrictedImports']);
-    expect(rulesFor('worker/coordinator.do.ts')).toEqual(['noRestrictedImports']);
-    expect(rulesFor('worker/stores/jobs.store.ts')).toEqual(['noRestrictedImports']);
+    expect(rulesFor('worker/objects/coordinator.do.ts')).toEqual(['noRestrictedImports']);
+    expect(rulesFor('worker/storage/jobs.store.ts')).toEqual(['noRestrictedImports']);
   });
 
   it('lets an adapter import the core and other adapters', () => {
-    expect(rulesFor('worker/routes/scans.api.ts')).toEqual([]);
-    expect(rulesFor('worker/dashboard/views.tsx')).toEqual([]);
+    expect(rulesFor('worker/http/routes/scans.api.ts')).toEqual([]);
+    expect(rulesFor('worker/http/dashboard/views.tsx')).toEqual([]);
   });
 
   it('stops shared/ from importing a part, and the runner from importing the Worker', () => {

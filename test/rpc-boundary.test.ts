@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { Coordinator } from '../worker/coordinator.do.ts';
-import type { Directory } from '../worker/directory.do.ts';
+import type { Coordinator } from '../worker/objects/coordinator.do.ts';
+import type { Directory } from '../worker/objects/directory.do.ts';
 
 /**
  * The Durable Objects' RPC boundary stays typed: every stub method keeps its return type (workerd's stub types

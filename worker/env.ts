@@ -1,5 +1,5 @@
-import type { Coordinator } from './coordinator.do.ts';
-import type { Directory } from './directory.do.ts';
+import type { Coordinator } from './objects/coordinator.do.ts';
+import type { Directory } from './objects/directory.do.ts';
 
 /** Bindings of the scangate Worker (see wrangler.toml). */
 export interface Env {

@@ -4,15 +4,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError } from '../shared/errors/index.ts';
-import type { AppEnv } from './auth.ts';
-import { dashboardApi } from './dashboard/dashboard.api.tsx';
-import { mcpApi } from './mcp/mcp.api.ts';
-import { adminApi } from './routes/admin.api.ts';
-import { opsApi } from './routes/ops.api.ts';
-import { scansApi } from './routes/scans.api.ts';
+import type { AppEnv } from './http/auth.ts';
+import { dashboardApi } from './http/dashboard/dashboard.api.tsx';
+import { mcpApi } from './http/mcp/mcp.api.ts';
+import { adminApi } from './http/routes/admin.api.ts';
+import { opsApi } from './http/routes/ops.api.ts';
+import { scansApi } from './http/routes/scans.api.ts';
 
-export { Coordinator } from './coordinator.do.ts';
-export { Directory } from './directory.do.ts';
+export { Coordinator } from './objects/coordinator.do.ts';
+export { Directory } from './objects/directory.do.ts';
 
 const app = new Hono<AppEnv>();
 

@@ -1,6 +1,6 @@
-import type { BreakerStateName } from '../breaker.ts';
-import { conflictShown } from '../link-conflict.ts';
-import type { RunnerConflict, RunnerRecord } from '../stores/runners.store.ts';
+import type { BreakerStateName } from './breaker.ts';
+import { conflictShown } from './link-conflict.ts';
+import type { RunnerConflict, RunnerRecord } from '../storage/runners.store.ts';
 
 /**
  * A runner as an admin sees it: the one projection of a stored runner that `GET /v1/runners`, the dashboard and

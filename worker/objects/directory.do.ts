@@ -1,0 +1,178 @@
+import { DurableObject } from 'cloudflare:workers';
+import { LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS } from '../domain/login-throttle.ts';
+import type { Env } from '../env.ts';
+import { LoginFailureStore } from '../storage/login-failures.store.ts';
+import { applyMigrations, type Migration } from '../storage/migrations.ts';
+import type { Role, TokenKind } from '../domain/tokens.ts';
+
+/**
+ * One shard of the token directory: token records by hash. The shard is chosen at random when a token is
+ * minted and is written into the token, so authentication touches one shard only.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tokens',
+    sql: `CREATE TABLE tokens (
+      id TEXT PRIMARY KEY,
+      hash TEXT NOT NULL UNIQUE,
+      kind TEXT NOT NULL,
+      role TEXT NOT NULL,
+      name TEXT NOT NULL,
+      pool TEXT NOT NULL,
+      runner_id TEXT,
+      created_at INTEGER NOT NULL,
+      last_used_at INTEGER,
+      revoked_at INTEGER
+    )`,
+  },
+  {
+    version: 2,
+    name: 'dashboard sessions',
+    sql: `CREATE TABLE sessions (
+      hash TEXT PRIMARY KEY,
+      csrf TEXT NOT NULL,
+      token_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      pool TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    )`,
+  },
+  {
+    version: 3,
+    name: 'login throttling',
+    sql: `CREATE TABLE login_failures (bucket TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX login_failures_by_bucket ON login_failures (bucket, at);
+      CREATE INDEX login_failures_by_time ON login_failures (at);`,
+  },
+];
+
+/** A dashboard login. Kept in the shard of the token that logged in, so revoking that token ends it. */
+export interface SessionRecord {
+  csrf: string;
+  tokenId: string;
+  name: string;
+  pool: string;
+  expiresAt: number;
+}
+
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  role: Role;
+  name: string;
+  pool: string;
+  runnerId: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+type Row = {
+  id: string;
+  kind: string;
+  role: string;
+  name: string;
+  pool: string;
+  runner_id: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+};
+
+function toRecord(r: Row): TokenRecord {
+  return {
+    id: r.id,
+    kind: r.kind as TokenKind,
+    role: r.role as Role,
+    name: r.name,
+    pool: r.pool,
+    runnerId: r.runner_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** Writing last-used on every request would make each read a write; once a minute is enough to audit use. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export class Directory extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    applyMigrations(ctx.storage.sql, MIGRATIONS);
+  }
+
+  store(record: Omit<TokenRecord, 'lastUsedAt' | 'revokedAt'> & { hash: string }): void {
+    this.ctx.storage.sql.exec(
+      'INSERT INTO tokens (id, hash, kind, role, name, pool, runner_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      record.id, record.hash, record.kind, record.role, record.name, record.pool, record.runnerId, record.createdAt,
+    );
+  }
+
+  /** The live (not revoked) token with this hash, or null. */
+  verify(hash: string): TokenRecord | null {
+    const row = this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL', hash).toArray()[0];
+    if (!row) return null;
+    const now = Date.now();
+    if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) {
+      this.ctx.storage.sql.exec('UPDATE tokens SET last_used_at = ? WHERE id = ?', now, row.id);
+      row.last_used_at = now;
+    }
+    return toRecord(row);
+  }
+
+  list(): TokenRecord[] {
+    return this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens ORDER BY created_at').toArray().map(toRecord);
+  }
+
+  createSession(hash: string, session: SessionRecord): void {
+    const now = Date.now();
+    this.ctx.storage.sql.exec('DELETE FROM sessions WHERE expires_at < ?', now);
+    this.ctx.storage.sql.exec(
+      'INSERT INTO sessions (hash, csrf, token_id, name, pool, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      hash, session.csrf, session.tokenId, session.name, session.pool, now, session.expiresAt,
+    );
+  }
+
+  /** A live session: not expired, and its token (unless the bootstrap admin's) not revoked since. */
+  session(hash: string): SessionRecord | null {
+    const row = this.ctx.storage.sql
+      .exec<{ csrf: string; token_id: string; name: string; pool: string; expires_at: number; revoked: number }>(
+        `SELECT s.csrf, s.token_id, s.name, s.pool, s.expires_at,
+           CASE WHEN s.token_id = 'admin-bootstrap' THEN 0 WHEN t.id IS NULL OR t.revoked_at IS NOT NULL THEN 1 ELSE 0 END AS revoked
+         FROM sessions s LEFT JOIN tokens t ON t.id = s.token_id WHERE s.hash = ?`,
+        hash,
+      )
+      .toArray()[0];
+    if (!row || row.revoked || row.expires_at < Date.now()) return null;
+    return { csrf: row.csrf, tokenId: row.token_id, name: row.name, pool: row.pool, expiresAt: row.expires_at };
+  }
+
+  deleteSession(hash: string): void {
+    this.ctx.storage.sql.exec('DELETE FROM sessions WHERE hash = ?', hash);
+  }
+
+  /** Failed dashboard logins of a throttling bucket (worker/dashboard/login.ts) inside the window, newest first. */
+  loginFailures(bucket: string): number[] {
+    return new LoginFailureStore(this.ctx.storage.sql).recent(bucket, Date.now() - LOGIN_WINDOW_MS, LOGIN_FAILURE_LIMIT);
+  }
+
+  loginFailed(bucket: string): void {
+    const now = Date.now();
+    new LoginFailureStore(this.ctx.storage.sql).add(bucket, now, now - LOGIN_WINDOW_MS);
+  }
+
+  /** Revokes a token by id, or (for runners) every token of a runner; returns what was revoked. */
+  revoke(selector: { id: string } | { runnerId: string }): TokenRecord[] {
+    const now = Date.now();
+    const [column, value] = 'id' in selector ? ['id', selector.id] : ['runner_id', selector.runnerId];
+    this.ctx.storage.sql.exec(`UPDATE tokens SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL`, now, value);
+    return this.ctx.storage.sql.exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value).toArray().map(toRecord);
+  }
+}
+
+export function getDirectory(env: Env, shard: string): DurableObjectStub<Directory> {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName(`shard-${shard}`));
+}
