@@ -17,7 +17,9 @@ export class CpuProfiler {
   #pending = new Map<number, (result: unknown) => void>();
 
   async start(inspectorPort: number): Promise<void> {
-    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{
+      webSocketDebuggerUrl: string;
+    }>;
     this.#ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
     await new Promise((resolve, reject) => this.#ws!.once('open', resolve).once('error', reject));
     this.#ws.on('message', (raw) => {
@@ -31,7 +33,9 @@ export class CpuProfiler {
 
   /** Stops, saves the .cpuprofile (open it in Chrome DevTools) and returns the top functions by self time. */
   async stop(path: string, top = 15): Promise<string[]> {
-    const { profile } = (await this.#call('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; startTime: number; endTime: number } };
+    const { profile } = (await this.#call('Profiler.stop')) as {
+      profile: { nodes: ProfileNode[]; samples: number[]; startTime: number; endTime: number };
+    };
     this.#ws?.close();
     writeFileSync(path, JSON.stringify(profile));
     const total = profile.samples.length;

@@ -22,7 +22,9 @@ function timeNmap(argv: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('nmap', argv, { stdio: ['ignore', 'ignore', 'ignore'] });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`nmap exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`nmap exited ${code}`)),
+    );
   });
 }
 
@@ -39,7 +41,9 @@ export async function run(): Promise<BenchRow[]> {
     const checked = await stack.api(token, 'POST', '/v1/validate', { target, args });
     const argv = checked.body.argv as string[];
 
-    const transport = new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+    const transport = new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
     const client = new Client({ name: 'bench', version: '1.0.0' });
     await client.connect(transport);
 
@@ -48,7 +52,8 @@ export async function run(): Promise<BenchRow[]> {
       rest: async () => {
         const t0 = performance.now();
         const res = await stack.api(token, 'POST', '/v1/scans', { target, args, wait: 60 });
-        if (res.body.scan?.status !== 'succeeded') throw new Error(`REST scan: ${JSON.stringify(res.body).slice(0, 300)}`);
+        if (res.body.scan?.status !== 'succeeded')
+          throw new Error(`REST scan: ${JSON.stringify(res.body).slice(0, 300)}`);
         return performance.now() - t0;
       },
       mcp: async () => {
@@ -92,12 +97,24 @@ export async function run(): Promise<BenchRow[]> {
       const m = median(times[name]!);
       rows.push(
         { bench: 'dispatch', metric: `via ${name.toUpperCase()}, median (ms)`, value: fmt(m) },
-        { bench: 'dispatch', metric: `${name.toUpperCase()} added at the median (ms)`, value: fmt(m - d), goal: '≤ 50', met: m - d <= 50 },
+        {
+          bench: 'dispatch',
+          metric: `${name.toUpperCase()} added at the median (ms)`,
+          value: fmt(m - d),
+          goal: '≤ 50',
+          met: m - d <= 50,
+        },
         { bench: 'dispatch', metric: `${name.toUpperCase()} / direct`, value: `${fmt(m / d, 2)}×` },
       );
     }
     const fo = median(firstOutput);
-    rows.push({ bench: 'first output', metric: `runner reads it → SSE client has it, median of ${firstOutput.length} (ms)`, value: fmt(fo), goal: '≤ 100', met: fo <= 100 });
+    rows.push({
+      bench: 'first output',
+      metric: `runner reads it → SSE client has it, median of ${firstOutput.length} (ms)`,
+      value: fmt(fo),
+      goal: '≤ 100',
+      met: fo <= 100,
+    });
     rows.push({ bench: 'first output', metric: 'max (ms)', value: fmt(Math.max(...firstOutput)) });
     return rows;
   } finally {

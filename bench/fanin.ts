@@ -26,12 +26,17 @@ function workerdMiB(rootPid: number): number {
   const walk = (pid: number) => {
     let children: number[] = [];
     try {
-      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
     } catch {
       // no children
     }
     for (const child of children) {
-      if (/workerd/.test(execFileSync('ps', ['-o', 'comm=', '-p', String(child)], { encoding: 'utf8' }))) pids.push(child);
+      if (/workerd/.test(execFileSync('ps', ['-o', 'comm=', '-p', String(child)], { encoding: 'utf8' })))
+        pids.push(child);
       walk(child);
     }
   };
@@ -52,12 +57,22 @@ export async function run(): Promise<BenchRow[]> {
     const setprivPath = await which('setpriv');
     const perRunner = Math.ceil(SCANS / RUNNERS);
     const quiet = createLogger((line) => {
-      if (/"level":"(error|warn)"/.test(line) && !/link\.closed|runner\.draining/.test(line)) process.stderr.write(line);
+      if (/"level":"(error|warn)"/.test(line) && !/link\.closed|runner\.draining/.test(line))
+        process.stderr.write(line);
     });
     for (let i = 0; i < RUNNERS; i++) {
       const minted = await stack.mintRunner(`fan-${i}`);
       const link = new RunnerLink({
-        config: { connectUrl: `${stack.wsUrl}/v1/runners/connect`, token: minted.token, networks: ['127.0.0.0/8'], maxConcurrency: perRunner, nmap: FAKE_NMAP, graceSec: 5, allowIntrusive: false, allowEvasion: false },
+        config: {
+          connectUrl: `${stack.wsUrl}/v1/runners/connect`,
+          token: minted.token,
+          networks: ['127.0.0.0/8'],
+          maxConcurrency: perRunner,
+          nmap: FAKE_NMAP,
+          graceSec: 5,
+          allowIntrusive: false,
+          allowEvasion: false,
+        },
         log: quiet,
         privilege,
         nmapPath: FAKE_NMAP,
@@ -71,7 +86,9 @@ export async function run(): Promise<BenchRow[]> {
     }
     // All connected?
     for (let tries = 0; ; tries++) {
-      const online = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.filter((r: { online: boolean }) => r.online).length;
+      const online = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.filter(
+        (r: { online: boolean }) => r.online,
+      ).length;
       if (online === RUNNERS) break;
       if (tries > 100) throw new Error(`only ${online} of ${RUNNERS} runners connected`);
       await new Promise((r) => setTimeout(r, 100));
@@ -84,7 +101,9 @@ export async function run(): Promise<BenchRow[]> {
     const sampler = setInterval(() => (peak = Math.max(peak, workerdMiB(stack.edge.proc.pid))), 250);
 
     /** Posts SCANS scans, `gapMs` apart (0: all at once), and waits for every one to end with its output. */
-    async function phase(gapMs: number): Promise<{ latencies: number[]; posted: number; done: number; maxInFlight: number }> {
+    async function phase(
+      gapMs: number,
+    ): Promise<{ latencies: number[]; posted: number; done: number; maxInFlight: number }> {
       const latencies: number[] = [];
       const started = performance.now();
       const posts: Array<Promise<string | undefined>> = [];
@@ -93,9 +112,13 @@ export async function run(): Promise<BenchRow[]> {
         posts.push(
           (async () => {
             const t0 = performance.now();
-            const res = await stack.api(tokens[i % tokens.length]!, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 22' });
+            const res = await stack.api(tokens[i % tokens.length]!, 'POST', '/v1/scans', {
+              target: '127.0.0.1',
+              args: '-sT -p 22',
+            });
             const status = res.body.scan?.status;
-            if (res.status !== 202 || (status !== 'dispatched' && status !== 'running')) errors.push(`${res.status} ${status ?? JSON.stringify(res.body).slice(0, 200)}`);
+            if (res.status !== 202 || (status !== 'dispatched' && status !== 'running'))
+              errors.push(`${res.status} ${status ?? JSON.stringify(res.body).slice(0, 200)}`);
             else latencies.push(performance.now() - t0);
             return res.body.scan?.id as string | undefined;
           })(),
@@ -103,11 +126,20 @@ export async function run(): Promise<BenchRow[]> {
       }
       const ids = await Promise.all(posts);
       const posted = performance.now() - started;
-      const running = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.reduce((n: number, r: { running: number }) => n + r.running, 0) as number;
+      const running = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.reduce(
+        (n: number, r: { running: number }) => n + r.running,
+        0,
+      ) as number;
       for (const id of ids) {
         if (!id) continue;
-        const scan = await stack.waitForScan(stack.admin, id, (s) => ['succeeded', 'failed', 'cancelled'].includes(s.status), 60_000);
-        if (scan.status !== 'succeeded' || scan.outputBytes === 0) errors.push(`${id} ${scan.status} ${scan.error?.message ?? ''}`);
+        const scan = await stack.waitForScan(
+          stack.admin,
+          id,
+          (s) => ['succeeded', 'failed', 'cancelled'].includes(s.status),
+          60_000,
+        );
+        if (scan.status !== 'succeeded' || scan.outputBytes === 0)
+          errors.push(`${id} ${scan.status} ${scan.error?.message ?? ''}`);
       }
       return { latencies, posted, done: performance.now() - started, maxInFlight: running };
     }
@@ -125,15 +157,30 @@ export async function run(): Promise<BenchRow[]> {
     if (errors.length) console.error(`fan-in errors (first 5): ${errors.slice(0, 5).join(' | ')}`);
     const bench = 'fan-in';
     const rows: BenchRow[] = [];
-    for (const [name, r] of [['all at once', burst], ['posted 10 ms apart', paced]] as const) {
+    for (const [name, r] of [
+      ['all at once', burst],
+      ['posted 10 ms apart', paced],
+    ] as const) {
       rows.push(
-        { bench, metric: `${RUNNERS} runners, ${SCANS} scans ${name}: dispatch p50 / p99 (ms)`, value: `${fmt(percentile(r.latencies, 50))} / ${fmt(percentile(r.latencies, 99))}` },
-        { bench, metric: `  in flight when all posted; posted / all ended (s)`, value: `${r.maxInFlight}; ${fmt(r.posted / 1000, 2)} / ${fmt(r.done / 1000, 2)}` },
+        {
+          bench,
+          metric: `${RUNNERS} runners, ${SCANS} scans ${name}: dispatch p50 / p99 (ms)`,
+          value: `${fmt(percentile(r.latencies, 50))} / ${fmt(percentile(r.latencies, 99))}`,
+        },
+        {
+          bench,
+          metric: `  in flight when all posted; posted / all ended (s)`,
+          value: `${r.maxInFlight}; ${fmt(r.posted / 1000, 2)} / ${fmt(r.done / 1000, 2)}`,
+        },
       );
     }
     rows.push(
       { bench, metric: 'errors (both phases)', value: String(errors.length), goal: '0', met: errors.length === 0 },
-      { bench, metric: 'workerd RSS: idle → runners connected → peak (MiB)', value: `${fmt(memIdle, 0)} → ${fmt(memConnected, 0)} → ${fmt(peak, 0)}` },
+      {
+        bench,
+        metric: 'workerd RSS: idle → runners connected → peak (MiB)',
+        value: `${fmt(memIdle, 0)} → ${fmt(memConnected, 0)} → ${fmt(peak, 0)}`,
+      },
     );
     return rows;
   } finally {

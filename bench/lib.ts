@@ -25,10 +25,18 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export function printRows(rows: BenchRow[]): void {
-  const cells = [['bench', 'metric', 'measured', 'goal', 'met'], ...rows.map((r) => [r.bench, r.metric, r.value, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO'])];
+  const cells = [
+    ['bench', 'metric', 'measured', 'goal', 'met'],
+    ...rows.map((r) => [r.bench, r.metric, r.value, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']),
+  ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   for (const [i, row] of cells.entries()) {
-    console.log(row.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd());
+    console.log(
+      row
+        .map((c, j) => c.padEnd(widths[j]!))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }

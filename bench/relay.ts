@@ -23,7 +23,9 @@ export async function run(): Promise<BenchRow[]> {
     for (let i = 0; i < RUNS; i++) {
       const t0 = performance.now();
       const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 22' });
-      const res = await fetch(`${stack.url}/v1/scans/${created.body.scan.id}/events`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${stack.url}/v1/scans/${created.body.scan.id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       let first = Number.NaN;
       let last = Number.NaN;
       bytes = 0;
@@ -43,7 +45,13 @@ export async function run(): Promise<BenchRow[]> {
     }
     const m = median(relayed);
     return [
-      { bench: 'relay', metric: `1 MB runner → SSE, first to last byte, median of ${RUNS} (MB/s)`, value: fmt(m), goal: '≥ 5', met: m >= 5 },
+      {
+        bench: 'relay',
+        metric: `1 MB runner → SSE, first to last byte, median of ${RUNS} (MB/s)`,
+        value: fmt(m),
+        goal: '≥ 5',
+        met: m >= 5,
+      },
       { bench: 'relay', metric: 'POST to finished, whole scan (MB/s)', value: fmt(median(endToEnd)) },
     ];
   } finally {

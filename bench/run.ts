@@ -30,5 +30,7 @@ for (const [name, run] of benches) {
   }
 }
 const cpu = cpus();
-console.log(`\nscangate benchmarks: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, nmap ${process.env.NMAP_VERSION ?? ''}`.trimEnd());
+console.log(
+  `\nscangate benchmarks: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, nmap ${process.env.NMAP_VERSION ?? ''}`.trimEnd(),
+);
 printRows(rows);

@@ -40,15 +40,22 @@ export async function run(): Promise<BenchRow[]> {
     await stack.start();
     await stack.readyRunner('bench-sse', { maxConcurrency: SCANS });
     // One token may hold every slot (the blockers), and queue SCANS scans.
-    const policy = await stack.api(stack.admin, 'PUT', '/v1/policy', { perToken: { maxSlotSharePercent: 100, maxConcurrentScans: SCANS, maxQueuedScans: Math.max(8, SCANS) } });
+    const policy = await stack.api(stack.admin, 'PUT', '/v1/policy', {
+      perToken: { maxSlotSharePercent: 100, maxConcurrentScans: SCANS, maxQueuedScans: Math.max(8, SCANS) },
+    });
     if (policy.status !== 200) throw new Error(`policy: ${policy.status} ${JSON.stringify(policy.body).slice(0, 300)}`);
     const owner = await stack.mintToken('scan', 'bench-sse-owner');
     const statuses: number[] = [];
     const blockers: string[] = [];
     for (let s = 0; s < SCANS; s++) {
-      const blocker = await stack.api(owner, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 1-65535 --scan-delay 1s --max-retries 0', timeoutSec: 300 });
+      const blocker = await stack.api(owner, 'POST', '/v1/scans', {
+        target: '127.0.0.1',
+        args: '-sT -p 1-65535 --scan-delay 1s --max-retries 0',
+        timeoutSec: 300,
+      });
       statuses.push(blocker.status);
-      if (blocker.status !== 202) throw new Error(`blocker refused: ${blocker.status} ${JSON.stringify(blocker.body).slice(0, 300)}`);
+      if (blocker.status !== 202)
+        throw new Error(`blocker refused: ${blocker.status} ${JSON.stringify(blocker.body).slice(0, 300)}`);
       blockers.push(blocker.body.scan.id);
       await stack.waitForScan(owner, blocker.body.scan.id, (scan) => scan.status === 'running');
     }
@@ -58,20 +65,34 @@ export async function run(): Promise<BenchRow[]> {
     for (let s = 0; s < SCANS; s++) {
       const l = await listener();
       servers.push(l.server);
-      const created = await stack.api(owner, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -v -r --max-retries 0 --scan-delay 100ms -p 1-30,${l.port}` });
+      const created = await stack.api(owner, 'POST', '/v1/scans', {
+        target: '127.0.0.1',
+        args: `-sT -v -r --max-retries 0 --scan-delay 100ms -p 1-30,${l.port}`,
+      });
       statuses.push(created.status);
-      if (created.status !== 202 || created.body.scan.status !== 'queued') throw new Error(`scan not queued: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
+      if (created.status !== 202 || created.body.scan.status !== 'queued')
+        throw new Error(`scan not queued: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
       scans.push({ id: created.body.scan.id, port: l.port, firstAccept: l.firstAccept });
       // Half the clients read as the owner, half as an admin: both paths of the stream's authorisation.
       for (let i = 0; i < perScan && clients.length < CLIENTS; i++) {
-        clients.push({ client: watchScan(stack.url, i % 2 ? stack.admin : owner, created.body.scan.id), scan: s, openedAt: performance.now() });
+        clients.push({
+          client: watchScan(stack.url, i % 2 ? stack.admin : owner, created.body.scan.id),
+          scan: s,
+          openedAt: performance.now(),
+        });
       }
     }
-    const budget = setTimeout(() => {
-      for (const c of clients) c.client.stop();
-    }, Math.max(1000, BUDGET_MS - (performance.now() - began)));
+    const budget = setTimeout(
+      () => {
+        for (const c of clients) c.client.stop();
+      },
+      Math.max(1000, BUDGET_MS - (performance.now() - began)),
+    );
     // Every client subscribed (it has the stored `queued` event, or it failed): release the queue.
-    while (clients.some((c) => c.client.events.length === 0 && !c.client.failure && c.client.status < 400) && performance.now() - began < BUDGET_MS) {
+    while (
+      clients.some((c) => c.client.events.length === 0 && !c.client.failure && c.client.status < 400) &&
+      performance.now() - began < BUDGET_MS
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const subscribed = performance.now();
@@ -92,7 +113,9 @@ export async function run(): Promise<BenchRow[]> {
     for (const c of clients) {
       const scan = scans[c.scan]!;
       const accepted = scan.firstAccept();
-      const hit = c.client.events.find((e) => e.event === 'output' && e.data.includes(`Discovered open port ${scan.port}/tcp`));
+      const hit = c.client.events.find(
+        (e) => e.event === 'output' && e.data.includes(`Discovered open port ${scan.port}/tcp`),
+      );
       if (!hit || !(c.client.connectedAt < accepted)) continue;
       subscribedBefore++;
       endToEnd.push(hit.at - accepted);
@@ -102,7 +125,9 @@ export async function run(): Promise<BenchRow[]> {
     for (let s = 0; s < scans.length; s++) {
       const mine = clients.filter((c) => c.scan === s);
       for (const event of replays[s]!) {
-        const arrivals = mine.map((c) => c.client.events.find((e) => e.id === event.id)?.at).filter((at): at is number => at !== undefined && at > subscribed);
+        const arrivals = mine
+          .map((c) => c.client.events.find((e) => e.id === event.id)?.at)
+          .filter((at): at is number => at !== undefined && at > subscribed);
         if (arrivals.length < mine.length) continue; // not live for everyone
         const first = Math.min(...arrivals);
         spread.push(...arrivals.map((at) => at - first));
@@ -111,18 +136,51 @@ export async function run(): Promise<BenchRow[]> {
     const connectMs = clients.filter((c) => c.client.status === 200).map((c) => c.client.connectedAt - c.openedAt);
     const serverErrors = statuses.filter((s) => s >= 500).length;
     const failures = clients.filter((c) => c.client.failure);
-    if (failures.length) console.error(`sse-load: ${failures.length} clients failed, e.g. ${failures[0]!.client.failure}`);
+    if (failures.length)
+      console.error(`sse-load: ${failures.length} clients failed, e.g. ${failures[0]!.client.failure}`);
     const bench = 'sse-load';
     const lossless = total.lost + total.duplicated + total.outOfOrder + total.altered;
     return [
-      { bench, metric: `${CLIENTS} SSE clients on ${SCANS} scans of 127.0.0.1: connected (200)`, value: String(connected), goal: String(CLIENTS), met: connected === CLIENTS },
-      { bench, metric: '  connect p50 / p99 (ms)', value: `${fmt(percentile(connectMs, 50))} / ${fmt(percentile(connectMs, 99))}` },
-      { bench, metric: '  events per client: min / max (replay has)', value: `${Math.min(...counts)} / ${Math.max(...counts)} (${replays.map((r) => r.length).join(', ')})` },
-      { bench, metric: '  lost / doubled / out of order / altered', value: `${total.lost} / ${total.duplicated} / ${total.outOfOrder} / ${total.altered}`, goal: '0', met: lossless === 0 },
-      { bench, metric: `  nmap's connect → client, p50 / p99 (ms; ${subscribedBefore} clients live)`, value: `${fmt(percentile(endToEnd, 50))} / ${fmt(percentile(endToEnd, 99))}` },
-      { bench, metric: '  one event over all clients, spread p50 / p99 (ms)', value: `${fmt(percentile(spread, 50))} / ${fmt(percentile(spread, 99))}` },
+      {
+        bench,
+        metric: `${CLIENTS} SSE clients on ${SCANS} scans of 127.0.0.1: connected (200)`,
+        value: String(connected),
+        goal: String(CLIENTS),
+        met: connected === CLIENTS,
+      },
+      {
+        bench,
+        metric: '  connect p50 / p99 (ms)',
+        value: `${fmt(percentile(connectMs, 50))} / ${fmt(percentile(connectMs, 99))}`,
+      },
+      {
+        bench,
+        metric: '  events per client: min / max (replay has)',
+        value: `${Math.min(...counts)} / ${Math.max(...counts)} (${replays.map((r) => r.length).join(', ')})`,
+      },
+      {
+        bench,
+        metric: '  lost / doubled / out of order / altered',
+        value: `${total.lost} / ${total.duplicated} / ${total.outOfOrder} / ${total.altered}`,
+        goal: '0',
+        met: lossless === 0,
+      },
+      {
+        bench,
+        metric: `  nmap's connect → client, p50 / p99 (ms; ${subscribedBefore} clients live)`,
+        value: `${fmt(percentile(endToEnd, 50))} / ${fmt(percentile(endToEnd, 99))}`,
+      },
+      {
+        bench,
+        metric: '  one event over all clients, spread p50 / p99 (ms)',
+        value: `${fmt(percentile(spread, 50))} / ${fmt(percentile(spread, 99))}`,
+      },
       { bench, metric: '  5xx answers', value: String(serverErrors), goal: '0', met: serverErrors === 0 },
-      { bench, metric: '  time to subscribe every client; wall time, stack start to last event (s)', value: `${fmt((subscribed - subscribeFrom) / 1000)}; ${fmt((performance.now() - began) / 1000)}` },
+      {
+        bench,
+        metric: '  time to subscribe every client; wall time, stack start to last event (s)',
+        value: `${fmt((subscribed - subscribeFrom) / 1000)}; ${fmt((performance.now() - began) / 1000)}`,
+      },
     ];
   } finally {
     for (const c of clients) c.client.stop();

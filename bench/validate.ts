@@ -14,7 +14,9 @@ interface CorpusCase {
   policy?: Record<string, unknown>;
 }
 
-const corpus = JSON.parse(readFileSync(new URL('../test/fixtures/validation.json', import.meta.url).pathname, 'utf8')) as { cases: CorpusCase[] };
+const corpus = JSON.parse(
+  readFileSync(new URL('../test/fixtures/validation.json', import.meta.url).pathname, 'utf8'),
+) as { cases: CorpusCase[] };
 const mix: Array<[unknown, Policy]> = corpus.cases.map((c) => {
   const r = resolvePolicy(c.policy ?? {});
   if (!r.ok) throw new Error(r.error.message);
@@ -56,13 +58,25 @@ export async function run(): Promise<BenchRow[]> {
   const pct = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]!;
 
   const PYTHON_ORIGINAL_PER_SECOND = 31_000; // quoted in issue 2, not measured here
-  console.log(`validate: ${mix.length} corpus cases, ${calls.toLocaleString('en-US')} calls in ${(Number(elapsed) / 1e9).toFixed(2)} s, node ${process.version}`);
+  console.log(
+    `validate: ${mix.length} corpus cases, ${calls.toLocaleString('en-US')} calls in ${(Number(elapsed) / 1e9).toFixed(2)} s, node ${process.version}`,
+  );
   if (sink < 0) console.log(sink);
   return [
-    { bench: 'validate', metric: 'validations/s (1 core)', value: Math.round(perSecond).toLocaleString('en-US'), goal: '≥ 150,000', met: perSecond >= 150_000 },
+    {
+      bench: 'validate',
+      metric: 'validations/s (1 core)',
+      value: Math.round(perSecond).toLocaleString('en-US'),
+      goal: '≥ 150,000',
+      met: perSecond >= 150_000,
+    },
     { bench: 'validate', metric: 'p50 µs/call', value: pct(50).toFixed(2) },
     { bench: 'validate', metric: 'p99 µs/call', value: pct(99).toFixed(2), goal: '< 50', met: pct(99) < 50 },
-    { bench: 'validate', metric: '× the Python original (~31,000/s, quoted)', value: (perSecond / PYTHON_ORIGINAL_PER_SECOND).toFixed(1) },
+    {
+      bench: 'validate',
+      metric: '× the Python original (~31,000/s, quoted)',
+      value: (perSecond / PYTHON_ORIGINAL_PER_SECOND).toFixed(1),
+    },
   ];
 }
 

@@ -22,7 +22,10 @@ export interface BatcherOptions {
 export class OutputBatcher {
   readonly truncated: Record<Stream, boolean> = { stdout: false, stderr: false };
   readonly #options: Required<BatcherOptions>;
-  readonly #decoders: Record<Stream, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  readonly #decoders: Record<Stream, StringDecoder> = {
+    stdout: new StringDecoder('utf8'),
+    stderr: new StringDecoder('utf8'),
+  };
   readonly #pending: Record<Stream, string> = { stdout: '', stderr: '' };
   readonly #received: Record<Stream, number> = { stdout: 0, stderr: 0 };
   #timer: ReturnType<typeof setTimeout> | undefined;

@@ -36,7 +36,11 @@ export interface Settings {
   allowEvasion: boolean;
 }
 
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: RunnerConfig } | { kind: 'doctor'; settings: Settings };
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; config: RunnerConfig }
+  | { kind: 'doctor'; settings: Settings };
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; message: string };
 
@@ -80,12 +84,24 @@ const OPTIONS = {
  * has already normalised the host (127.1 → 127.0.0.1, ::ffff:127.0.0.5 → [::ffff:7f00:5]).
  */
 export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname);
+  return (
+    hostname === 'localhost' ||
+    hostname === '[::1]' ||
+    /^127\.\d+\.\d+\.\d+$/.test(hostname) ||
+    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname)
+  );
 }
 
-function integerIn(name: string, text: string | undefined, fallback: number, min: number, max: number): number | string {
+function integerIn(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number | string {
   if (text === undefined || text === '') return fallback;
-  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) return `${name} must be a whole number from ${min} to ${max}, not "${text}"`;
+  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max)
+    return `${name} must be a whole number from ${min} to ${max}, not "${text}"`;
   return Number(text);
 }
 
@@ -101,7 +117,8 @@ export function parseEnvFile(text: string): Record<string, string> {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) continue;
     let value = m[2]!;
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0])
+      value = value.slice(1, -1);
     vars[m[1]!] = value;
   }
   return vars;
@@ -117,7 +134,14 @@ function readToken(path: string, readFile: (path: string) => string): Settings['
     text = readFile(path);
   } catch (e) {
     const code = errnoOf(e);
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `is not readable by uid ${process.getuid?.()} (EACCES)` : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? `is not readable by uid ${process.getuid?.()} (EACCES)`
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : `cannot be read (${code})`;
     return { source: 'file', path, problem: `--token-file ${path} ${why}` };
   }
   return { source: 'file', path, value: text.trim() };
@@ -134,7 +158,9 @@ export function parseCommandLine(
   readFile: (path: string) => string,
   defaultEnvFile: string = SERVICE_ENV_FILE,
 ): ParseResult {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>
+  >;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
@@ -144,7 +170,11 @@ export function parseCommandLine(
   if (values.help) return { ok: true, command: { kind: 'help' } };
   if (values.version) return { ok: true, command: { kind: 'version' } };
   const [sub, ...extra] = positionals;
-  if (sub !== 'run' && sub !== 'doctor') return { ok: false, message: sub ? `unknown command "${sub}"; use run or doctor` : 'no command given; use run or doctor (see --help)' };
+  if (sub !== 'run' && sub !== 'doctor')
+    return {
+      ok: false,
+      message: sub ? `unknown command "${sub}"; use run or doctor` : 'no command given; use run or doctor (see --help)',
+    };
   if (extra.length > 0) return { ok: false, message: `unexpected argument "${extra[0]}"` };
 
   // The env file: given, or (doctor only) the service's, when there is one.
@@ -161,7 +191,14 @@ export function parseCommandLine(
       envFile = { path: envPath, keys, explicit, overridden };
     } catch (e) {
       const code = errnoOf(e);
-      if (explicit || code !== 'ENOENT') envFile = { path: envPath, keys: [], explicit, overridden: [], problem: `${envPath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}` };
+      if (explicit || code !== 'ENOENT')
+        envFile = {
+          path: envPath,
+          keys: [],
+          explicit,
+          overridden: [],
+          problem: `${envPath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`,
+        };
     }
   }
 
@@ -188,7 +225,8 @@ export function parseCommandLine(
       settings.server.problem = `--server "${server}" is not a URL`;
     }
     if (url) {
-      if (url.protocol !== 'ws:' && url.protocol !== 'wss:') settings.server.problem = `--server must be a ws:// or wss:// URL, not ${url.protocol}//`;
+      if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
+        settings.server.problem = `--server must be a ws:// or wss:// URL, not ${url.protocol}//`;
       else if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname)) {
         settings.server.problem = `--server uses ws:// to ${url.hostname}, which is not loopback: the token would cross the network in clear; use wss://`;
       } else {
@@ -213,7 +251,13 @@ export function parseCommandLine(
     } else settings.networks.problems.push(`--network ${network}: ${canonical.problem} (write it like 10.20.0.0/16)`);
   }
 
-  const concurrency = integerIn('--max-concurrency', values['max-concurrency'] ?? env.SCANGATE_MAX_CONCURRENCY, 2, 1, 64);
+  const concurrency = integerIn(
+    '--max-concurrency',
+    values['max-concurrency'] ?? env.SCANGATE_MAX_CONCURRENCY,
+    2,
+    1,
+    64,
+  );
   const grace = integerIn('--grace', values.grace ?? env.SCANGATE_GRACE, 30, 0, 3600);
   for (const v of [concurrency, grace]) if (typeof v === 'string') settings.other.push(v);
   if (typeof concurrency === 'number') settings.maxConcurrency = concurrency;
@@ -222,13 +266,35 @@ export function parseCommandLine(
   if (sub === 'doctor') return { ok: true, command: { kind: 'doctor', settings } };
 
   const problem =
-    settings.envFile?.problem ?? settings.server.problem ?? settings.token.problem ?? settings.networks.problems[0] ?? settings.other[0];
+    settings.envFile?.problem ??
+    settings.server.problem ??
+    settings.token.problem ??
+    settings.networks.problems[0] ??
+    settings.other[0];
   if (problem) return { ok: false, message: problem };
   if (!settings.server.connectUrl) return { ok: false, message: 'no --server given (or SCANGATE_SERVER)' };
-  if (settings.token.value === undefined) return { ok: false, message: 'no runner token: give --token-file (or SCANGATE_TOKEN_FILE / SCANGATE_RUNNER_TOKEN)' };
+  if (settings.token.value === undefined)
+    return {
+      ok: false,
+      message: 'no runner token: give --token-file (or SCANGATE_TOKEN_FILE / SCANGATE_RUNNER_TOKEN)',
+    };
   if (settings.networks.declared.length === 0) {
-    return { ok: false, message: 'no --network given: a runner must be told which networks it may scan (e.g. --network 10.20.0.0/16)' };
+    return {
+      ok: false,
+      message: 'no --network given: a runner must be told which networks it may scan (e.g. --network 10.20.0.0/16)',
+    };
   }
   const { server: _s, token: _t, networks: _n, other: _o, envFile: _e, ...rest } = settings;
-  return { ok: true, command: { kind: 'run', config: { ...rest, connectUrl: settings.server.connectUrl, token: settings.token.value, networks: settings.networks.declared } } };
+  return {
+    ok: true,
+    command: {
+      kind: 'run',
+      config: {
+        ...rest,
+        connectUrl: settings.server.connectUrl,
+        token: settings.token.value,
+        networks: settings.networks.declared,
+      },
+    },
+  };
 }

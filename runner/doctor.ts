@@ -19,7 +19,12 @@ const MIN_NODE_MAJOR = 22;
 
 function environmentRow(settings: Settings): Check {
   const file = settings.envFile;
-  if (!file) return { check: 'environment', status: 'ok', detail: 'no env file: settings from flags and this shell only (pass --env-file to check another)' };
+  if (!file)
+    return {
+      check: 'environment',
+      status: 'ok',
+      detail: 'no env file: settings from flags and this shell only (pass --env-file to check another)',
+    };
   if (file.problem) {
     return {
       check: 'environment',
@@ -30,7 +35,12 @@ function environmentRow(settings: Settings): Check {
   }
   const read = `read ${file.path}${file.keys.length > 0 ? ` (${file.keys.join(', ')})` : ', which sets no SCANGATE_ variable'}`;
   if (file.overridden.length > 0) {
-    return { check: 'environment', status: 'warn', detail: `${read}; this shell overrides ${file.overridden.join(', ')}, the service does not`, fix: `Unset ${file.overridden.join(' ')} to check what the service uses.` };
+    return {
+      check: 'environment',
+      status: 'warn',
+      detail: `${read}; this shell overrides ${file.overridden.join(', ')}, the service does not`,
+      fix: `Unset ${file.overridden.join(' ')} to check what the service uses.`,
+    };
   }
   return { check: 'environment', status: 'ok', detail: read };
 }
@@ -40,13 +50,24 @@ function nodeRow(): Check {
   const detail = `Node ${process.versions.node} (${process.execPath})`;
   return major >= MIN_NODE_MAJOR
     ? { check: 'node', status: 'ok', detail }
-    : { check: 'node', status: 'FAIL', detail: `${detail}: too old`, fix: `Install Node ${MIN_NODE_MAJOR} or newer (nodejs.org, or your distribution's backports).` };
+    : {
+        check: 'node',
+        status: 'FAIL',
+        detail: `${detail}: too old`,
+        fix: `Install Node ${MIN_NODE_MAJOR} or newer (nodejs.org, or your distribution's backports).`,
+      };
 }
 
 function tokenRow(settings: Settings): Check {
   const { token } = settings;
   const where = token.path ?? 'SCANGATE_RUNNER_TOKEN';
-  if (!token.source) return { check: 'token', status: 'FAIL', detail: 'no runner token given', fix: 'Set SCANGATE_TOKEN_FILE=/etc/scangate/runner.token in runner.env (or --token-file) and paste the token into that file.' };
+  if (!token.source)
+    return {
+      check: 'token',
+      status: 'FAIL',
+      detail: 'no runner token given',
+      fix: 'Set SCANGATE_TOKEN_FILE=/etc/scangate/runner.token in runner.env (or --token-file) and paste the token into that file.',
+    };
   if (token.problem && token.value === undefined) {
     const fix = /does not exist/.test(token.problem)
       ? `Create it holding the runner token (README: "Installing the runner"): install -m 0640 -o root -g scangate /dev/null ${where}, then paste into it.`
@@ -56,17 +77,41 @@ function tokenRow(settings: Settings): Check {
     return { check: 'token', status: 'FAIL', detail: token.problem, fix };
   }
   const value = token.value ?? '';
-  if (value === '') return { check: 'token', status: 'FAIL', detail: `${where} is empty`, fix: 'Paste the runner token into it (shown once by POST /v1/runners).' };
-  if (value.startsWith('sgt_')) return { check: 'token', status: 'FAIL', detail: `${where} holds an API token (sgt_…), not a runner token`, fix: 'Use a runner token: an admin mints one with POST /v1/runners {name, networks}; it starts sgr_.' };
+  if (value === '')
+    return {
+      check: 'token',
+      status: 'FAIL',
+      detail: `${where} is empty`,
+      fix: 'Paste the runner token into it (shown once by POST /v1/runners).',
+    };
+  if (value.startsWith('sgt_'))
+    return {
+      check: 'token',
+      status: 'FAIL',
+      detail: `${where} holds an API token (sgt_…), not a runner token`,
+      fix: 'Use a runner token: an admin mints one with POST /v1/runners {name, networks}; it starts sgr_.',
+    };
   if (!RUNNER_TOKEN.test(value)) {
-    const why = value.startsWith('sgr_') ? `is ${value.length} characters, not 48: cut short or pasted with extra characters` : 'does not start sgr_, as runner tokens do';
-    return { check: 'token', status: 'FAIL', detail: `the token in ${where} ${why}`, fix: 'Paste the whole runner token printed by POST /v1/runners, and nothing else.' };
+    const why = value.startsWith('sgr_')
+      ? `is ${value.length} characters, not 48: cut short or pasted with extra characters`
+      : 'does not start sgr_, as runner tokens do';
+    return {
+      check: 'token',
+      status: 'FAIL',
+      detail: `the token in ${where} ${why}`,
+      fix: 'Paste the whole runner token printed by POST /v1/runners, and nothing else.',
+    };
   }
   if (token.path) {
     try {
       const mode = statSync(token.path).mode & 0o777;
       if (mode & 0o004) {
-        return { check: 'token', status: 'warn', detail: `${token.path}: a runner token, but readable by every user (mode ${mode.toString(8).padStart(4, '0')})`, fix: `chmod 0640 ${token.path} (owner root, group scangate).` };
+        return {
+          check: 'token',
+          status: 'warn',
+          detail: `${token.path}: a runner token, but readable by every user (mode ${mode.toString(8).padStart(4, '0')})`,
+          fix: `chmod 0640 ${token.path} (owner root, group scangate).`,
+        };
       }
     } catch {
       // read a moment ago; a race with an admin is not worth a row
@@ -77,14 +122,21 @@ function tokenRow(settings: Settings): Check {
 
 function privilegeRow(privilege: Privilege, settings: Settings): Check {
   // Run as root to read the service's env file, doctor is more privileged than the service (User=scangate).
-  const asService = privilege.root && settings.envFile && !settings.envFile.problem ? '; the service runs as its unit\'s User= with only the capabilities the unit grants: check as it with sudo -u scangate' : '';
+  const asService =
+    privilege.root && settings.envFile && !settings.envFile.problem
+      ? "; the service runs as its unit's User= with only the capabilities the unit grants: check as it with sudo -u scangate"
+      : '';
   return privilege.privileged
-    ? { check: 'privileges', status: 'ok', detail: `${privilege.detail}: all scan types, raw ones included${asService}` }
+    ? {
+        check: 'privileges',
+        status: 'ok',
+        detail: `${privilege.detail}: all scan types, raw ones included${asService}`,
+      }
     : {
         check: 'privileges',
         status: 'warn',
         detail: `${privilege.detail}: connect scans only (-sT, -sV, -sC, -sn); refuses ${RAW_TYPES}`,
-        fix: 'For raw scans, uncomment the CAP_NET_RAW CAP_NET_ADMIN lines of scangate-runner.service (the admin\'s opt-in).',
+        fix: "For raw scans, uncomment the CAP_NET_RAW CAP_NET_ADMIN lines of scangate-runner.service (the admin's opt-in).",
       };
 }
 
@@ -92,40 +144,116 @@ async function toolRows(settings: Settings): Promise<Check[]> {
   const rows: Check[] = [];
   const nmap = await locate(settings.nmap);
   const version = nmap.ok ? await nmapVersion(nmap.path) : undefined;
-  if (!nmap.ok) rows.push({ check: 'nmap', status: 'FAIL', detail: nmap.problem, fix: settings.nmap === 'nmap' ? 'Install nmap (apt-get install nmap), or set SCANGATE_NMAP to its path.' : 'Set SCANGATE_NMAP (or --nmap) to the nmap program, or install nmap and drop the setting.' });
-  else if (!version) rows.push({ check: 'nmap', status: 'FAIL', detail: `${nmap.path} runs, but prints no nmap version`, fix: 'Point SCANGATE_NMAP at nmap itself.' });
+  if (!nmap.ok)
+    rows.push({
+      check: 'nmap',
+      status: 'FAIL',
+      detail: nmap.problem,
+      fix:
+        settings.nmap === 'nmap'
+          ? 'Install nmap (apt-get install nmap), or set SCANGATE_NMAP to its path.'
+          : 'Set SCANGATE_NMAP (or --nmap) to the nmap program, or install nmap and drop the setting.',
+    });
+  else if (!version)
+    rows.push({
+      check: 'nmap',
+      status: 'FAIL',
+      detail: `${nmap.path} runs, but prints no nmap version`,
+      fix: 'Point SCANGATE_NMAP at nmap itself.',
+    });
   else {
     rows.push({ check: 'nmap', status: 'ok', detail: `${nmap.path}, version ${version}` });
     const scripts = await readLocalScripts(nmap.path, version);
     const coverage = scripts && describeCoverage(scripts);
     rows.push(
       coverage
-        ? { check: 'scripts', status: coverage.ok ? 'ok' : 'warn', detail: coverage.detail, ...(!coverage.ok && { fix: 'Those scripts are refused; the rest run. Use the nmap release the catalog records to serve them.' }) }
-        : { check: 'scripts', status: 'warn', detail: 'nmap --script-help all failed: scans with scripts will be refused', fix: "Check nmap's data directory (NMAPDIR)." },
+        ? {
+            check: 'scripts',
+            status: coverage.ok ? 'ok' : 'warn',
+            detail: coverage.detail,
+            ...(!coverage.ok && {
+              fix: 'Those scripts are refused; the rest run. Use the nmap release the catalog records to serve them.',
+            }),
+          }
+        : {
+            check: 'scripts',
+            status: 'warn',
+            detail: 'nmap --script-help all failed: scans with scripts will be refused',
+            fix: "Check nmap's data directory (NMAPDIR).",
+          },
     );
   }
   const prlimit = await locate('prlimit');
-  rows.push(prlimit.ok ? { check: 'prlimit', status: 'ok', detail: prlimit.path } : { check: 'prlimit', status: 'FAIL', detail: prlimit.problem, fix: 'Install util-linux (prlimit): run needs it.' });
+  rows.push(
+    prlimit.ok
+      ? { check: 'prlimit', status: 'ok', detail: prlimit.path }
+      : {
+          check: 'prlimit',
+          status: 'FAIL',
+          detail: prlimit.problem,
+          fix: 'Install util-linux (prlimit): run needs it.',
+        },
+  );
   if (prlimit.ok && nmap.ok && version) {
     try {
-      await run(prlimit.path, [`--as=${LIMITS.addressSpaceBytes}`, `--nofile=${LIMITS.openFiles}`, '--core=0', '--cpu=10', '--', nmap.path, '--version'], { timeout: 10_000 });
-      rows.push({ check: 'limits', status: 'ok', detail: `nmap runs under ${LIMITS.addressSpaceBytes / 2 ** 20} MiB address space, ${LIMITS.openFiles} files, no core` });
+      await run(
+        prlimit.path,
+        [
+          `--as=${LIMITS.addressSpaceBytes}`,
+          `--nofile=${LIMITS.openFiles}`,
+          '--core=0',
+          '--cpu=10',
+          '--',
+          nmap.path,
+          '--version',
+        ],
+        { timeout: 10_000 },
+      );
+      rows.push({
+        check: 'limits',
+        status: 'ok',
+        detail: `nmap runs under ${LIMITS.addressSpaceBytes / 2 ** 20} MiB address space, ${LIMITS.openFiles} files, no core`,
+      });
     } catch (e) {
-      rows.push({ check: 'limits', status: 'FAIL', detail: `nmap fails under prlimit: ${(e as Error).message.split('\n')[0]}`, fix: 'Check that this nmap runs in 512 MiB of address space.' });
+      rows.push({
+        check: 'limits',
+        status: 'FAIL',
+        detail: `nmap fails under prlimit: ${(e as Error).message.split('\n')[0]}`,
+        fix: 'Check that this nmap runs in 512 MiB of address space.',
+      });
     }
   }
   const setpriv = await locate('setpriv');
   rows.push(
     setpriv.ok
-      ? { check: 'setpriv', status: 'ok', detail: `${setpriv.path}: nmap gets a parent-death signal, so it never outlives a killed runner` }
-      : { check: 'setpriv', status: 'warn', detail: `${setpriv.problem}: a runner killed with SIGKILL would leave its nmap running`, fix: 'Install util-linux (setpriv).' },
+      ? {
+          check: 'setpriv',
+          status: 'ok',
+          detail: `${setpriv.path}: nmap gets a parent-death signal, so it never outlives a killed runner`,
+        }
+      : {
+          check: 'setpriv',
+          status: 'warn',
+          detail: `${setpriv.problem}: a runner killed with SIGKILL would leave its nmap running`,
+          fix: 'Install util-linux (setpriv).',
+        },
   );
   return rows;
 }
 
 function settingsRow(settings: Settings): Check {
-  if (settings.other.length > 0) return { check: 'settings', status: 'FAIL', detail: settings.other.join('; '), fix: 'Correct them in runner.env (or the flags).' };
-  return { check: 'settings', status: 'ok', detail: `${settings.maxConcurrency} scans at once, ${settings.graceSec} s grace on SIGTERM` };
+  if (settings.other.length > 0)
+    return {
+      check: 'settings',
+      status: 'FAIL',
+      detail: settings.other.join('; '),
+      fix: 'Correct them in runner.env (or the flags).',
+    };
+  return {
+    check: 'settings',
+    status: 'ok',
+    detail: `${settings.maxConcurrency} scans at once, ${settings.graceSec} s grace on SIGTERM`,
+  };
 }
 
 /**
@@ -134,13 +262,24 @@ function settingsRow(settings: Settings): Check {
  */
 export async function doctor(settings: Settings): Promise<Check[]> {
   // Any printable token goes to the edge, even one the token row fails: the edge's answer (401, 403) says more.
-  const token = settings.token.value && /^[\x21-\x7e]{1,512}$/.test(settings.token.value) ? settings.token.value : undefined;
+  const token =
+    settings.token.value && /^[\x21-\x7e]{1,512}$/.test(settings.token.value) ? settings.token.value : undefined;
   const [edge, tools, privilege] = await Promise.all([
-    settings.server.connectUrl ? askEdge(settings.server.connectUrl, token) : Promise.resolve<EdgeAnswer | undefined>(undefined),
+    settings.server.connectUrl
+      ? askEdge(settings.server.connectUrl, token)
+      : Promise.resolve<EdgeAnswer | undefined>(undefined),
     toolRows(settings),
     detectPrivilege(),
   ]);
-  return [environmentRow(settings), nodeRow(), tokenRow(settings), ...edgeRows(settings, edge), settingsRow(settings), ...tools, privilegeRow(privilege, settings)];
+  return [
+    environmentRow(settings),
+    nodeRow(),
+    tokenRow(settings),
+    ...edgeRows(settings, edge),
+    settingsRow(settings),
+    ...tools,
+    privilegeRow(privilege, settings),
+  ];
 }
 
 export function formatChecks(checks: Check[]): string {

@@ -102,7 +102,14 @@ describe.concurrent('executor (real nmap, loopback)', () => {
     const result = await scan.done;
     expect(result.exitCode).toBe(0);
     expect(result.truncated.stdout).toBe(true);
-    expect(Buffer.byteLength(scan.chunks.filter((c) => c.stream === 'stdout').map((c) => c.data).join(''))).toBeLessThanOrEqual(200);
+    expect(
+      Buffer.byteLength(
+        scan.chunks
+          .filter((c) => c.stream === 'stdout')
+          .map((c) => c.data)
+          .join(''),
+      ),
+    ).toBeLessThanOrEqual(200);
     expect(result.report?.hosts[0]?.ports[0]?.state).toBe('open');
   });
 
@@ -123,7 +130,9 @@ describe.concurrent('executor (real nmap, loopback)', () => {
   });
 
   it('puts names the runner resolved back on the scanned hosts', async () => {
-    const result = await run(argvFor(`-sT -p ${banner.port()} -n`), { resolved: new Map([['127.0.0.1', 'web.lab.internal']]) }).done;
+    const result = await run(argvFor(`-sT -p ${banner.port()} -n`), {
+      resolved: new Map([['127.0.0.1', 'web.lab.internal']]),
+    }).done;
     expect(result.report?.hosts[0]?.hostnames[0]).toEqual({ name: 'web.lab.internal', type: 'user' });
   });
 });

@@ -85,7 +85,12 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   ];
   // setpriv and prlimit each exec the next program, so the death signal set here is nmap's own.
   const command = options.setprivPath ? [options.setprivPath, '--pdeathsig', 'KILL', '--', ...limited] : limited;
-  const child = spawn(command[0]!, command.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
 
   const group = child.pid;
   const killGroup = (signal: NodeJS.Signals) => {
@@ -157,13 +162,26 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   let report: Report | null = null;
   let error: ScanError | null = null;
   if (spawnError) {
-    error = scanError('execution_error', `nmap could not be started: ${spawnError.message}`, 'Check that prlimit (util-linux) and nmap are installed on the runner host (scangate-runner doctor).');
+    error = scanError(
+      'execution_error',
+      `nmap could not be started: ${spawnError.message}`,
+      'Check that prlimit (util-linux) and nmap are installed on the runner host (scangate-runner doctor).',
+    );
   } else if (code === 127 || code === 126) {
-    error = scanError('execution_error', `nmap could not be started (exit ${code}): ${options.nmapPath} is missing or not executable`, 'Fix --nmap, or install nmap on the runner host (scangate-runner doctor).');
+    error = scanError(
+      'execution_error',
+      `nmap could not be started (exit ${code}): ${options.nmapPath} is missing or not executable`,
+      'Fix --nmap, or install nmap on the runner host (scangate-runner doctor).',
+    );
   } else {
     const read = await readReport(xmlPath);
     if (read.ok) report = read.report;
-    else if (code === 0) error = scanError('execution_error', `nmap finished but its report is unusable: ${read.problem}`, 'Look at the scan output; run scangate-runner doctor on the runner host.');
+    else if (code === 0)
+      error = scanError(
+        'execution_error',
+        `nmap finished but its report is unusable: ${read.problem}`,
+        'Look at the scan output; run scangate-runner doctor on the runner host.',
+      );
   }
   if (report && options.resolved && options.resolved.size > 0) nameHosts(report, options.resolved);
   await rm(dir, { recursive: true, force: true });

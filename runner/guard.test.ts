@@ -17,7 +17,15 @@ function dispatch(argv: string[], policy: Partial<JobDispatch['policy']> = {}): 
     jobId: 'job_1',
     argv,
     timeoutSec: 60,
-    policy: { allowedHostSuffixes: ['.lab.internal'], allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100, ...policy },
+    policy: {
+      allowedHostSuffixes: ['.lab.internal'],
+      allowIntrusive: false,
+      allowEvasion: false,
+      maxHosts: 1024,
+      maxTargets: 16,
+      maxPortRanges: 100,
+      ...policy,
+    },
     limits: { stdoutMaxBytes: 1 << 20, stderrMaxBytes: 1 << 18 },
   };
 }
@@ -39,7 +47,14 @@ const resolver: Resolver = async (name) => {
   return found;
 };
 const scripts = await readLocalScripts('nmap', (await nmapVersion('nmap')) ?? null);
-const ctx: GuardContext = { networks: ['127.0.0.0/8', '::1/128'], privileged: false, allowIntrusive: false, allowEvasion: false, resolve: resolver, scripts };
+const ctx: GuardContext = {
+  networks: ['127.0.0.0/8', '::1/128'],
+  privileged: false,
+  allowIntrusive: false,
+  allowEvasion: false,
+  resolve: resolver,
+  scripts,
+};
 
 describe('guardDispatch', () => {
   it('passes a canonical in-network dispatch unchanged', async () => {
@@ -48,7 +63,7 @@ describe('guardDispatch', () => {
     expect(r.ok && r.argv).toEqual(argv);
   });
 
-  it('refuses a target outside this runner\'s networks, naming them', async () => {
+  it("refuses a target outside this runner's networks, naming them", async () => {
     const r = await guardDispatch(dispatch(canonical({ target: '10.0.0.5' })), ctx);
     expect(!r.ok && r.error.message).toMatch(/10\.0\.0\.5.*this runner's networks/);
     expect(!r.ok && r.error.recoverySuggestion).toContain('127.0.0.0/8');
@@ -65,7 +80,7 @@ describe('guardDispatch', () => {
     expect(r.ok).toBe(false);
   });
 
-  it('needs the lab admin\'s consent too for intrusive scans the edge allowed', async () => {
+  it("needs the lab admin's consent too for intrusive scans the edge allowed", async () => {
     const argv = canonical({ target: '127.0.0.1', args: '--script vuln' }, true);
     const refused = await guardDispatch(dispatch(argv, { allowIntrusive: true }), ctx);
     expect(!refused.ok && refused.error.recoverySuggestion).toMatch(/--allow-intrusive/);
@@ -91,7 +106,7 @@ describe('guardDispatch', () => {
     expect(r.ok && [...r.resolved]).toEqual([['127.0.0.5', 'web.lab.internal']]);
   });
 
-  it('picks the address of the scan\'s family', async () => {
+  it("picks the address of the scan's family", async () => {
     const argv = canonical({ target: ['web.lab.internal', '::1'], args: '-sT -p 22' });
     const r = await guardDispatch(dispatch(argv), ctx);
     expect(r.ok && r.argv.slice(-3)).toEqual(['--', '::1', '::1']);

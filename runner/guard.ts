@@ -18,9 +18,7 @@ export interface GuardContext {
   scripts: LocalScripts | undefined;
 }
 
-export type GuardResult =
-  | { ok: true; argv: string[]; resolved: Map<string, string> }
-  | { ok: false; error: ScanError };
+export type GuardResult = { ok: true; argv: string[]; resolved: Map<string, string> } | { ok: false; error: ScanError };
 
 const RESOLVE_TIMEOUT_MS = 5000;
 
@@ -29,7 +27,12 @@ function refuse(message: string, recoverySuggestion: string, details?: JsonObjec
 }
 
 function policyFor(dispatch: JobDispatch, networks: readonly string[], intrusive: boolean, evasion: boolean): Policy {
-  const r = resolvePolicy({ ...dispatch.policy, allowedNetworks: [...networks], allowIntrusive: intrusive, allowEvasion: evasion });
+  const r = resolvePolicy({
+    ...dispatch.policy,
+    allowedNetworks: [...networks],
+    allowIntrusive: intrusive,
+    allowEvasion: evasion,
+  });
   if (!r.ok) throw new Error(`runner policy: ${r.error.message}`);
   return r.policy;
 }
@@ -53,13 +56,23 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
     return {
       ok: false,
       error: outside
-        ? scanError('validation_error', e.message.replace(/an allowed network/, "this runner's networks"), `This runner scans only ${ctx.networks.join(', ')}.`, e.details && { details: e.details })
+        ? scanError(
+            'validation_error',
+            e.message.replace(/an allowed network/, "this runner's networks"),
+            `This runner scans only ${ctx.networks.join(', ')}.`,
+            e.details && { details: e.details },
+          )
         : e,
     };
   }
   const local = revalidateArgv(
     dispatch.argv,
-    policyFor(dispatch, ctx.networks, dispatch.policy.allowIntrusive && ctx.allowIntrusive, dispatch.policy.allowEvasion && ctx.allowEvasion),
+    policyFor(
+      dispatch,
+      ctx.networks,
+      dispatch.policy.allowIntrusive && ctx.allowIntrusive,
+      dispatch.policy.allowEvasion && ctx.allowEvasion,
+    ),
   );
   if (!local.ok) {
     return refuse(
@@ -79,7 +92,12 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
   const argv = [...dispatch.argv];
   const dashes = argv.indexOf('--');
   const family = argv.slice(0, dashes).includes('-6') ? 6 : 4;
-  const rules = compileTargetRules({ allowedNetworks: ctx.networks, allowedHostSuffixes: [], maxHosts: 65536, maxTargets: 256 });
+  const rules = compileTargetRules({
+    allowedNetworks: ctx.networks,
+    allowedHostSuffixes: [],
+    maxHosts: 65536,
+    maxTargets: 256,
+  });
   const resolved = new Map<string, string>();
   for (const target of local.targets) {
     if (target.kind !== 'hostname') continue;
@@ -87,11 +105,16 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
     try {
       addresses = await withTimeout(ctx.resolve(target.value), RESOLVE_TIMEOUT_MS);
     } catch (e) {
-      return refuse(`${target.value} does not resolve on this runner (${(e as Error).message})`, 'Check the name in the lab DNS, or give its address.', {
-        target: target.value,
-      });
+      return refuse(
+        `${target.value} does not resolve on this runner (${(e as Error).message})`,
+        'Check the name in the lab DNS, or give its address.',
+        {
+          target: target.value,
+        },
+      );
     }
-    if (addresses.length === 0) return refuse(`${target.value} has no addresses`, 'Check the name in the lab DNS, or give its address.');
+    if (addresses.length === 0)
+      return refuse(`${target.value} has no addresses`, 'Check the name in the lab DNS, or give its address.');
     for (const address of addresses) {
       const inside = isIP(address) !== 0 ? parseTarget(address, rules) : undefined;
       if (!inside?.ok || inside.target.kind !== 'address') {
@@ -104,7 +127,10 @@ export async function guardDispatch(dispatch: JobDispatch, ctx: GuardContext): P
     }
     const pick = addresses.find((a) => isIP(a) === family);
     if (!pick) {
-      return refuse(`${target.value} has no IPv${family} address for this IPv${family} scan`, 'Scan it in a scan of the other address family.');
+      return refuse(
+        `${target.value} has no IPv${family} address for this IPv${family} scan`,
+        'Scan it in a scan of the other address family.',
+      );
     }
     const canonical = parseTarget(pick, rules);
     const literal = canonical.ok ? canonical.target.value : pick;

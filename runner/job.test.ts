@@ -33,7 +33,14 @@ function dispatchOf(jobId: string, argv: string[]): JobDispatch {
     jobId,
     argv,
     timeoutSec: 120,
-    policy: { allowedHostSuffixes: [], allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100 },
+    policy: {
+      allowedHostSuffixes: [],
+      allowIntrusive: false,
+      allowEvasion: false,
+      maxHosts: 1024,
+      maxTargets: 16,
+      maxPortRanges: 100,
+    },
     limits: { stdoutMaxBytes: 1 << 20, stderrMaxBytes: 1 << 18 },
   };
 }
@@ -77,7 +84,9 @@ describe.concurrent('runner job', () => {
       ...Array.from({ length: lastSeq }, (_, i) => i + 1),
       'job.finished',
     ]);
-    expect(sent.map((m) => (m.type === 'job.output' ? m.data : '')).join('')).toMatch(new RegExp(`${banner.port()}/tcp\\s+open`));
+    expect(sent.map((m) => (m.type === 'job.output' ? m.data : '')).join('')).toMatch(
+      new RegExp(`${banner.port()}/tcp\\s+open`),
+    );
     expect(sent.at(-1)).toMatchObject({ type: 'job.finished', jobId: 'job_offline', exitCode: 0, lastSeq });
 
     job.ack(finishedAckSeq(lastSeq));
@@ -95,7 +104,9 @@ describe.concurrent('runner job', () => {
     await job.run({ accepted: () => expect.unreachable('accepted'), refused: () => (sentWhenRefused = sent.length) });
     expect(sentWhenRefused).toBe(0);
     expect(job.running).toBe(false);
-    expect(sent).toEqual([{ type: 'job.rejected', jobId: 'job_forged', error: expect.objectContaining({ type: 'validation_error' }) }]);
+    expect(sent).toEqual([
+      { type: 'job.rejected', jobId: 'job_forged', error: expect.objectContaining({ type: 'validation_error' }) },
+    ]);
   });
 
   it('answers a repeated dispatch with job.accepted and what is still unacked, without running again', async () => {
@@ -105,14 +116,20 @@ describe.concurrent('runner job', () => {
     const first = [...sent];
     sent.length = 0;
     job.answerRepeat();
-    expect(sent).toEqual([{ type: 'job.accepted', jobId: 'job_twice' }, ...first.filter((m) => m.type === 'job.output' || m.type === 'job.finished')]);
+    expect(sent).toEqual([
+      { type: 'job.accepted', jobId: 'job_twice' },
+      ...first.filter((m) => m.type === 'job.output' || m.type === 'job.finished'),
+    ]);
   });
 });
 
 describe('refuseDispatch', () => {
   it('refuses while draining and at the concurrency limit, and takes the rest', () => {
     expect(refuseDispatch({ draining: true, running: 0, maxConcurrency: 2 })).toMatchObject({ type: 'no_runner' });
-    expect(refuseDispatch({ draining: false, running: 2, maxConcurrency: 2 })).toMatchObject({ type: 'rate_limited', retryAfterSec: 5 });
+    expect(refuseDispatch({ draining: false, running: 2, maxConcurrency: 2 })).toMatchObject({
+      type: 'rate_limited',
+      retryAfterSec: 5,
+    });
     expect(refuseDispatch({ draining: false, running: 1, maxConcurrency: 2 })).toBeUndefined();
   });
 });
@@ -120,11 +137,22 @@ describe('refuseDispatch', () => {
 describe('rejectJob', () => {
   it('sends details past the protocol bounds without them, and logs the whole error', () => {
     const { channel, sent, logs } = recordingChannel();
-    const error = scanError('validation_error', 'The argv differs from what the policy gives', 'Dispatch the canonical argv.', {
-      details: { expected: 'x'.repeat(64 * 1024) },
-    });
+    const error = scanError(
+      'validation_error',
+      'The argv differs from what the policy gives',
+      'Dispatch the canonical argv.',
+      {
+        details: { expected: 'x'.repeat(64 * 1024) },
+      },
+    );
     rejectJob('job_big', error, channel);
-    expect(sent).toEqual([{ type: 'job.rejected', jobId: 'job_big', error: { type: 'validation_error', message: error.message, recoverySuggestion: error.recoverySuggestion } }]);
+    expect(sent).toEqual([
+      {
+        type: 'job.rejected',
+        jobId: 'job_big',
+        error: { type: 'validation_error', message: error.message, recoverySuggestion: error.recoverySuggestion },
+      },
+    ]);
     expect(RunnerMessageSchema.safeParse(sent[0]).success).toBe(true);
     expect(logs.join('')).toContain('"event":"job.rejected"');
   });

@@ -44,12 +44,25 @@ export type ResumePoint = Hello['resume'][number];
 const PROGRESS_EVERY_MS = 1000;
 
 /** Why a new dispatch is refused before any check of its own runs, or undefined to take it. */
-export function refuseDispatch(state: { draining: boolean; running: number; maxConcurrency: number }): ScanError | undefined {
+export function refuseDispatch(state: {
+  draining: boolean;
+  running: number;
+  maxConcurrency: number;
+}): ScanError | undefined {
   if (state.draining) {
-    return scanError('no_runner', 'This runner is shutting down', 'Retry; the edge will pick another runner or this one after it restarts.');
+    return scanError(
+      'no_runner',
+      'This runner is shutting down',
+      'Retry; the edge will pick another runner or this one after it restarts.',
+    );
   }
   if (state.running >= state.maxConcurrency) {
-    return scanError('rate_limited', `This runner is already running ${state.running} scans, its maximum`, 'Retry shortly.', { retryAfterSec: 5 });
+    return scanError(
+      'rate_limited',
+      `This runner is already running ${state.running} scans, its maximum`,
+      'Retry shortly.',
+      { retryAfterSec: 5 },
+    );
   }
   return undefined;
 }
@@ -141,7 +154,13 @@ export class RunnerJob {
         const now = Date.now();
         if (now - this.#lastProgressAt < PROGRESS_EVERY_MS && p.percent < 100) return;
         this.#lastProgressAt = now;
-        this.#channel.send({ type: 'job.progress', jobId, percent: p.percent, phase: p.phase, ...(p.etaSec !== undefined && { etaSec: p.etaSec }) });
+        this.#channel.send({
+          type: 'job.progress',
+          jobId,
+          percent: p.percent,
+          phase: p.phase,
+          ...(p.etaSec !== undefined && { etaSec: p.etaSec }),
+        });
       },
     });
     this.#running = false;

@@ -19,14 +19,24 @@ function argvFor(args: string, target: string | string[] = '127.0.0.1'): string[
   return r.argv;
 }
 
-const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.type === 'job.finished' && m.jobId === jobId;
-const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
+const isFinished =
+  (jobId: string) =>
+  (m: RunnerMessage): m is JobFinished =>
+    m.type === 'job.finished' && m.jobId === jobId;
+const isRejected =
+  (jobId: string) =>
+  (m: RunnerMessage): m is JobRejected =>
+    m.type === 'job.rejected' && m.jobId === jobId;
 
 const banner = useBannerServer();
 const NMAP_VERSION = (await nmapVersion('nmap')) ?? null;
 const LOCAL_SCRIPTS = await readLocalScripts('nmap', NMAP_VERSION);
 
-async function setup(cleanup: TestContext['onTestFinished'], config: Partial<RunnerConfig> = {}, edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {}) {
+async function setup(
+  cleanup: TestContext['onTestFinished'],
+  config: Partial<RunnerConfig> = {},
+  edgeOptions: Parameters<typeof EdgeDouble.start>[0] = {},
+) {
   const edge = await EdgeDouble.start({ tokens: [TOKEN], ...edgeOptions });
   const logs: string[] = [];
   const link = new RunnerLink({
@@ -69,8 +79,16 @@ describe.concurrent('runner link', () => {
     const { edge } = await setup(onTestFinished);
     expect(edge.authorizations[0]).toBe(`Bearer ${TOKEN}`);
     expect(edge.hellos[0]).toEqual({
-      type: 'hello', protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2,
-      networks: ['127.0.0.0/8'], resume: [], instanceId: expect.stringMatching(/^[0-9a-f-]{36}$/), host: hostname(),
+      type: 'hello',
+      protocol: 1,
+      runnerVersion: '0.1.0',
+      nmapVersion: '7.93',
+      privileged: false,
+      maxConcurrency: 2,
+      networks: ['127.0.0.0/8'],
+      resume: [],
+      instanceId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      host: hostname(),
     });
   });
 
@@ -90,7 +108,9 @@ describe.concurrent('runner link', () => {
     expect(logs.some((l) => l.includes('"event":"job.finished"') && l.includes('job_ok'))).toBe(true);
   });
 
-  it('runs -sC: the long explicit --script list a category expands to crosses the link and runs', async ({ onTestFinished }) => {
+  it('runs -sC: the long explicit --script list a category expands to crosses the link and runs', async ({
+    onTestFinished,
+  }) => {
     const { edge } = await setup(onTestFinished);
     const argv = argvFor(`-sT -sC -p ${banner.port()}`);
     expect(argv[argv.indexOf('--script') + 1]!.length).toBeGreaterThan(255);
@@ -111,10 +131,14 @@ describe.concurrent('runner link', () => {
     const rejected = await edge.waitFor(isRejected('job_forged'));
     expect(rejected.error.type).toBe('validation_error');
     await new Promise((r) => setTimeout(r, 300));
-    expect(edge.received.filter((m) => 'jobId' in m && m.jobId === 'job_forged').map((m) => m.type)).toEqual(['job.rejected']);
+    expect(edge.received.filter((m) => 'jobId' in m && m.jobId === 'job_forged').map((m) => m.type)).toEqual([
+      'job.rejected',
+    ]);
   });
 
-  it('gets the full output after the link drops mid-scan, resent with nothing lost or doubled', async ({ onTestFinished }) => {
+  it('gets the full output after the link drops mid-scan, resent with nothing lost or doubled', async ({
+    onTestFinished,
+  }) => {
     const { edge } = await setup(onTestFinished);
     edge.autoAck = false;
     edge.dispatch('job_drop', argvFor('-sT -p 1-12000 --max-rate 4000 -v'));
@@ -132,7 +156,9 @@ describe.concurrent('runner link', () => {
     edge.send({ type: 'ack', jobId: 'job_drop', seq: finishedAckSeq(finished.lastSeq) });
   });
 
-  it('keeps a scan running while the link is down and delivers its result after reconnect', async ({ onTestFinished }) => {
+  it('keeps a scan running while the link is down and delivers its result after reconnect', async ({
+    onTestFinished,
+  }) => {
     const { edge } = await setup(onTestFinished);
     edge.dispatch('job_down', argvFor(`-sT -p ${banner.port()}`));
     await edge.waitFor((m) => m.type === 'job.accepted');

@@ -131,18 +131,21 @@ export class RunnerLink {
     });
     socket.on('open', () => {
       this.#lastHeard = Date.now();
-      this.#send({
-        type: 'hello',
-        protocol: PROTOCOL_VERSION,
-        runnerVersion: RUNNER_VERSION,
-        nmapVersion: this.#o.nmapVersion,
-        privileged: this.#o.privilege.privileged,
-        maxConcurrency: this.#o.config.maxConcurrency,
-        networks: this.#o.config.networks,
-        instanceId: INSTANCE_ID,
-        host: runnerHost(),
-        resume: [...this.#jobs.values()].map((j) => j.resumePoint),
-      }, true);
+      this.#send(
+        {
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          runnerVersion: RUNNER_VERSION,
+          nmapVersion: this.#o.nmapVersion,
+          privileged: this.#o.privilege.privileged,
+          maxConcurrency: this.#o.config.maxConcurrency,
+          networks: this.#o.config.networks,
+          instanceId: INSTANCE_ID,
+          host: runnerHost(),
+          resume: [...this.#jobs.values()].map((j) => j.resumePoint),
+        },
+        true,
+      );
     });
     socket.on('message', (data, isBinary) => {
       this.#lastHeard = Date.now();
@@ -162,7 +165,12 @@ export class RunnerLink {
       this.#welcomed = false;
       if (this.#socket !== socket || this.#stopped) return;
       const delay = reconnectDelayMs(this.#attempt++, this.#o.backoff ?? DEFAULT_BACKOFF);
-      this.#o.log.log('warn', 'link.closed', { code, reason: reason.toString().slice(0, 200), reconnectInMs: delay, runningJobs: this.runningJobs });
+      this.#o.log.log('warn', 'link.closed', {
+        code,
+        reason: reason.toString().slice(0, 200),
+        reconnectInMs: delay,
+        runningJobs: this.runningJobs,
+      });
       this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
     });
   }
@@ -172,7 +180,11 @@ export class RunnerLink {
       case 'welcome': {
         this.#welcomed = true;
         this.#attempt = 0;
-        this.#o.log.log('info', 'link.ready', { runnerId: message.runnerId, heartbeatSec: message.heartbeatSec, resending: this.#jobs.size });
+        this.#o.log.log('info', 'link.ready', {
+          runnerId: message.runnerId,
+          heartbeatSec: message.heartbeatSec,
+          resending: this.#jobs.size,
+        });
         this.#startHeartbeat(message.heartbeatSec);
         for (const job of this.#jobs.values()) job.resend();
         return;
@@ -196,14 +208,20 @@ export class RunnerLink {
         return;
       }
       case 'error': {
-        this.#o.log.log('error', 'link.edge_error', { code: message.code, message: message.message, hint: message.recoverySuggestion });
+        this.#o.log.log('error', 'link.edge_error', {
+          code: message.code,
+          message: message.message,
+          hint: message.recoverySuggestion,
+        });
         if (message.code === 'unsupported_protocol') this.#finish(EXIT.protocol, message.message);
-        else if (message.code === 'revoked' || message.code === 'unauthorized') this.#finish(EXIT.unauthorized, message.message);
+        else if (message.code === 'revoked' || message.code === 'unauthorized')
+          this.#finish(EXIT.unauthorized, message.message);
         // Its --network list is outside its grant: a configuration error a person must fix, not worth a reconnect.
         else if (message.code === 'networks_not_granted') this.#finish(EXIT.usage, message.message);
         // Another host holds this runner token: keep retrying (with backoff), so this host takes over when that one
         // stops; the edge shows the conflict on the dashboard meanwhile.
-        else if (message.code === 'runner_in_use') this.#o.log.log('error', 'link.token_in_use_elsewhere', { hint: message.recoverySuggestion });
+        else if (message.code === 'runner_in_use')
+          this.#o.log.log('error', 'link.token_in_use_elsewhere', { hint: message.recoverySuggestion });
         return;
       }
     }
@@ -237,7 +255,11 @@ export class RunnerLink {
     const known = this.#jobs.get(jobId);
     // A repeated dispatch (the edge lost our accept): answer as before, never run a scan twice.
     if (known) return known.answerRepeat();
-    const refused = refuseDispatch({ draining: this.#draining, running: this.runningJobs, maxConcurrency: this.#o.config.maxConcurrency });
+    const refused = refuseDispatch({
+      draining: this.#draining,
+      running: this.runningJobs,
+      maxConcurrency: this.#o.config.maxConcurrency,
+    });
     if (refused) return rejectJob(jobId, refused, this.#channel);
     const job = new RunnerJob(dispatch, this.#o, this.#channel);
     this.#jobs.set(jobId, job);
@@ -266,6 +288,8 @@ const INSTANCE_ID = randomUUID();
 
 /** The host name sent in hello: the edge keeps one live host per runner token (printable ASCII, as the schema asks). */
 function runnerHost(): string {
-  const name = hostname().replace(/[^\x21-\x7e]/g, '').slice(0, 253);
+  const name = hostname()
+    .replace(/[^\x21-\x7e]/g, '')
+    .slice(0, 253);
   return name || 'unnamed-host';
 }

@@ -18,7 +18,9 @@ export function createLogger(write: (line: string) => void = (line) => process.s
     if (typeof value === 'string') return secrets.reduce((s, secret) => s.split(secret).join('[redacted]'), value);
     if (Array.isArray(value)) return value.map(scrub);
     if (value && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : scrub(v)]));
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : scrub(v)]),
+      );
     }
     return value;
   };

@@ -13,7 +13,8 @@ import { detectPrivilege, locate, nmapVersion, which } from './system.ts';
 import type { Resolver } from './guard.ts';
 
 /** The system resolver (A and AAAA, /etc/hosts included), every address. */
-const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 async function main(): Promise<number> {
   const parsed = parseCommandLine(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
@@ -45,19 +46,27 @@ async function main(): Promise<number> {
     log.log('error', 'runner.missing_tool', {
       problem: !nmap.ok ? nmap.problem : !prlimit.ok ? prlimit.problem : '',
       hint: !nmap.ok
-        ? config.nmap === 'nmap' ? 'Install nmap (apt-get install nmap) or pass --nmap <path>.' : 'Point --nmap (SCANGATE_NMAP) at the nmap program.'
+        ? config.nmap === 'nmap'
+          ? 'Install nmap (apt-get install nmap) or pass --nmap <path>.'
+          : 'Point --nmap (SCANGATE_NMAP) at the nmap program.'
         : 'Install util-linux (prlimit).',
     });
     return EXIT.fatal;
   }
   const nmapPath = nmap.path;
   const setprivPath = await which('setpriv');
-  if (!setprivPath) log.log('warn', 'runner.no_setpriv', { hint: 'Install util-linux setpriv so nmap dies with the runner if the runner is killed.' });
+  if (!setprivPath)
+    log.log('warn', 'runner.no_setpriv', {
+      hint: 'Install util-linux setpriv so nmap dies with the runner if the runner is killed.',
+    });
   const privilege = await detectPrivilege();
   const version = (await nmapVersion(nmapPath)) ?? null;
   const scripts = await readLocalScripts(nmapPath, version);
   if (scripts) log.log('info', 'runner.scripts', { coverage: describeCoverage(scripts).detail });
-  else log.log('warn', 'runner.no_scripts', { hint: 'nmap --script-help all failed: scans with scripts are refused. Run doctor.' });
+  else
+    log.log('warn', 'runner.no_scripts', {
+      hint: 'nmap --script-help all failed: scans with scripts are refused. Run doctor.',
+    });
   log.log('info', 'runner.start', {
     version: RUNNER_VERSION,
     nmap: nmapPath,

@@ -32,7 +32,10 @@ export function explainConnectError(urlText: string, error: Error & { code?: str
   const tls = url.protocol === 'wss:' || url.protocol === 'https:';
   const code = error.code ?? '';
   const first = error.message.split('\n')[0]!;
-  if (tls && (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(error.message))) {
+  if (
+    tls &&
+    (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(error.message))
+  ) {
     return {
       detail: `${where} speaks plain HTTP, not TLS, so wss:// cannot work there (${code || 'wrong version number'})`,
       fix: `Use ws://${where} if the edge runs on this host (plain is allowed on loopback only), or put TLS in front of the edge (a reverse proxy or tunnel) and keep wss://.`,
@@ -45,18 +48,29 @@ export function explainConnectError(urlText: string, error: Error & { code?: str
     };
   }
   if (code === 'ECONNREFUSED') {
-    return { detail: `nothing listens on ${where} (connection refused)`, fix: 'Start the edge, or correct the host and port in --server (SCANGATE_SERVER).' };
+    return {
+      detail: `nothing listens on ${where} (connection refused)`,
+      fix: 'Start the edge, or correct the host and port in --server (SCANGATE_SERVER).',
+    };
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return { detail: `cannot resolve ${url.hostname} (${code})`, fix: "Correct the host name in --server, or fix this host's DNS." };
+    return {
+      detail: `cannot resolve ${url.hostname} (${code})`,
+      fix: "Correct the host name in --server, or fix this host's DNS.",
+    };
   }
   if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || /timed? ?out/i.test(first)) {
-    return { detail: `no answer from ${where} in time`, fix: 'Check that a firewall or proxy lets this host reach the edge on that port.' };
+    return {
+      detail: `no answer from ${where} in time`,
+      fix: 'Check that a firewall or proxy lets this host reach the edge on that port.',
+    };
   }
   if (code === 'ECONNRESET' || /socket hang up/.test(first)) {
     return {
       detail: `${where} closed the connection before answering`,
-      fix: tls ? 'Check that the port serves the scangate edge over TLS.' : 'If the port speaks TLS, use wss:// instead of ws://.',
+      fix: tls
+        ? 'Check that the port serves the scangate edge over TLS.'
+        : 'If the port speaks TLS, use wss:// instead of ws://.',
     };
   }
   return { detail: `${where}: ${first}`, fix: 'Check --server (SCANGATE_SERVER) and that the edge is up.' };

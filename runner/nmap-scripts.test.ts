@@ -3,7 +3,8 @@ import { catalogReleaseFor, checkScripts, parseScriptHelp, type LocalScripts } f
 
 describe('the runner against its own nmap', () => {
   it('reads nmap --script-help output, dotted names included', () => {
-    const text = 'Starting Nmap\n\nhttp-robots.txt\nCategories: default discovery safe\nhttps://nmap.org/…\n  Checks robots.txt\n\nssl-heartbleed\nCategories: vuln safe\n';
+    const text =
+      'Starting Nmap\n\nhttp-robots.txt\nCategories: default discovery safe\nhttps://nmap.org/…\n  Checks robots.txt\n\nssl-heartbleed\nCategories: vuln safe\n';
     expect([...parseScriptHelp(text)]).toEqual([
       ['http-robots.txt', ['default', 'discovery', 'safe']],
       ['ssl-heartbleed', ['safe', 'vuln']],
@@ -21,10 +22,17 @@ describe('the runner against its own nmap', () => {
   });
 
   it('refuses scripts and -sV when it cannot list its scripts, and nothing else', () => {
-    expect(checkScripts(['-sV', '--', '127.0.0.1'], undefined, false)?.message).toMatch(/could not list its nmap's scripts/);
+    expect(checkScripts(['-sV', '--', '127.0.0.1'], undefined, false)?.message).toMatch(
+      /could not list its nmap's scripts/,
+    );
     expect(checkScripts(['-sT', '--', '127.0.0.1'], undefined, false)).toBeUndefined();
-    const local: LocalScripts = { version: '7.93', categories: new Map([['http-title', ['default', 'discovery', 'safe']]]) };
+    const local: LocalScripts = {
+      version: '7.93',
+      categories: new Map([['http-title', ['default', 'discovery', 'safe']]]),
+    };
     expect(checkScripts(['--script', 'http-title', '--', '127.0.0.1'], local, false)).toBeUndefined();
-    expect(checkScripts(['--script', 'ssl-cert', '--', '127.0.0.1'], local, false)?.message).toMatch(/does not ship ssl-cert/);
+    expect(checkScripts(['--script', 'ssl-cert', '--', '127.0.0.1'], local, false)?.message).toMatch(
+      /does not ship ssl-cert/,
+    );
   });
 });

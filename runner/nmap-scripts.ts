@@ -75,7 +75,10 @@ function scriptProblem(name: string, local: LocalScripts, release: string): stri
  * detection is on, so they never appear in the argv. Sorted by name.
  */
 export function implicitVersionScripts(local: LocalScripts): string[] {
-  return [...local.categories].filter(([, categories]) => categories.includes('version')).map(([name]) => name).sort();
+  return [...local.categories]
+    .filter(([, categories]) => categories.includes('version'))
+    .map(([name]) => name)
+    .sort();
 }
 
 /**
@@ -83,31 +86,49 @@ export function implicitVersionScripts(local: LocalScripts): string[] {
  * ones `-sV` runs implicitly, each of which must be known, tagged as the catalog records and of a class the
  * policy (with this runner's consent) allows.
  */
-export function checkScripts(argv: readonly string[], local: LocalScripts | undefined, allowIntrusive: boolean): ScanError | undefined {
+export function checkScripts(
+  argv: readonly string[],
+  local: LocalScripts | undefined,
+  allowIntrusive: boolean,
+): ScanError | undefined {
   const dashes = argv.indexOf('--');
   const options = dashes >= 0 ? argv.slice(0, dashes) : argv;
   const at = options.indexOf('--script');
   const versionScan = options.includes('-sV');
   if (at < 0 && !versionScan) return undefined;
   if (!local) {
-    return scanError('validation_error', "This runner could not list its nmap's scripts, so it runs no scans with scripts or -sV", 'Run `scangate-runner doctor` on the lab host; other scans still run.');
+    return scanError(
+      'validation_error',
+      "This runner could not list its nmap's scripts, so it runs no scans with scripts or -sV",
+      'Run `scangate-runner doctor` on the lab host; other scans still run.',
+    );
   }
   const { release } = catalogReleaseFor(local.version);
   for (const name of at < 0 ? [] : (options[at + 1] ?? '').split(',')) {
     const problem = scriptProblem(name, local, release);
     if (problem) {
-      return scanError('validation_error', `This runner refuses script ${name}: ${problem}`, 'Leave the script out, or run the scan on a runner whose nmap matches the catalog (see `scangate-runner doctor`).', {
-        details: { script: name },
-      });
+      return scanError(
+        'validation_error',
+        `This runner refuses script ${name}: ${problem}`,
+        'Leave the script out, or run the scan on a runner whose nmap matches the catalog (see `scangate-runner doctor`).',
+        {
+          details: { script: name },
+        },
+      );
     }
   }
   if (versionScan) {
     for (const name of implicitVersionScripts(local)) {
       const problem = scriptProblem(name, local, release) ?? classProblem(name, allowIntrusive);
       if (problem) {
-        return scanError('validation_error', `This runner refuses -sV: its nmap ${local.version ?? ''} runs version script ${name} with every -sV, and ${problem}`, 'Scan without -sV here, or on a runner whose version scripts the policy allows (see `scangate-runner doctor`); an intrusive one needs allowIntrusive and the runner\'s --allow-intrusive.', {
-          details: { script: name, option: '-sV' },
-        });
+        return scanError(
+          'validation_error',
+          `This runner refuses -sV: its nmap ${local.version ?? ''} runs version script ${name} with every -sV, and ${problem}`,
+          "Scan without -sV here, or on a runner whose version scripts the policy allows (see `scangate-runner doctor`); an intrusive one needs allowIntrusive and the runner's --allow-intrusive.",
+          {
+            details: { script: name, option: '-sV' },
+          },
+        );
       }
     }
   }
@@ -126,11 +147,14 @@ export function describeCoverage(local: LocalScripts): { ok: boolean; detail: st
   const differing = [...local.categories.keys()].filter((n) => CATALOG.has(n) && scriptProblem(n, local, release));
   const refused = unknown.length + differing.length;
   const parts = [`nmap ${local.version ?? '(unknown version)'}: ${local.categories.size} scripts`];
-  parts.push(`${unknown.length} unknown to this runner's catalog${unknown.length ? ` (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})` : ''}`);
+  parts.push(
+    `${unknown.length} unknown to this runner's catalog${unknown.length ? ` (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})` : ''}`,
+  );
   if (differing.length) parts.push(`${differing.length} tagged differently (${differing.slice(0, 5).join(', ')})`);
   const version = implicitVersionScripts(local);
   const gated = version.filter((n) => CATALOG.has(n) && CATALOG.get(n)!.class !== 'target-only');
   let detail = `${parts.join(', ')}${refused ? ': refused' : ''}; -sV runs ${version.length} version scripts${gated.length ? ` (${gated.join(', ')} not target-only: -sV needs consent here)` : ', all target-only'}`;
-  if (!covered) detail += `; the catalog covers nmap ${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}, checked against ${release}`;
+  if (!covered)
+    detail += `; the catalog covers nmap ${CATALOG_RELEASES[0]}–${CATALOG_RELEASES.at(-1)}, checked against ${release}`;
   return { ok: covered && refused === 0, detail };
 }

@@ -9,7 +9,8 @@ export interface Progress {
   etaSec?: number;
 }
 
-const TIMING = /^(.{1,64}?) Timing: About ([0-9]{1,3}(?:\.[0-9]+)?)% done(?:; ETC: [0-9:]+ \(([0-9]+):([0-9]{2}):([0-9]{2}) remaining\))?/;
+const TIMING =
+  /^(.{1,64}?) Timing: About ([0-9]{1,3}(?:\.[0-9]+)?)% done(?:; ETC: [0-9:]+ \(([0-9]+):([0-9]{2}):([0-9]{2}) remaining\))?/;
 
 export function parseProgressLine(line: string): Progress | undefined {
   const m = TIMING.exec(line);

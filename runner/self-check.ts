@@ -73,21 +73,43 @@ function errorMessage(body: unknown): string | undefined {
 
 /** The server row, and what the edge said about this runner when it said anything. */
 function serverRow(settings: Settings, answer: EdgeAnswer | undefined): { row: Check; self?: RunnerSelf } {
-  const fail = (detail: string, fix: string): { row: Check } => ({ row: { check: 'server', status: 'FAIL', detail, fix } });
-  if (settings.server.problem) return fail(settings.server.problem, 'Set SCANGATE_SERVER in runner.env (or --server) to wss://<edge host>.');
-  if (!answer) return fail('no server given', 'Set SCANGATE_SERVER in runner.env (or --server) to the edge, e.g. wss://scangate.example.com.');
+  const fail = (detail: string, fix: string): { row: Check } => ({
+    row: { check: 'server', status: 'FAIL', detail, fix },
+  });
+  if (settings.server.problem)
+    return fail(settings.server.problem, 'Set SCANGATE_SERVER in runner.env (or --server) to wss://<edge host>.');
+  if (!answer)
+    return fail(
+      'no server given',
+      'Set SCANGATE_SERVER in runner.env (or --server) to the edge, e.g. wss://scangate.example.com.',
+    );
   if (answer.kind === 'error') {
     const explained = explainConnectError(answer.url, answer.error);
     return fail(explained.detail, explained.fix);
   }
   const { url, status, body } = answer;
   const scangate = typeof body === 'object' && body !== null && ('error' in body || 'runner' in body);
-  if (!scangate) return fail(`${url}: HTTP ${status}, and not from a scangate edge`, 'Point --server at the scangate edge (its origin, e.g. wss://scangate.example.com).');
+  if (!scangate)
+    return fail(
+      `${url}: HTTP ${status}, and not from a scangate edge`,
+      'Point --server at the scangate edge (its origin, e.g. wss://scangate.example.com).',
+    );
   if (status === 200) {
     const parsed = RunnerSelfSchema.safeParse(body);
-    if (!parsed.success) return fail(`${url}: the edge's answer does not match this runner's schema`, 'Install the scangate-runner that matches this edge.');
+    if (!parsed.success)
+      return fail(
+        `${url}: the edge's answer does not match this runner's schema`,
+        'Install the scangate-runner that matches this edge.',
+      );
     const self = parsed.data;
-    return { row: { check: 'server', status: 'ok', detail: `${url}: token accepted: runner ${self.runner.name} (${self.runner.id}), pool ${self.runner.pool}` }, self };
+    return {
+      row: {
+        check: 'server',
+        status: 'ok',
+        detail: `${url}: token accepted: runner ${self.runner.name} (${self.runner.id}), pool ${self.runner.pool}`,
+      },
+      self,
+    };
   }
   if (!settings.token.value || !/^[\x21-\x7e]{1,512}$/.test(settings.token.value)) {
     return {
@@ -99,14 +121,30 @@ function serverRow(settings: Settings, answer: EdgeAnswer | undefined): { row: C
       },
     };
   }
-  if (status === 401) return fail(`${url}: token refused (HTTP 401): it is wrong, or its runner was revoked`, 'Have an admin mint a runner token (POST /v1/runners {name, networks}) and put it in the token file.');
-  if (status === 403) return fail(`${url}: HTTP 403: ${errorMessage(body) ?? 'forbidden'}`, 'Use the runner token printed by POST /v1/runners, not an API token.');
+  if (status === 401)
+    return fail(
+      `${url}: token refused (HTTP 401): it is wrong, or its runner was revoked`,
+      'Have an admin mint a runner token (POST /v1/runners {name, networks}) and put it in the token file.',
+    );
+  if (status === 403)
+    return fail(
+      `${url}: HTTP 403: ${errorMessage(body) ?? 'forbidden'}`,
+      'Use the runner token printed by POST /v1/runners, not an API token.',
+    );
   if (status === 404) {
     return {
-      row: { check: 'server', status: 'warn', detail: `${url}: this edge has no runner self-check (HTTP 404), so the token was not checked`, fix: 'Update the edge; `run` will say whether it takes the token.' },
+      row: {
+        check: 'server',
+        status: 'warn',
+        detail: `${url}: this edge has no runner self-check (HTTP 404), so the token was not checked`,
+        fix: 'Update the edge; `run` will say whether it takes the token.',
+      },
     };
   }
-  return fail(`${url}: HTTP ${status}: ${errorMessage(body) ?? 'unexpected answer'}`, 'Retry; if it persists, check the edge.');
+  return fail(
+    `${url}: HTTP ${status}: ${errorMessage(body) ?? 'unexpected answer'}`,
+    'Retry; if it persists, check the edge.',
+  );
 }
 
 /** Declared networks: valid, and inside what the edge granted (the edge refuses a hello that declares more). */
@@ -114,9 +152,27 @@ function networksRow(settings: Settings, self: RunnerSelf | undefined): Check {
   const { declared, problems } = settings.networks;
   const granted = self?.grantedNetworks;
   const suggest = granted ? `SCANGATE_NETWORKS=${granted.join(',')}` : 'SCANGATE_NETWORKS=10.20.0.0/16';
-  if (problems.length > 0) return { check: 'networks', status: 'FAIL', detail: problems.join('; '), fix: `Write each as a network address with its prefix, e.g. ${suggest}.` };
-  if (declared.length === 0) return { check: 'networks', status: 'FAIL', detail: 'none declared: a runner must be told which networks it may scan', fix: `Add ${suggest} to runner.env (or --network).` };
-  if (!granted) return { check: 'networks', status: 'warn', detail: `declared ${declared.join(', ')}; not compared with the grant (the edge did not answer)`, fix: 'Fix the server row.' };
+  if (problems.length > 0)
+    return {
+      check: 'networks',
+      status: 'FAIL',
+      detail: problems.join('; '),
+      fix: `Write each as a network address with its prefix, e.g. ${suggest}.`,
+    };
+  if (declared.length === 0)
+    return {
+      check: 'networks',
+      status: 'FAIL',
+      detail: 'none declared: a runner must be told which networks it may scan',
+      fix: `Add ${suggest} to runner.env (or --network).`,
+    };
+  if (!granted)
+    return {
+      check: 'networks',
+      status: 'warn',
+      detail: `declared ${declared.join(', ')}; not compared with the grant (the edge did not answer)`,
+      fix: 'Fix the server row.',
+    };
   const ungranted = declared.filter((n) => !granted.some((g) => networkWithin(n, g)));
   if (ungranted.length > 0) {
     return {
@@ -128,17 +184,35 @@ function networksRow(settings: Settings, self: RunnerSelf | undefined): Check {
   }
   const outside = declared.filter((n) => !self.policy.allowedNetworks.some((a) => networkWithin(n, a)));
   if (outside.length > 0) {
-    return { check: 'networks', status: 'warn', detail: `${outside.join(', ')} is outside the pool policy's allowed networks: the edge refuses scans there`, fix: 'Ask an admin to allow it in the policy, or drop it.' };
+    return {
+      check: 'networks',
+      status: 'warn',
+      detail: `${outside.join(', ')} is outside the pool policy's allowed networks: the edge refuses scans there`,
+      fix: 'Ask an admin to allow it in the policy, or drop it.',
+    };
   }
-  return { check: 'networks', status: 'ok', detail: `declared ${declared.join(', ')}, inside the grant (${granted.join(', ')})` };
+  return {
+    check: 'networks',
+    status: 'ok',
+    detail: `declared ${declared.join(', ')}, inside the grant (${granted.join(', ')})`,
+  };
 }
 
 /** Whether a runner holds the link with this token now: doctor only reads it, whatever it is. */
 function linkRow(self: RunnerSelf): Check {
   const { link } = self;
   if (link.online) {
-    const what = [link.runnerVersion && `runner ${link.runnerVersion}`, link.nmapVersion && `nmap ${link.nmapVersion}`, link.privileged !== null && (link.privileged ? 'privileged' : 'unprivileged'), link.declaredNetworks && `networks ${link.declaredNetworks.join(', ')}`].filter(Boolean);
-    return { check: 'link', status: 'ok', detail: `a runner is connected with this token now (${what.join(', ')}); doctor left its link alone` };
+    const what = [
+      link.runnerVersion && `runner ${link.runnerVersion}`,
+      link.nmapVersion && `nmap ${link.nmapVersion}`,
+      link.privileged !== null && (link.privileged ? 'privileged' : 'unprivileged'),
+      link.declaredNetworks && `networks ${link.declaredNetworks.join(', ')}`,
+    ].filter(Boolean);
+    return {
+      check: 'link',
+      status: 'ok',
+      detail: `a runner is connected with this token now (${what.join(', ')}); doctor left its link alone`,
+    };
   }
   return {
     check: 'link',
@@ -149,7 +223,12 @@ function linkRow(self: RunnerSelf): Check {
 }
 
 function protocolRow(self: RunnerSelf): Check {
-  if (self.edge.protocols.includes(PROTOCOL_VERSION)) return { check: 'protocol', status: 'ok', detail: `the edge speaks protocol ${PROTOCOL_VERSION}, as this runner does` };
+  if (self.edge.protocols.includes(PROTOCOL_VERSION))
+    return {
+      check: 'protocol',
+      status: 'ok',
+      detail: `the edge speaks protocol ${PROTOCOL_VERSION}, as this runner does`,
+    };
   return {
     check: 'protocol',
     status: 'FAIL',
@@ -169,10 +248,16 @@ function consentRow(settings: Settings, self: RunnerSelf): Check {
     if (mine && !pools) {
       status = 'warn';
       notes.push(`${what}: allowed here, but the pool policy refuses them, so this has no effect`);
-    } else if (pools && !mine) notes.push(`${what}: the pool allows them, this host refuses them (${flag} to serve them)`);
+    } else if (pools && !mine)
+      notes.push(`${what}: the pool allows them, this host refuses them (${flag} to serve them)`);
     else notes.push(`${what}: ${mine ? 'allowed' : 'refused'} here and by the pool`);
   }
-  return { check: 'consent', status, detail: notes.join('; '), ...(status !== 'ok' && { fix: 'Drop the flag, or ask an admin to allow it in the pool policy.' }) };
+  return {
+    check: 'consent',
+    status,
+    detail: notes.join('; '),
+    ...(status !== 'ok' && { fix: 'Drop the flag, or ask an admin to allow it in the pool policy.' }),
+  };
 }
 
 /** Every row that depends on the edge: server, link, protocol, networks, consent. */
@@ -182,6 +267,13 @@ export function edgeRows(settings: Settings, answer: EdgeAnswer | undefined): Ch
   const breaker: Check[] =
     self.breaker === 'CLOSED'
       ? []
-      : [{ check: 'breaker', status: 'warn', detail: `the edge's breaker for this runner is ${self.breaker}: it gets no new scans until a probe succeeds`, fix: 'See why in GET /v1/breakers (or the dashboard); an admin can reset it once the cause is fixed.' }];
+      : [
+          {
+            check: 'breaker',
+            status: 'warn',
+            detail: `the edge's breaker for this runner is ${self.breaker}: it gets no new scans until a probe succeeds`,
+            fix: 'See why in GET /v1/breakers (or the dashboard); an admin can reset it once the cause is fixed.',
+          },
+        ];
   return [row, linkRow(self), ...breaker, protocolRow(self), networksRow(settings, self), consentRow(settings, self)];
 }

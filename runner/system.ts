@@ -41,7 +41,12 @@ export async function detectPrivilege(): Promise<Privilege> {
   if (hasCap(ambient, CAP_NET_RAW) && hasCap(ambient, CAP_NET_ADMIN)) {
     return { privileged: true, root, viaCapabilities: true, detail: 'CAP_NET_RAW and CAP_NET_ADMIN (ambient)' };
   }
-  return { privileged: false, root, viaCapabilities: false, detail: root ? 'root without CAP_NET_RAW' : `uid ${process.getuid?.()} without CAP_NET_RAW` };
+  return {
+    privileged: false,
+    root,
+    viaCapabilities: false,
+    detail: root ? 'root without CAP_NET_RAW' : `uid ${process.getuid?.()} without CAP_NET_RAW`,
+  };
 }
 
 export type Located = { ok: true; path: string } | { ok: false; problem: string };
@@ -53,16 +58,27 @@ async function runnable(path: string): Promise<Located> {
     info = await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, problem: code === 'ENOENT' || code === 'ENOTDIR' ? `${path} not found` : `${path} cannot be read (${code ?? (e as Error).message})` };
+    return {
+      ok: false,
+      problem:
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? `${path} not found`
+          : `${path} cannot be read (${code ?? (e as Error).message})`,
+    };
   }
   if (info.isDirectory()) return { ok: false, problem: `${path} is a directory, not a program` };
   try {
     // X_OK alone passes for root on any file with one execute bit, and on directories: the checks above come first.
     await access(path, constants.X_OK);
   } catch {
-    return { ok: false, problem: `${path} is not executable (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})` };
+    return {
+      ok: false,
+      problem: `${path} is not executable (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`,
+    };
   }
-  return info.isFile() ? { ok: true, path: isAbsolute(path) ? path : join(process.cwd(), path) } : { ok: false, problem: `${path} is not a regular file` };
+  return info.isFile()
+    ? { ok: true, path: isAbsolute(path) ? path : join(process.cwd(), path) }
+    : { ok: false, problem: `${path} is not a regular file` };
 }
 
 /**

@@ -8,16 +8,25 @@ import { parseProgressLine } from './progress.ts';
 describe('parseProgressLine', () => {
   it('reads phase, percent and time remaining from nmap stats lines', () => {
     expect(parseProgressLine('Connect Scan Timing: About 30.20% done; ETC: 07:14 (0:00:05 remaining)')).toEqual({
-      phase: 'Connect Scan', percent: 30.2, etaSec: 5,
+      phase: 'Connect Scan',
+      percent: 30.2,
+      etaSec: 5,
     });
     expect(parseProgressLine('Service scan Timing: About 50.00% done; ETC: 09:01 (1:02:03 remaining)')).toEqual({
-      phase: 'Service scan', percent: 50, etaSec: 3723,
+      phase: 'Service scan',
+      percent: 50,
+      etaSec: 3723,
     });
     expect(parseProgressLine('NSE Timing: About 99.15% done')).toEqual({ phase: 'NSE', percent: 99.15 });
   });
 
   it('ignores every other line', () => {
-    for (const line of ['Stats: 0:00:02 elapsed; 0 hosts completed (1 up)', '80/tcp open http', '', 'Timing: About 5% done']) {
+    for (const line of [
+      'Stats: 0:00:02 elapsed; 0 hosts completed (1 up)',
+      '80/tcp open http',
+      '',
+      'Timing: About 5% done',
+    ]) {
       expect(parseProgressLine(line)).toBeUndefined();
     }
   });
@@ -25,7 +34,8 @@ describe('parseProgressLine', () => {
 
 describe('reconnectDelayMs', () => {
   it('draws from [0, min(cap, base·2^n)) with full jitter', () => {
-    const at = (attempt: number, r: number) => reconnectDelayMs(attempt, { baseMs: 1000, capMs: 60_000, random: () => r });
+    const at = (attempt: number, r: number) =>
+      reconnectDelayMs(attempt, { baseMs: 1000, capMs: 60_000, random: () => r });
     expect(at(0, 0.999)).toBe(999);
     expect(at(3, 0.5)).toBe(4000);
     expect(at(6, 0.999)).toBe(59_940);
@@ -42,7 +52,14 @@ describe('JobJournal', () => {
     journal.ack(1);
     expect(journal.pending().map((f) => (f.type === 'job.output' ? f.seq : f.type))).toEqual([2]);
     const finished = journal.finish({
-      exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 5, truncated: { stdout: false, stderr: false }, report: null, error: null,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 5,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
     });
     expect(finished.lastSeq).toBe(2);
     expect(parseRunnerFrame(encodeRunnerFrame(finished)).ok).toBe(true);
@@ -87,7 +104,10 @@ describe('OutputBatcher', () => {
     vi.advanceTimersByTime(139);
     expect(chunks).toHaveLength(1);
     vi.advanceTimersByTime(1);
-    expect(chunks).toEqual([['stdout', 'Starting Nmap\nNmap scan report\n'], ['stdout', 'ab']]);
+    expect(chunks).toEqual([
+      ['stdout', 'Starting Nmap\nNmap scan report\n'],
+      ['stdout', 'ab'],
+    ]);
     vi.advanceTimersByTime(1000);
     batcher.write('stdout', Buffer.from('later\n'));
     vi.advanceTimersByTime(0);
@@ -120,7 +140,10 @@ describe('OutputBatcher', () => {
     batcher.write('stdout', Buffer.from('more'));
     batcher.write('stderr', Buffer.from('warn'));
     batcher.flush(true);
-    expect(chunks).toEqual([['stdout', '0123456789'], ['stderr', 'warn']]);
+    expect(chunks).toEqual([
+      ['stdout', '0123456789'],
+      ['stderr', 'warn'],
+    ]);
     expect(batcher.truncated).toEqual({ stdout: true, stderr: false });
   });
 });

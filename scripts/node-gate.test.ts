@@ -20,7 +20,11 @@ afterAll(() => rmSync(emptyHome, { recursive: true, force: true }));
 
 async function outcome(command: string, args: string[], env: NodeJS.ProcessEnv) {
   try {
-    const { stdout, stderr } = await run(command, args, { cwd: ROOT, env: { PATH: '/usr/bin:/bin', ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(command, args, {
+      cwd: ROOT,
+      env: { PATH: '/usr/bin:/bin', ...env },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const { code, stdout, stderr } = e as { code: number; stdout: string; stderr: string };
@@ -31,7 +35,8 @@ async function outcome(command: string, args: string[], env: NodeJS.ProcessEnv) 
 const oldNodeVersion = existsSync(OLD_NODE) ? (await run(OLD_NODE, ['--version'])).stdout.trim() : undefined;
 const isOld = oldNodeVersion !== undefined && !stripsTypes(oldNodeVersion);
 // Skipped only where no Node older than 22.18 sits at /usr/bin/node (the reason is printed, not hidden).
-if (!isOld) console.warn(`node gate tests skipped: ${OLD_NODE} is ${oldNodeVersion ?? 'missing'}, not a Node older than 22.18`);
+if (!isOld)
+  console.warn(`node gate tests skipped: ${OLD_NODE} is ${oldNodeVersion ?? 'missing'}, not a Node older than 22.18`);
 
 describe('the Node version needed', () => {
   it('knows which versions run TypeScript without flags', () => {
@@ -43,31 +48,50 @@ describe('the Node version needed', () => {
     const oneClearLine = (result: { code: number; stdout: string; stderr: string }) => {
       expect(result.code).toBe(1);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(new RegExp(`needs Node >= 22\\.18 .*this is Node ${oldNodeVersion!.replace(/\./g, '\\.')}.*install Node 24`));
+      expect(result.stderr).toMatch(
+        new RegExp(`needs Node >= 22\\.18 .*this is Node ${oldNodeVersion!.replace(/\./g, '\\.')}.*install Node 24`),
+      );
       expect(result.stderr + result.stdout).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|\n\s+at /);
     };
 
     it('npx scangate and scangate-runner print one line and exit 1', async () => {
       oneClearLine(await outcome(OLD_NODE, [join(ROOT, 'scripts', 'scangate.mjs'), 'list'], { HOME: emptyHome }));
-      oneClearLine(await outcome(OLD_NODE, [join(ROOT, 'scripts', 'scangate-runner.mjs'), '--help'], { HOME: emptyHome }));
+      oneClearLine(
+        await outcome(OLD_NODE, [join(ROOT, 'scripts', 'scangate-runner.mjs'), '--help'], { HOME: emptyHome }),
+      );
     });
 
-    it.skipIf(!existsSync(OLD_NPM))('npm start, npm test and npx scangate print one line (besides npm’s own warnings) and exit non-zero', async () => {
-      const npmEnv = { HOME: emptyHome, npm_config_cache: join(emptyHome, 'npm-cache'), npm_config_update_notifier: 'false', npm_config_offline: 'true' };
-      for (const [command, args] of [[OLD_NPM, ['--silent', 'run', 'start']], [OLD_NPM, ['--silent', 'run', 'test']], [join(dirname(OLD_NPM), 'npx'), ['scangate', 'list']]] as const) {
-        const result = await outcome(command, [...args], npmEnv);
-        expect(result.code).not.toBe(0);
-        const ours = result.stderr.split('\n').filter((line) => line && !line.startsWith('npm '));
-        expect(ours).toHaveLength(1);
-        expect(ours[0]).toMatch(/needs Node >= 22\.18 .*install Node 24/);
-        expect(result.stderr + result.stdout).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|\n\s+at /);
-      }
-    });
+    it.skipIf(!existsSync(OLD_NPM))(
+      'npm start, npm test and npx scangate print one line (besides npm’s own warnings) and exit non-zero',
+      async () => {
+        const npmEnv = {
+          HOME: emptyHome,
+          npm_config_cache: join(emptyHome, 'npm-cache'),
+          npm_config_update_notifier: 'false',
+          npm_config_offline: 'true',
+        };
+        for (const [command, args] of [
+          [OLD_NPM, ['--silent', 'run', 'start']],
+          [OLD_NPM, ['--silent', 'run', 'test']],
+          [join(dirname(OLD_NPM), 'npx'), ['scangate', 'list']],
+        ] as const) {
+          const result = await outcome(command, [...args], npmEnv);
+          expect(result.code).not.toBe(0);
+          const ours = result.stderr.split('\n').filter((line) => line && !line.startsWith('npm '));
+          expect(ours).toHaveLength(1);
+          expect(ours[0]).toMatch(/needs Node >= 22\.18 .*install Node 24/);
+          expect(result.stderr + result.stdout).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|\n\s+at /);
+        }
+      },
+    );
 
     it('uses the Node 24 that .ci/run keeps in ~/.cache/node24 when it is there', async () => {
       // process.execPath is a Node that runs TypeScript; the gate looks for it under $HOME/.cache/node24.
       const home = process.execPath.match(/^(.*)\/\.cache\/node24\//)?.[1];
-      if (!home) return console.warn(`cached-Node case not checked: this Node (${process.execPath}) is not under ~/.cache/node24`);
+      if (!home)
+        return console.warn(
+          `cached-Node case not checked: this Node (${process.execPath}) is not under ~/.cache/node24`,
+        );
       const result = await outcome(OLD_NODE, [join(ROOT, 'scripts', 'scangate.mjs'), 'help'], { HOME: home });
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^usage: scangate <command>/);

@@ -45,7 +45,10 @@ async function answersAsScangate(port: number): Promise<boolean> {
 /** The process listening on the port, from iproute2's `ss` (names other users' processes only for root). */
 function listener(port: number): string | undefined {
   try {
-    const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const hit = /users:\(\("([^"]+)",pid=(\d+)/.exec(out);
     return hit ? `${hit[1]} (pid ${hit[2]})` : undefined;
   } catch {

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isTerminal } from '../shared/scan/index.ts';
 import { commandHelp, usage } from './cli/help.ts';
-import { formatError, formatScan, formatWarnings, progressBar, safeText, scanRows, table, type ScanView } from './cli/render.ts';
+import {
+  formatError,
+  formatScan,
+  formatWarnings,
+  progressBar,
+  safeText,
+  scanRows,
+  table,
+  type ScanView,
+} from './cli/render.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
 import { forCli, looseNmapOptions, type EdgeError } from './cli/wording.ts';
 
@@ -60,7 +69,13 @@ function commandIndex(argv: string[]): number {
     const arg = argv[i]!;
     if (!arg.startsWith('-')) return i;
     const name = arg.slice(2);
-    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === 'string') i++;
+    if (
+      arg.startsWith('--') &&
+      !arg.includes('=') &&
+      Object.hasOwn(OPTIONS, name) &&
+      OPTIONS[name as keyof typeof OPTIONS].type === 'string'
+    )
+      i++;
   }
   return -1;
 }
@@ -74,12 +89,17 @@ function parse(argv: string[]) {
     if (loose) throw new CliError(`nmap options go in one quoted --args value: ${loose.suggestion}`, 2);
   }
   // `--args "-sV -p 22"` is the common case: its value starts with a dash, which parseArgs would refuse.
-  const args = argv.flatMap((arg, i) => (arg === '--args' && i + 1 < argv.length ? [] : argv[i - 1] === '--args' ? [`--args=${arg}`] : [arg]));
+  const args = argv.flatMap((arg, i) =>
+    arg === '--args' && i + 1 < argv.length ? [] : argv[i - 1] === '--args' ? [`--args=${arg}`] : [arg],
+  );
   try {
     return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     const help = at >= 0 ? commandHelp(argv[at]!) : undefined;
-    throw new CliError(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '.')}\n${help ? help.split('\n')[0] : 'run `scangate help` for the commands and their options'}`, 2);
+    throw new CliError(
+      `${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '.')}\n${help ? help.split('\n')[0] : 'run `scangate help` for the commands and their options'}`,
+      2,
+    );
   }
 }
 
@@ -90,7 +110,9 @@ interface Local {
 }
 
 function local(): Local {
-  const dirs = [process.env.SCANGATE_HOME, process.cwd(), join(import.meta.dirname, '..')].filter((d): d is string => Boolean(d));
+  const dirs = [process.env.SCANGATE_HOME, process.cwd(), join(import.meta.dirname, '..')].filter((d): d is string =>
+    Boolean(d),
+  );
   for (const dir of dirs) {
     try {
       return JSON.parse(readFileSync(join(dir, '.scangate', 'local.json'), 'utf8')) as Local;
@@ -106,28 +128,48 @@ function connection(values: Values, role: 'scan' | 'admin'): { url: string; toke
   const saved = local();
   const url = values.url ?? process.env.SCANGATE_URL ?? saved.url;
   const token = values.token ?? process.env.SCANGATE_TOKEN ?? (role === 'admin' ? saved.adminToken : saved.scanToken);
-  if (!url) throw new CliError('no edge URL: pass --url, set SCANGATE_URL, or run `npm start` (which writes .scangate/local.json)', 2);
-  if (!token) throw new CliError(`no ${role} token: pass --token or set SCANGATE_TOKEN (or run \`npm start\`, which saves one in .scangate/local.json)`, 2);
+  if (!url)
+    throw new CliError(
+      'no edge URL: pass --url, set SCANGATE_URL, or run `npm start` (which writes .scangate/local.json)',
+      2,
+    );
+  if (!token)
+    throw new CliError(
+      `no ${role} token: pass --token or set SCANGATE_TOKEN (or run \`npm start\`, which saves one in .scangate/local.json)`,
+      2,
+    );
   return { url: url.replace(/\/+$/, ''), token };
 }
 
-async function request<T>(conn: { url: string; token: string }, method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(
+  conn: { url: string; token: string },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${conn.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${conn.token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${conn.token}`,
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
   } catch (e) {
-    throw new CliError(`cannot reach ${conn.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}\n  what to do: check the URL, or start the local stack with \`npm start\``);
+    throw new CliError(
+      `cannot reach ${conn.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}\n  what to do: check the URL, or start the local stack with \`npm start\``,
+    );
   }
   const text = await res.text();
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : {};
   } catch {
-    throw new CliError(`the edge at ${conn.url} answered HTTP ${res.status} with something other than JSON (is that a scangate edge?): ${safeText(text.slice(0, 200))}`);
+    throw new CliError(
+      `the edge at ${conn.url} answered HTTP ${res.status} with something other than JSON (is that a scangate edge?): ${safeText(text.slice(0, 200))}`,
+    );
   }
   const error = (parsed as { error?: EdgeError }).error;
   if (error) throw new EdgeAnswer(error);
@@ -138,7 +180,8 @@ async function request<T>(conn: { url: string; token: string }, method: string, 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const positiveInt = (value: string | undefined, name: string) => {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`--${name} must be a positive whole number, not ${value}`, 2);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new CliError(`--${name} must be a positive whole number, not ${value}`, 2);
   return Number(value);
 };
 
@@ -147,8 +190,13 @@ async function follow(conn: { url: string; token: string }, id: string, showOutp
   const tty = process.stderr.isTTY;
   let lastShown = -10;
   let drawn = false;
-  const res = await fetch(`${conn.url}/v1/scans/${id}/events`, { headers: { authorization: `Bearer ${conn.token}`, accept: 'text/event-stream' } });
-  if (!res.ok || !res.body) throw new CliError(`cannot follow scan ${id} (the edge answered HTTP ${res.status}): see it with \`scangate get ${id}\``);
+  const res = await fetch(`${conn.url}/v1/scans/${id}/events`, {
+    headers: { authorization: `Bearer ${conn.token}`, accept: 'text/event-stream' },
+  });
+  if (!res.ok || !res.body)
+    throw new CliError(
+      `cannot follow scan ${id} (the edge answered HTTP ${res.status}): see it with \`scangate get ${id}\``,
+    );
   for await (const event of sseEvents(textChunks(res.body))) {
     if (event.event === 'progress') {
       const p = JSON.parse(event.data) as { percent: number; phase?: string; etaSec?: number };
@@ -235,13 +283,23 @@ async function main(argv: string[]): Promise<number> {
       return scanCommand(values, rest);
     case 'get': {
       if (rest.length !== 1) throw new CliError('usage: scangate get <scan-id>', 2);
-      const { scan } = await request<{ scan: ScanView & { output: string } }>(connection(values, 'scan'), 'GET', `/v1/scans/${encodeURIComponent(rest[0]!)}`);
+      const { scan } = await request<{ scan: ScanView & { output: string } }>(
+        connection(values, 'scan'),
+        'GET',
+        `/v1/scans/${encodeURIComponent(rest[0]!)}`,
+      );
       if (values.json) asJson(scan);
-      else print(`${formatScan(withCliError(scan, 'get'))}${values.output ? `\n\n--- nmap output ---\n${safeText(scan.output, true)}` : ''}`);
+      else
+        print(
+          `${formatScan(withCliError(scan, 'get'))}${values.output ? `\n\n--- nmap output ---\n${safeText(scan.output, true)}` : ''}`,
+        );
       return 0;
     }
     case 'list': {
-      const query = new URLSearchParams({ limit: String(positiveInt(values.limit, 'limit') ?? 20), ...(values.status && { status: values.status }) });
+      const query = new URLSearchParams({
+        limit: String(positiveInt(values.limit, 'limit') ?? 20),
+        ...(values.status && { status: values.status }),
+      });
       const { scans } = await request<{ scans: ScanView[] }>(connection(values, 'scan'), 'GET', `/v1/scans?${query}`);
       if (values.json) asJson(scans);
       else print(scanRows(scans));
@@ -249,36 +307,96 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cancel': {
       if (rest.length !== 1) throw new CliError('usage: scangate cancel <scan-id>', 2);
-      const { scan } = await request<{ scan: ScanView }>(connection(values, 'scan'), 'POST', `/v1/scans/${encodeURIComponent(rest[0]!)}/cancel`);
+      const { scan } = await request<{ scan: ScanView }>(
+        connection(values, 'scan'),
+        'POST',
+        `/v1/scans/${encodeURIComponent(rest[0]!)}/cancel`,
+      );
       print(`scan ${scan.id}: cancel requested (${scan.status})`);
       return 0;
     }
     case 'runners': {
-      type R = { id: string; name: string; online: boolean; revoked: boolean; lastSeen: string | null; nmapVersion: string | null; privileged: boolean | null; networks: string[]; running: number; breaker: string };
+      type R = {
+        id: string;
+        name: string;
+        online: boolean;
+        revoked: boolean;
+        lastSeen: string | null;
+        nmapVersion: string | null;
+        privileged: boolean | null;
+        networks: string[];
+        running: number;
+        breaker: string;
+      };
       const { runners } = await request<{ runners: R[] }>(connection(values, 'admin'), 'GET', '/v1/runners');
       if (values.json) asJson(runners);
-      else if (!runners.length) print('no runners: mint one with `scangate tokens create --role runner --network <cidr>`');
-      else print(table(['NAME', 'ID', 'STATE', 'LAST SEEN', 'NMAP', 'PRIV', 'NETWORKS', 'RUNNING', 'BREAKER'], runners.map((r) => [r.name, r.id, r.revoked ? 'revoked' : r.online ? 'online' : 'offline', r.lastSeen ?? '', r.nmapVersion ?? '', r.privileged === null ? '' : r.privileged ? 'yes' : 'no', r.networks.join(','), String(r.running), r.breaker])));
+      else if (!runners.length)
+        print('no runners: mint one with `scangate tokens create --role runner --network <cidr>`');
+      else
+        print(
+          table(
+            ['NAME', 'ID', 'STATE', 'LAST SEEN', 'NMAP', 'PRIV', 'NETWORKS', 'RUNNING', 'BREAKER'],
+            runners.map((r) => [
+              r.name,
+              r.id,
+              r.revoked ? 'revoked' : r.online ? 'online' : 'offline',
+              r.lastSeen ?? '',
+              r.nmapVersion ?? '',
+              r.privileged === null ? '' : r.privileged ? 'yes' : 'no',
+              r.networks.join(','),
+              String(r.running),
+              r.breaker,
+            ]),
+          ),
+        );
       return 0;
     }
     case 'breakers': {
-      type B = { runner: string; state: string; consecutiveFailures: number; failureThreshold: number; recoveryTimeoutSec: number; nextHalfOpenAt: string | null; errors: Array<{ message: string }> };
+      type B = {
+        runner: string;
+        state: string;
+        consecutiveFailures: number;
+        failureThreshold: number;
+        recoveryTimeoutSec: number;
+        nextHalfOpenAt: string | null;
+        errors: Array<{ message: string }>;
+      };
       const { breakers } = await request<{ breakers: B[] }>(connection(values, 'admin'), 'GET', '/v1/breakers');
       if (values.json) asJson(breakers);
       else if (!breakers.length) print('no breakers (no runners yet)');
-      else print(table(['RUNNER', 'STATE', 'FAILURES', 'RECOVERY', 'HALF-OPEN AT', 'LAST ERROR'], breakers.map((b) => [b.runner, b.state, `${b.consecutiveFailures}/${b.failureThreshold}`, `${b.recoveryTimeoutSec}s`, b.nextHalfOpenAt ?? '', b.errors.at(-1)?.message ?? ''])));
+      else
+        print(
+          table(
+            ['RUNNER', 'STATE', 'FAILURES', 'RECOVERY', 'HALF-OPEN AT', 'LAST ERROR'],
+            breakers.map((b) => [
+              b.runner,
+              b.state,
+              `${b.consecutiveFailures}/${b.failureThreshold}`,
+              `${b.recoveryTimeoutSec}s`,
+              b.nextHalfOpenAt ?? '',
+              b.errors.at(-1)?.message ?? '',
+            ]),
+          ),
+        );
       return 0;
     }
     case 'tokens': {
-      if (rest[0] !== 'create' || rest.length !== 1) throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n] [--network cidr …]', 2);
+      if (rest[0] !== 'create' || rest.length !== 1)
+        throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n] [--network cidr …]', 2);
       const role = values.role;
-      if (role !== 'scan' && role !== 'admin' && role !== 'runner') throw new CliError('--role must be scan, admin or runner', 2);
+      if (role !== 'scan' && role !== 'admin' && role !== 'runner')
+        throw new CliError('--role must be scan, admin or runner', 2);
       const name = values.name ?? `${role}-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
       const conn = connection(values, 'admin');
-      if (role === 'runner' && !values.network?.length) throw new CliError('a runner token needs the networks it may serve: --network 10.20.0.0/16 [--network …]', 2);
-      const minted = role === 'runner'
-        ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', { name, networks: values.network })
-        : await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/tokens', { name, role });
+      if (role === 'runner' && !values.network?.length)
+        throw new CliError('a runner token needs the networks it may serve: --network 10.20.0.0/16 [--network …]', 2);
+      const minted =
+        role === 'runner'
+          ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', {
+              name,
+              networks: values.network,
+            })
+          : await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/tokens', { name, role });
       if (values.json) asJson({ ...minted, role });
       else print(`${role} token ${minted.name} (${minted.id}); shown once, keep it safe:\n${minted.token}`);
       return 0;
@@ -294,7 +412,12 @@ let current = '';
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const message = e instanceof EdgeAnswer ? formatError(forCli(e.error, current)) : e instanceof CliError ? e.message : ((e as Error)?.stack ?? String(e));
+    const message =
+      e instanceof EdgeAnswer
+        ? formatError(forCli(e.error, current))
+        : e instanceof CliError
+          ? e.message
+          : ((e as Error)?.stack ?? String(e));
     process.stderr.write(`scangate: ${message}\n`);
     process.exit(e instanceof CliError ? e.exitCode : 1);
   },

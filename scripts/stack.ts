@@ -30,8 +30,17 @@ export class Proc {
   #log = '';
   #listeners = new Set<(text: string) => void>();
 
-  constructor(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: (text: string) => void } = {}) {
-    this.child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  constructor(
+    command: string,
+    args: string[],
+    options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: (text: string) => void } = {},
+  ) {
+    this.child = spawn(command, args, {
+      cwd: options.cwd ?? ROOT,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const take = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       this.#log = (this.#log + text).slice(-64 * 1024);
@@ -40,7 +49,10 @@ export class Proc {
     };
     this.child.stdout!.on('data', take);
     this.child.stderr!.on('data', take);
-    this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.exited = once(this.child, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    }));
   }
 
   get pid(): number {
@@ -69,14 +81,22 @@ export class Proc {
         const hit = seen();
         if (hit) done(() => resolve(hit));
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${this.#log.slice(-4000)}`))), timeoutMs);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${this.#log.slice(-4000)}`))),
+        timeoutMs,
+      );
       this.#listeners.add(listener);
-      void this.exited.then(() => done(() => reject(new Error(`exited before ${pattern}; output:\n${this.#log.slice(-4000)}`))));
+      void this.exited.then(() =>
+        done(() => reject(new Error(`exited before ${pattern}; output:\n${this.#log.slice(-4000)}`))),
+      );
     });
   }
 
   /** Sends `signal` to the whole group, then SIGKILL after `graceMs`; resolves once the leader has exited. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+    graceMs = 10_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const kill = (s: NodeJS.Signals) => {
       try {
         process.kill(-this.pid, s);
@@ -114,13 +134,19 @@ export interface Edge {
 /** Starts `wrangler dev` on 127.0.0.1 and resolves once `/health` answers. */
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const args = [
-    WRANGLER, 'dev',
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
-    '--persist-to', options.persistTo,
-    '--inspector-port', String(options.inspectorPort ?? (await freePort())),
+    WRANGLER,
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--persist-to',
+    options.persistTo,
+    '--inspector-port',
+    String(options.inspectorPort ?? (await freePort())),
     '--show-interactive-dev-session=false',
-    '--log-level', 'warn',
+    '--log-level',
+    'warn',
   ];
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}:${value}`);
   if (options.envFile) args.push('--env-file', options.envFile);
@@ -129,7 +155,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const url = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (!proc.running) throw new Error(`wrangler dev exited (${JSON.stringify(await proc.exited)}):\n${proc.log.slice(-4000)}`);
+    if (!proc.running)
+      throw new Error(`wrangler dev exited (${JSON.stringify(await proc.exited)}):\n${proc.log.slice(-4000)}`);
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return { url, proc };
@@ -164,7 +191,10 @@ export function startRunner(options: RunnerOptions): Proc {
   if (options.nmap) args.push('--nmap', options.nmap);
   if (options.maxConcurrency) args.push('--max-concurrency', String(options.maxConcurrency));
   args.push(...(options.extraArgs ?? []));
-  return new Proc(process.execPath, [...(options.nodeArgs ?? []), ...args], { env: options.env ?? process.env, ...(options.echo && { echo: options.echo }) });
+  return new Proc(process.execPath, [...(options.nodeArgs ?? []), ...args], {
+    env: options.env ?? process.env,
+    ...(options.echo && { echo: options.echo }),
+  });
 }
 
 /** A JSON request to the edge's API with a bearer token; throws with the error body unless the status is 2xx. */

@@ -39,17 +39,28 @@ function firstLine(cmd: string, args: string[]): string | undefined {
 }
 
 function checkPrerequisites(): void {
-  if (Number(process.versions.node.split('.')[0]) < 22) fail(`Node ${process.version} is too old: scangate needs Node >= 22 (24 LTS recommended).`);
-  if (!firstLine('nmap', ['--version'])) fail('nmap is not installed: install it with `sudo apt-get install -y nmap` (or `brew install nmap`), then run `npm start` again.');
-  if (!firstLine('prlimit', ['--version'])) fail('prlimit (util-linux) is missing: install it with `sudo apt-get install -y util-linux`.');
+  if (Number(process.versions.node.split('.')[0]) < 22)
+    fail(`Node ${process.version} is too old: scangate needs Node >= 22 (24 LTS recommended).`);
+  if (!firstLine('nmap', ['--version']))
+    fail(
+      'nmap is not installed: install it with `sudo apt-get install -y nmap` (or `brew install nmap`), then run `npm start` again.',
+    );
+  if (!firstLine('prlimit', ['--version']))
+    fail('prlimit (util-linux) is missing: install it with `sudo apt-get install -y util-linux`.');
   if (!existsSync(join(ROOT, 'node_modules', 'wrangler'))) fail('dependencies are missing: run `npm install` first.');
 }
 
 /** The admin token from .dev.vars, written with a fresh random one when absent. */
 function adminToken(): string {
-  if (!existsSync(DEV_VARS)) writeFileSync(DEV_VARS, `ADMIN_TOKEN=${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
-  const line = readFileSync(DEV_VARS, 'utf8').split('\n').find((l) => l.startsWith('ADMIN_TOKEN='));
-  const token = line?.slice('ADMIN_TOKEN='.length).trim().replace(/^["']|["']$/g, '');
+  if (!existsSync(DEV_VARS))
+    writeFileSync(DEV_VARS, `ADMIN_TOKEN=${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+  const line = readFileSync(DEV_VARS, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ADMIN_TOKEN='));
+  const token = line
+    ?.slice('ADMIN_TOKEN='.length)
+    .trim()
+    .replace(/^["']|["']$/g, '');
   if (!token) fail(`${DEV_VARS} has no ADMIN_TOKEN= line: add one or delete the file to get a new one.`);
   return token;
 }
@@ -76,12 +87,17 @@ async function scanToken(edge: Edge, admin: string, previous: string | undefined
     const res = await fetch(`${edge.url}/v1/scans?limit=1`, { headers: { authorization: `Bearer ${previous}` } });
     if (res.ok) return previous;
   }
-  return (await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/tokens', { name: 'local scan token', role: 'scan' })).token;
+  return (
+    await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/tokens', { name: 'local scan token', role: 'scan' })
+  ).token;
 }
 
 async function mintRunnerToken(edge: Edge, admin: string): Promise<string> {
   const name = `local-${randomBytes(3).toString('hex')}`;
-  const { token } = await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/runners', { name, networks: [LOCAL_NETWORK] });
+  const { token } = await callApi<{ token: string }>(edge.url, admin, 'POST', '/v1/runners', {
+    name,
+    networks: [LOCAL_NETWORK],
+  });
   writeFileSync(RUNNER_TOKEN, `${token}\n`, { mode: 0o600 });
   return name;
 }
@@ -90,7 +106,11 @@ async function mintRunnerToken(edge: Edge, admin: string): Promise<string> {
 async function runner(edge: Edge, admin: string, fresh = false): Promise<Proc> {
   if (fresh || !existsSync(RUNNER_TOKEN)) await mintRunnerToken(edge, admin);
   for (let attempt = 0; ; attempt++) {
-    const proc = startRunner({ server: edge.url.replace(/^http/, 'ws'), tokenFile: RUNNER_TOKEN, networks: [LOCAL_NETWORK] });
+    const proc = startRunner({
+      server: edge.url.replace(/^http/, 'ws'),
+      tokenFile: RUNNER_TOKEN,
+      networks: [LOCAL_NETWORK],
+    });
     try {
       await proc.waitFor(/"event":"link\.ready"/, 30_000);
       return proc;
@@ -113,23 +133,35 @@ async function checkPort(port: number, admin: string): Promise<void> {
   const elsewhere = `or start this one on another port: SCANGATE_PORT=${port === 8787 ? 8788 : port + 1} npm start`;
   if (!held.scangate) fail(`port ${port} on 127.0.0.1 is already in use${by}: stop that program, ${elsewhere}.`);
   // Our admin token opens it: the same home's stack is running.
-  const ours = await fetch(`http://127.0.0.1:${port}/v1/runners`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.ok, () => false);
-  if (ours) fail(`scangate is already running on port ${port} for ${HOME}${by}: use it (URLs and tokens in ${LOCAL_JSON}), or stop it with Ctrl-C in its terminal first.`);
-  fail(`port ${port} is held by another scangate${by} with a different SCANGATE_HOME (its tokens are not in ${HOME}): stop it, ${elsewhere}.`);
+  const ours = await fetch(`http://127.0.0.1:${port}/v1/runners`, {
+    headers: { authorization: `Bearer ${admin}` },
+  }).then(
+    (r) => r.ok,
+    () => false,
+  );
+  if (ours)
+    fail(
+      `scangate is already running on port ${port} for ${HOME}${by}: use it (URLs and tokens in ${LOCAL_JSON}), or stop it with Ctrl-C in its terminal first.`,
+    );
+  fail(
+    `port ${port} is held by another scangate${by} with a different SCANGATE_HOME (its tokens are not in ${HOME}): stop it, ${elsewhere}.`,
+  );
 }
 
 async function main(): Promise<void> {
   checkPrerequisites();
   const port = Number(process.env.SCANGATE_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`SCANGATE_PORT=${process.env.SCANGATE_PORT} is not a port number.`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    fail(`SCANGATE_PORT=${process.env.SCANGATE_PORT} is not a port number.`);
   mkdirSync(STATE, { recursive: true, mode: 0o700 });
   chmodSync(STATE, 0o700);
   const admin = adminToken();
   await checkPort(port, admin);
 
   process.stdout.write(`scangate: starting wrangler dev on 127.0.0.1:${port} …\n`);
-  const edge = await startEdge({ port, persistTo: join(HOME, '.wrangler', 'state'), envFile: DEV_VARS }).catch((e: Error) =>
-    fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
+  const edge = await startEdge({ port, persistTo: join(HOME, '.wrangler', 'state'), envFile: DEV_VARS }).catch(
+    (e: Error) =>
+      fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
   );
   let stopping = false;
   let runnerProc: Proc | undefined;
@@ -163,21 +195,34 @@ async function main(): Promise<void> {
       void proc.exited.then(async ({ code }) => {
         if (stopping) return;
         const revoked = code === RUNNER_UNAUTHORIZED;
-        if (revoked) process.stdout.write('scangate: the edge refused the local runner (revoked on the dashboard?); minting a new local runner …\n');
-        else process.stderr.write(`scangate: the local runner exited (code ${code}); starting it again. Its last output:\n${proc.log.slice(-2000)}\n`);
+        if (revoked)
+          process.stdout.write(
+            'scangate: the edge refused the local runner (revoked on the dashboard?); minting a new local runner …\n',
+          );
+        else
+          process.stderr.write(
+            `scangate: the local runner exited (code ${code}); starting it again. Its last output:\n${proc.log.slice(-2000)}\n`,
+          );
         const now = Date.now();
         restarts.push(now);
         while (restarts[0]! < now - 60_000) restarts.shift();
         const retry = 'the edge stays up; Ctrl-C and `npm start` again to get a local runner back.';
-        if (restarts.length > RUNNER_RESTARTS_PER_MINUTE) return void process.stderr.write(`scangate: the local runner went ${restarts.length} times in a minute, not starting it again: ${retry}\n`);
+        if (restarts.length > RUNNER_RESTARTS_PER_MINUTE)
+          return void process.stderr.write(
+            `scangate: the local runner went ${restarts.length} times in a minute, not starting it again: ${retry}\n`,
+          );
         try {
           const next = await runner(edge, admin, revoked);
           if (stopping) return void (await next.stop());
           runnerProc = next;
           supervise(next);
-          process.stdout.write(`scangate: a new local runner is connected (token in ${RUNNER_TOKEN}); the edge stayed up.\n`);
+          process.stdout.write(
+            `scangate: a new local runner is connected (token in ${RUNNER_TOKEN}); the edge stayed up.\n`,
+          );
         } catch (e) {
-          process.stderr.write(`scangate: could not start a new local runner (${(e as Error).message.split('\n')[0]}): ${retry}\n`);
+          process.stderr.write(
+            `scangate: could not start a new local runner (${(e as Error).message.split('\n')[0]}): ${retry}\n`,
+          );
         }
       });
     };
@@ -191,7 +236,15 @@ async function main(): Promise<void> {
 }
 
 function banner(info: LocalInfo): string {
-  const mcpConfig = JSON.stringify({ mcpServers: { scangate: { type: 'http', url: info.mcpUrl, headers: { Authorization: `Bearer ${info.scanToken}` } } } }, null, 2);
+  const mcpConfig = JSON.stringify(
+    {
+      mcpServers: {
+        scangate: { type: 'http', url: info.mcpUrl, headers: { Authorization: `Bearer ${info.scanToken}` } },
+      },
+    },
+    null,
+    2,
+  );
   return `
 scangate is running (loopback only: the local runner may scan ${LOCAL_NETWORK}).
 

@@ -15,15 +15,35 @@ if (!open.ok) throw new Error('policy');
 const isRoot = process.getuid?.() === 0;
 
 const SAMPLE: Record<string, string> = {
-  '-p': '1', '--top-ports': '5', '--min-rate': '100', '--max-rate': '1000', '--max-retries': '1',
-  '--max-parallelism': '5', '--min-parallelism': '1', '--host-timeout': '30s', '--scan-delay': '0ms',
-  '--max-scan-delay': '10ms', '--script-timeout': '10s', '--version-intensity': '1', '--script': 'http-title',
-  '--script-args': 'http.useragent=scangate', '--mtu': '16', '-D': '127.0.0.2,ME', '-g': '40000',
-  '--data-length': '10', '--ttl': '64', '--spoof-mac': '0',
+  '-p': '1',
+  '--top-ports': '5',
+  '--min-rate': '100',
+  '--max-rate': '1000',
+  '--max-retries': '1',
+  '--max-parallelism': '5',
+  '--min-parallelism': '1',
+  '--host-timeout': '30s',
+  '--scan-delay': '0ms',
+  '--max-scan-delay': '10ms',
+  '--script-timeout': '10s',
+  '--version-intensity': '1',
+  '--script': 'http-title',
+  '--script-args': 'http.useragent=scangate',
+  '--mtu': '16',
+  '-D': '127.0.0.2,ME',
+  '-g': '40000',
+  '--data-length': '10',
+  '--ttl': '64',
+  '--spoof-mac': '0',
 };
 
 function requestFor(spec: OptionSpec) {
-  const args = spec.attached === 'only' ? [`${spec.name}1`] : spec.value || SAMPLE[spec.name] ? [spec.name, SAMPLE[spec.name]!] : [spec.name];
+  const args =
+    spec.attached === 'only'
+      ? [`${spec.name}1`]
+      : spec.value || SAMPLE[spec.name]
+        ? [spec.name, SAMPLE[spec.name]!]
+        : [spec.name];
   // Script arguments are checked against the scripts they are for.
   if (spec.name === '--script-args') args.push('--script', 'http-title');
   if (!spec.selectsPorts && spec.name !== '-sn') args.push('-p', '1');
@@ -33,9 +53,10 @@ function requestFor(spec: OptionSpec) {
 }
 
 async function nmap(argv: string[], unprivileged: boolean): Promise<{ code: number; output: string }> {
-  const [cmd, prefix] = unprivileged && isRoot
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'nmap']]
-    : ['nmap', []];
+  const [cmd, prefix] =
+    unprivileged && isRoot
+      ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'nmap']]
+      : ['nmap', []];
   try {
     const { stdout, stderr } = await run(cmd, [...prefix, ...argv], { timeout: 60_000 });
     return { code: 0, output: stdout + stderr };
@@ -55,7 +76,9 @@ describe.concurrent('the option grammar against nmap 7.x on loopback', () => {
     if (unprivileged.code !== 0 || /QUITTING|requires root|has to be run as root/.test(unprivileged.output)) {
       expect(v.needsPrivilege, `nmap needs root for ${v.argv.join(' ')}: ${unprivileged.output}`).toBe(true);
     } else if (spec.gate !== 'evasion') {
-      expect(v.needsPrivilege, `nmap ran ${v.argv.join(' ')} without root`).toBe(spec.name === '-PE' || spec.name === '-PP' || spec.name === '-PM');
+      expect(v.needsPrivilege, `nmap ran ${v.argv.join(' ')} without root`).toBe(
+        spec.name === '-PE' || spec.name === '-PP' || spec.name === '-PM',
+      );
     }
 
     if (isRoot) {

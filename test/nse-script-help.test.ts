@@ -3,7 +3,14 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { catalogReleaseFor, parseScriptHelp, readLocalScripts } from '../runner/nmap-scripts.ts';
-import { CATALOG, categoriesAt, classAllowed, resolvePolicy, validateScanRequest, type Policy } from '../shared/policy/index.ts';
+import {
+  CATALOG,
+  categoriesAt,
+  classAllowed,
+  resolvePolicy,
+  validateScanRequest,
+  type Policy,
+} from '../shared/policy/index.ts';
 
 /**
  * What the canonical --script value runs, asked of the real nmap: `nmap --script-help <value>` expands it as a
@@ -29,7 +36,22 @@ function selection(policy: Policy) {
   const item = fc.oneof(
     { arbitrary: fc.constantFrom(...allowed), weight: 4 },
     { arbitrary: fc.constantFrom(...shipped), weight: 1 },
-    { arbitrary: fc.constantFrom('default', 'safe', 'discovery', 'version', 'auth', 'vuln', 'intrusive', 'brute', 'exploit', 'external', 'broadcast'), weight: 2 },
+    {
+      arbitrary: fc.constantFrom(
+        'default',
+        'safe',
+        'discovery',
+        'version',
+        'auth',
+        'vuln',
+        'intrusive',
+        'brute',
+        'exploit',
+        'external',
+        'broadcast',
+      ),
+      weight: 2,
+    },
   );
   return fc.record({
     items: fc.array(item, { minLength: 0, maxLength: 4 }),
@@ -79,7 +101,9 @@ describe.each(policies)('canonical --script values, expanded by nmap itself (%s 
 
 describe('the catalog against this nmap', () => {
   it('knows every script this nmap ships, and this nmap ships every script the catalog records for its release', () => {
-    const recorded = [...CATALOG.values()].filter((s) => categoriesAt(s.facts, release) !== undefined).map((s) => s.name);
+    const recorded = [...CATALOG.values()]
+      .filter((s) => categoriesAt(s.facts, release) !== undefined)
+      .map((s) => s.name);
     expect(recorded.filter((n) => !local!.categories.has(n))).toEqual([]);
   });
 

@@ -1,6 +1,17 @@
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
@@ -17,7 +28,10 @@ const ROOT = new URL('..', import.meta.url).pathname;
 /** Shaped as the edge mints runner tokens (sgr_, a shard digit, 43 characters): doctor checks the shape. */
 const TOKEN = 'sgr_0process_test_token_0123456789abcdefghijklmn';
 const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn(`runner-process: the privileged (root) SYN-scan test is skipped: running as uid ${process.getuid?.()}, not root`);
+if (!isRoot)
+  console.warn(
+    `runner-process: the privileged (root) SYN-scan test is skipped: running as uid ${process.getuid?.()}, not root`,
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'scangate-runner-test-'));
 chmodSync(dir, 0o755);
@@ -27,8 +41,14 @@ writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o644 }); // the runner-as-nobody
 const privateTokenFile = join(dir, 'private-token');
 writeFileSync(privateTokenFile, `${TOKEN}\n`, { mode: 0o600 });
 
-const isFinished = (jobId: string) => (m: RunnerMessage): m is JobFinished => m.type === 'job.finished' && m.jobId === jobId;
-const isRejected = (jobId: string) => (m: RunnerMessage): m is JobRejected => m.type === 'job.rejected' && m.jobId === jobId;
+const isFinished =
+  (jobId: string) =>
+  (m: RunnerMessage): m is JobFinished =>
+    m.type === 'job.finished' && m.jobId === jobId;
+const isRejected =
+  (jobId: string) =>
+  (m: RunnerMessage): m is JobRejected =>
+    m.type === 'job.rejected' && m.jobId === jobId;
 
 function argvFor(args: string): string[] {
   const r = validateScanRequest({ target: '127.0.0.1', args });
@@ -63,16 +83,37 @@ function nobodyCanRun(): { node: string; entry: string } {
     chmodSync(node, 0o755);
   }
   if (!reachable(node) || spawnSync('setpriv', [...DROP, 'test', '-r', entry]).status !== 0) {
-    throw new Error(`nobody cannot execute ${node} or read ${entry}: is ${dir} or a parent directory closed to other users?`);
+    throw new Error(
+      `nobody cannot execute ${node} or read ${entry}: is ${dir} or a parent directory closed to other users?`,
+    );
   }
   return { node, entry };
 }
 
-function startRunner(cleanup: Cleanup, edge: EdgeDouble, extra: string[] = [], options: { asNobody?: boolean; entry?: string; env?: Record<string, string> } = {}): Runner {
+function startRunner(
+  cleanup: Cleanup,
+  edge: EdgeDouble,
+  extra: string[] = [],
+  options: { asNobody?: boolean; entry?: string; env?: Record<string, string> } = {},
+): Runner {
   const nobody = options.asNobody && isRoot ? nobodyCanRun() : undefined;
-  const args = [nobody?.entry ?? options.entry ?? join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8', ...extra];
+  const args = [
+    nobody?.entry ?? options.entry ?? join(ROOT, 'runner/main.ts'),
+    'run',
+    '--server',
+    edge.url,
+    '--token-file',
+    tokenFile,
+    '--network',
+    '127.0.0.0/8',
+    ...extra,
+  ];
   const [cmd, argv] = nobody ? ['setpriv', [...DROP, nobody.node, ...args]] : [process.execPath, args];
-  const child = spawn(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SCANGATE_STATS_EVERY: '1s', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -102,7 +143,9 @@ async function edgeDouble(cleanup: Cleanup, options: Parameters<typeof EdgeDoubl
 const banner = useBannerServer();
 
 describe.concurrent('scangate-runner process', () => {
-  it('exits 3 with a clear log line when its token is refused, and never logs the token', async ({ onTestFinished }) => {
+  it('exits 3 with a clear log line when its token is refused, and never logs the token', async ({
+    onTestFinished,
+  }) => {
     const edge = await edgeDouble(onTestFinished, { tokens: ['some-other-token-entirely'] });
     const runner = startRunner(onTestFinished, edge);
     expect(await runner.exit).toBe(3);
@@ -116,7 +159,12 @@ describe.concurrent('scangate-runner process', () => {
     const edge = await edgeDouble(onTestFinished);
     const runner = startRunner(onTestFinished, edge);
     await edge.waitFor((m) => m.type === 'hello');
-    edge.send({ type: 'error', code: 'revoked', message: 'This runner was revoked by an admin', recoverySuggestion: 'Ask an admin for a new runner token.' });
+    edge.send({
+      type: 'error',
+      code: 'revoked',
+      message: 'This runner was revoked by an admin',
+      recoverySuggestion: 'Ask an admin for a new runner token.',
+    });
     const started = Date.now();
     expect(await runner.exit).toBe(3);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -126,7 +174,13 @@ describe.concurrent('scangate-runner process', () => {
 
   it('exits 4 when the edge refuses its protocol version', async ({ onTestFinished }) => {
     const edge = await edgeDouble(onTestFinished, {
-      onHello: () => ({ type: 'error', code: 'unsupported_protocol', message: 'Protocol 1 is not supported', recoverySuggestion: 'Upgrade scangate-runner', supportedProtocols: [2] }),
+      onHello: () => ({
+        type: 'error',
+        code: 'unsupported_protocol',
+        message: 'Protocol 1 is not supported',
+        recoverySuggestion: 'Upgrade scangate-runner',
+        supportedProtocols: [2],
+      }),
     });
     const runner = startRunner(onTestFinished, edge);
     expect(await runner.exit).toBe(4);
@@ -134,7 +188,9 @@ describe.concurrent('scangate-runner process', () => {
     expect(edge.connections).toBe(1);
   });
 
-  it('on SIGTERM takes no new jobs, lets a running scan finish within the grace, flushes and exits 0', async ({ onTestFinished }) => {
+  it('on SIGTERM takes no new jobs, lets a running scan finish within the grace, flushes and exits 0', async ({
+    onTestFinished,
+  }) => {
     const edge = await edgeDouble(onTestFinished);
     const runner = startRunner(onTestFinished, edge, ['--grace', '30']);
     await edge.waitFor((m) => m.type === 'hello');
@@ -165,7 +221,9 @@ describe.concurrent('scangate-runner process', () => {
     expect(runner.stdout()).toMatch(/job.cancelled_at_shutdown/);
   });
 
-  it('unprivileged (as nobody): says so in hello, refuses raw scans, runs connect scans', async ({ onTestFinished }) => {
+  it('unprivileged (as nobody): says so in hello, refuses raw scans, runs connect scans', async ({
+    onTestFinished,
+  }) => {
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge, [], { asNobody: true });
     const hello = await edge.waitFor((m) => m.type === 'hello');
@@ -188,14 +246,21 @@ describe.concurrent('scangate-runner process', () => {
     edge.dispatch('job_syn', argvFor(`-sS -p ${banner.port()}`));
     const finished = await edge.waitFor(isFinished('job_syn'));
     expect(finished.exitCode).toBe(0);
-    expect(finished.report?.hosts[0]?.ports[0]).toMatchObject({ port: banner.port(), state: 'open', reason: 'syn-ack' });
+    expect(finished.report?.hosts[0]?.ports[0]).toMatchObject({
+      port: banner.port(),
+      state: 'open',
+      reason: 'syn-ack',
+    });
   });
 
   it('answers --version, --help and bad options as a CLI should', () => {
     const main = join(ROOT, 'runner/main.ts');
     expect(execFileSync(process.execPath, [main, '--version'], { encoding: 'utf8' })).toBe('scangate-runner 0.1.0\n');
     expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toContain('--network <cidr>');
-    for (const bad of [['run', '--nope'], ['run', '--server', edgeUrlPlaceholder(), '--token-file', tokenFile]]) {
+    for (const bad of [
+      ['run', '--nope'],
+      ['run', '--server', edgeUrlPlaceholder(), '--token-file', tokenFile],
+    ]) {
       try {
         execFileSync(process.execPath, [main, ...bad], { encoding: 'utf8', stdio: 'pipe' });
         throw new Error('should have failed');
@@ -208,7 +273,9 @@ describe.concurrent('scangate-runner process', () => {
     }
   });
 
-  it('run --nmap exits 1 and says what is wrong with the path: not executable, a directory, not found', async ({ onTestFinished }) => {
+  it('run --nmap exits 1 and says what is wrong with the path: not executable, a directory, not found', async ({
+    onTestFinished,
+  }) => {
     const edge = await edgeDouble(onTestFinished);
     // One after another: three runner starts at once would only load the machine.
     for (const [nmap, said] of [
@@ -229,7 +296,9 @@ describe.concurrent('scangate-runner process', () => {
     const plainPort = new URL(edge.url).port;
     const runner = startRunner(onTestFinished, edge, ['--server', `wss://127.0.0.1:${plainPort}`]);
     await waitForOutput(runner, /"event":"link.error"/);
-    expect(runner.stdout()).toContain(`"message":"127.0.0.1:${plainPort} speaks plain HTTP, not TLS, so wss:// cannot work there (EPROTO)"`);
+    expect(runner.stdout()).toContain(
+      `"message":"127.0.0.1:${plainPort} speaks plain HTTP, not TLS, so wss:// cannot work there (EPROTO)"`,
+    );
     expect(runner.stdout()).toMatch(/"hint":"Use ws:\/\/127\.0\.0\.1:\d+ if the edge runs on this host/);
   });
 
@@ -237,7 +306,20 @@ describe.concurrent('scangate-runner process', () => {
     // Async: the edge double lives in this process and must keep answering while doctor runs.
     const run = promisify(execFile);
     const doctor = (url: string) =>
-      run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', url, '--token-file', privateTokenFile, '--network', '127.0.0.0/8'], { encoding: 'utf8' });
+      run(
+        process.execPath,
+        [
+          join(ROOT, 'runner/main.ts'),
+          'doctor',
+          '--server',
+          url,
+          '--token-file',
+          privateTokenFile,
+          '--network',
+          '127.0.0.0/8',
+        ],
+        { encoding: 'utf8' },
+      );
     const edge = await edgeDouble(onTestFinished);
     const good = (await doctor(edge.url)).stdout;
     expect(good).toMatch(/^CHECK\s+STATUS\s+DETAIL/);
@@ -259,15 +341,29 @@ describe.concurrent('scangate-runner process', () => {
     expect(refused?.code).toBe(1);
     expect(refused?.stdout).toMatch(/server\s+FAIL\s+.*token refused \(HTTP 401\)/);
     // Every other row is still there.
-    for (const row of ['token', 'networks', 'nmap', 'prlimit', 'setpriv', 'privileges', 'node']) expect(refused?.stdout).toMatch(new RegExp(`^${row}\\s+(ok|warn)\\s`, 'm'));
+    for (const row of ['token', 'networks', 'nmap', 'prlimit', 'setpriv', 'privileges', 'node'])
+      expect(refused?.stdout).toMatch(new RegExp(`^${row}\\s+(ok|warn)\\s`, 'm'));
   });
 
-  it('doctor as an unprivileged user (nobody): says what that means, and names a token file it cannot read', async ({ onTestFinished }) => {
+  it('doctor as an unprivileged user (nobody): says what that means, and names a token file it cannot read', async ({
+    onTestFinished,
+  }) => {
     // As root the test drops to nobody, as the systemd unit drops to its User=; as another user it is that user.
     const edge = await edgeDouble(onTestFinished);
     const nobody = isRoot ? nobodyCanRun() : undefined;
     const doctorAs = (tokenPath: string) => {
-      const args = [nobody?.entry ?? join(ROOT, 'runner/main.ts'), 'doctor', '--server', edge.url, '--token-file', tokenPath, '--network', '127.0.0.0/8', '--env-file', '/dev/null'];
+      const args = [
+        nobody?.entry ?? join(ROOT, 'runner/main.ts'),
+        'doctor',
+        '--server',
+        edge.url,
+        '--token-file',
+        tokenPath,
+        '--network',
+        '127.0.0.0/8',
+        '--env-file',
+        '/dev/null',
+      ];
       const [cmd, argv] = nobody ? ['setpriv', [...DROP, nobody.node, ...args]] : [process.execPath, args];
       return promisify(execFile)(cmd, argv, { cwd: dir, encoding: 'utf8' }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
@@ -282,25 +378,45 @@ describe.concurrent('scangate-runner process', () => {
       // privateTokenFile is root's, mode 0600: as the service user would find a token file installed wrongly.
       const locked = await doctorAs(privateTokenFile);
       expect(locked.code).toBe(1);
-      expect(locked.stdout).toMatch(new RegExp(`^token\\s+FAIL\\s+--token-file ${privateTokenFile} is not readable by uid 65534 \\(EACCES\\)$`, 'm'));
+      expect(locked.stdout).toMatch(
+        new RegExp(
+          `^token\\s+FAIL\\s+--token-file ${privateTokenFile} is not readable by uid 65534 \\(EACCES\\)$`,
+          'm',
+        ),
+      );
       expect(locked.stdout).toMatch(/fix: Run doctor as the service user/);
       expect(locked.stdout).toMatch(/^server\s+warn\s+.*the edge answers \(HTTP 401\); no token to check$/m);
       expect(locked.stdout).toMatch(/^nmap\s+ok\s/m);
     }
   });
 
-  it("refuses a script its own nmap describes differently from the catalog, runs the rest, and doctor says so", async ({ onTestFinished }) => {
+  it('refuses a script its own nmap describes differently from the catalog, runs the rest, and doctor says so', async ({
+    onTestFinished,
+  }) => {
     // A real nmap with a data directory (NMAPDIR) whose http-title.nse claims other categories, plus a script the
     // catalog has never seen: what a modified or newer nmap install looks like to the runner.
     const datadir = join(dir, 'nmapdir');
     mkdirSync(join(datadir, 'scripts'), { recursive: true });
-    const system = join(dirname(realpathSync(execFileSync('sh', ['-c', 'command -v nmap'], { encoding: 'utf8' }).trim())), '../share/nmap/scripts');
-    for (const file of readdirSync(system)) if (file.endsWith('.nse')) symlinkSync(join(system, file), join(datadir, 'scripts', file));
+    const system = join(
+      dirname(realpathSync(execFileSync('sh', ['-c', 'command -v nmap'], { encoding: 'utf8' }).trim())),
+      '../share/nmap/scripts',
+    );
+    for (const file of readdirSync(system))
+      if (file.endsWith('.nse')) symlinkSync(join(system, file), join(datadir, 'scripts', file));
     rmSync(join(datadir, 'scripts', 'http-title.nse'));
-    writeFileSync(join(datadir, 'scripts', 'http-title.nse'), readFileSync(join(system, 'http-title.nse'), 'utf8').replace(/^categories = \{[^}]*\}/m, 'categories = {"safe"}'));
-    writeFileSync(join(datadir, 'scripts', 'unknown-extra.nse'), 'description = "x"\ncategories = {"safe"}\nportrule = function() return false end\naction = function() end\n');
+    writeFileSync(
+      join(datadir, 'scripts', 'http-title.nse'),
+      readFileSync(join(system, 'http-title.nse'), 'utf8').replace(/^categories = \{[^}]*\}/m, 'categories = {"safe"}'),
+    );
+    writeFileSync(
+      join(datadir, 'scripts', 'unknown-extra.nse'),
+      'description = "x"\ncategories = {"safe"}\nportrule = function() return false end\naction = function() end\n',
+    );
     // FAKE (named as such): a stand-in for the version script nmap 7.95 added, which every -sV runs; its body does nothing.
-    writeFileSync(join(datadir, 'scripts', 'iec61850-mms.nse'), 'description = "FAKE stand-in"\ncategories = {"discovery", "intrusive", "version"}\nportrule = function() return false end\naction = function() end\n');
+    writeFileSync(
+      join(datadir, 'scripts', 'iec61850-mms.nse'),
+      'description = "FAKE stand-in"\ncategories = {"discovery", "intrusive", "version"}\nportrule = function() return false end\naction = function() end\n',
+    );
     writeFileSync(
       join(datadir, 'scripts', 'script.db'),
       `${readFileSync(join(system, 'script.db'), 'utf8')}Entry { filename = "unknown-extra.nse", categories = { "safe", } }\nEntry { filename = "iec61850-mms.nse", categories = { "discovery", "intrusive", "version", } }\n`,
@@ -311,7 +427,9 @@ describe.concurrent('scangate-runner process', () => {
     await edge.waitFor((m) => m.type === 'hello');
     edge.dispatch('job_tagged', argvFor(`-sT -p ${banner.port()} --script http-title`));
     const rejected = await edge.waitFor(isRejected('job_tagged'));
-    expect(rejected.error.message).toMatch(/refuses script http-title: this runner's nmap tags http-title as safe, but the catalog records default, discovery, safe/);
+    expect(rejected.error.message).toMatch(
+      /refuses script http-title: this runner's nmap tags http-title as safe, but the catalog records default, discovery, safe/,
+    );
     // -sV runs every version script of this nmap, named or not: one the policy does not allow refuses the scan.
     edge.dispatch('job_version', argvFor(`-sT -sV -p ${banner.port()}`));
     const version = await edge.waitFor(isRejected('job_version'));
@@ -321,17 +439,34 @@ describe.concurrent('scangate-runner process', () => {
     expect(finished.exitCode).toBe(0);
 
     const run = promisify(execFile);
-    const report = await run(process.execPath, [join(ROOT, 'runner/main.ts'), 'doctor', '--server', edge.url, '--token-file', tokenFile, '--network', '127.0.0.0/8'], {
-      encoding: 'utf8',
-      env: { ...process.env, NMAPDIR: datadir },
-    });
-    expect(report.stdout).toMatch(/scripts\s+warn\s+nmap 7\.\d+: \d{3} scripts, 1 unknown to this runner's catalog \(unknown-extra\), 2 tagged differently \(http-title, iec61850-mms\): refused; -sV runs \d+ version scripts \(iec61850-mms not target-only/);
+    const report = await run(
+      process.execPath,
+      [
+        join(ROOT, 'runner/main.ts'),
+        'doctor',
+        '--server',
+        edge.url,
+        '--token-file',
+        tokenFile,
+        '--network',
+        '127.0.0.0/8',
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, NMAPDIR: datadir },
+      },
+    );
+    expect(report.stdout).toMatch(
+      /scripts\s+warn\s+nmap 7\.\d+: \d{3} scripts, 1 unknown to this runner's catalog \(unknown-extra\), 2 tagged differently \(http-title, iec61850-mms\): refused; -sV runs \d+ version scripts \(iec61850-mms not target-only/,
+    );
   });
 
   it('builds into one file that runs with only Node and nmap', async ({ onTestFinished }) => {
     const out = join(dir, 'scangate-runner.mjs');
     execFileSync(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), out], { cwd: ROOT, stdio: 'pipe' });
-    expect(execFileSync(process.execPath, [out, '--version'], { cwd: dir, encoding: 'utf8' })).toBe('scangate-runner 0.1.0\n');
+    expect(execFileSync(process.execPath, [out, '--version'], { cwd: dir, encoding: 'utf8' })).toBe(
+      'scangate-runner 0.1.0\n',
+    );
     const edge = await edgeDouble(onTestFinished);
     startRunner(onTestFinished, edge, [], { entry: out });
     await edge.waitFor((m) => m.type === 'hello');

@@ -16,13 +16,22 @@ function hasSystemdAnalyze(): boolean {
 }
 
 const canVerify = hasSystemdAnalyze();
-if (!canVerify) console.warn('runner-service: the systemd-analyze verify test is skipped: systemd-analyze is not installed (apt-get install systemd)');
+if (!canVerify)
+  console.warn(
+    'runner-service: the systemd-analyze verify test is skipped: systemd-analyze is not installed (apt-get install systemd)',
+  );
 
 describe('runner/scangate-runner.service', () => {
   it('is hardened and grants no capability unless the admin opts in', () => {
     for (const line of [
-      'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'Restart=on-failure', 'RestartPreventExitStatus=2 3 4',
-      'CapabilityBoundingSet=', 'AmbientCapabilities=', 'User=scangate',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'PrivateTmp=yes',
+      'Restart=on-failure',
+      'RestartPreventExitStatus=2 3 4',
+      'CapabilityBoundingSet=',
+      'AmbientCapabilities=',
+      'User=scangate',
     ]) {
       expect(UNIT.split('\n')).toContain(line);
     }
@@ -40,7 +49,10 @@ describe('runner/scangate-runner.service', () => {
       .replace(/^ExecStart=.*$/m, 'ExecStart=/bin/true');
     const path = join(dir, 'scangate-runner.service');
     writeFileSync(path, unit);
-    const output = execFileSync('systemd-analyze', ['verify', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = execFileSync('systemd-analyze', ['verify', path], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(output).toBe('');
   });
 });

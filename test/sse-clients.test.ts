@@ -12,8 +12,14 @@ describe('compareWithReplay', () => {
 
   it('counts lost, doubled, reordered and altered events', () => {
     expect(compareWithReplay([event(1), event(2), event(4)], replay)).toMatchObject({ lost: 1 });
-    expect(compareWithReplay([event(1), event(2), event(2), event(3), event(4)], replay)).toMatchObject({ duplicated: 1, outOfOrder: 1 });
-    expect(compareWithReplay([event(2), event(1), event(3), event(4)], replay)).toMatchObject({ outOfOrder: 1, lost: 0 });
+    expect(compareWithReplay([event(1), event(2), event(2), event(3), event(4)], replay)).toMatchObject({
+      duplicated: 1,
+      outOfOrder: 1,
+    });
+    expect(compareWithReplay([event(2), event(1), event(3), event(4)], replay)).toMatchObject({
+      outOfOrder: 1,
+      lost: 0,
+    });
     expect(compareWithReplay([event(1), event(2, 'forged'), event(3), event(4)], replay)).toMatchObject({ altered: 1 });
   });
 });

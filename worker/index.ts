@@ -21,7 +21,8 @@ app.use(requestId());
 app.use(async function secureUnlessUpgrade(c, next) {
   if (c.req.path === '/v1/runners/connect') return next();
   // The dashboard posts forms to itself: under no-referrer, Chrome would send `Origin: null` with them.
-  if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/')) return secureHeaders({ referrerPolicy: 'same-origin' })(c, next);
+  if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/'))
+    return secureHeaders({ referrerPolicy: 'same-origin' })(c, next);
   return secureHeaders()(c, next);
 });
 
@@ -36,9 +37,14 @@ app.use(
     maxSize: MAX_BODY_BYTES,
     onError() {
       throw new ScangateError(
-        scanError('payload_too_large', `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB`, 'Send a smaller body: split targets over several scans, or send fewer MCP calls per batch.', {
-          details: { maxBytes: MAX_BODY_BYTES },
-        }),
+        scanError(
+          'payload_too_large',
+          `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB`,
+          'Send a smaller body: split targets over several scans, or send fewer MCP calls per batch.',
+          {
+            details: { maxBytes: MAX_BODY_BYTES },
+          },
+        ),
       );
     },
   }),
@@ -55,19 +61,38 @@ app.notFound(() => {
 });
 
 /** The one error handler: every error is `{ error: { type, message, recoverySuggestion, details? } }`. */
-const TYPE_BY_STATUS: Record<number, ErrorType> = { 400: 'validation_error', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited' };
+const TYPE_BY_STATUS: Record<number, ErrorType> = {
+  400: 'validation_error',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+};
 
 function toScanError(err: Error): ScanError | undefined {
   if (err instanceof ScangateError) return err.toJSON();
   // Hono's own (e.g. its validator on a body that is not JSON).
   const type = err instanceof HTTPException ? TYPE_BY_STATUS[err.status] : undefined;
-  if (type) return scanError(type, err.message || 'Bad request', type === 'validation_error' ? 'Send a well-formed JSON body.' : 'See the README for the API.');
+  if (type)
+    return scanError(
+      type,
+      err.message || 'Bad request',
+      type === 'validation_error' ? 'Send a well-formed JSON body.' : 'See the README for the API.',
+    );
   return undefined;
 }
 
 app.onError((err, c) => {
   const known = toScanError(err);
-  const error = known ?? scanError('execution_error', `Internal error (request ${c.get('requestId')})`, 'Retry; if it persists, report the request id.');
+  const error =
+    known ??
+    scanError(
+      'execution_error',
+      `Internal error (request ${c.get('requestId')})`,
+      'Retry; if it persists, report the request id.',
+    );
   if (!known) console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err?.stack ?? err) }));
   if (error.retryAfterSec !== undefined) c.header('Retry-After', String(error.retryAfterSec));
   if (error.type === 'unauthorized') c.header('WWW-Authenticate', 'Bearer realm="scangate"');

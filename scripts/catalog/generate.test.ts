@@ -33,8 +33,11 @@ describe('the catalog generator reads nmap as nmap does', () => {
     expect(facts.raw).toBe(true);
   });
 
-  it('reproduces the committed facts from this machine\'s nmap (where its release is covered)', () => {
-    const scripts = factsFile.scripts as Record<string, { rules: string[]; args: string[]; libs: string[]; raw: boolean }>;
+  it("reproduces the committed facts from this machine's nmap (where its release is covered)", () => {
+    const scripts = factsFile.scripts as Record<
+      string,
+      { rules: string[]; args: string[]; libs: string[]; raw: boolean }
+    >;
     let compared = 0;
     for (const name of ['http-title', 'ms-sql-info', 'banner', 'http-robots.txt', 'smb-psexec']) {
       let source: string;

@@ -130,7 +130,9 @@ export function buildFacts(releases: Release[]): Record<string, ScriptFacts> {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { git: { type: 'string' }, datadir: { type: 'string' }, version: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { git: { type: 'string' }, datadir: { type: 'string' }, version: { type: 'string' } },
+  });
   const releases = values.git ? releasesFromGit(values.git) : [];
   if (values.datadir) {
     if (!values.version) throw new Error('--datadir needs --version (nmap --version of that install)');
@@ -144,7 +146,10 @@ function main(): void {
   const facts = buildFacts(releases);
   const lines = Object.entries(facts).map(([name, f]) => ` ${JSON.stringify(name)}: ${JSON.stringify(f)}`);
   const covered = { releases: releases.map((r) => r.version), scripts: facts };
-  writeFileSync(join(HERE, 'nmap-facts.json'), `{"releases": ${JSON.stringify(covered.releases)}, "scripts": {\n${lines.join(',\n')}\n}}\n`);
+  writeFileSync(
+    join(HERE, 'nmap-facts.json'),
+    `{"releases": ${JSON.stringify(covered.releases)}, "scripts": {\n${lines.join(',\n')}\n}}\n`,
+  );
 
   const reviewUrl = join(HERE, 'review.json');
   const review = JSON.parse(readFileSync(reviewUrl, 'utf8')) as Record<string, unknown>;
@@ -156,7 +161,9 @@ function main(): void {
   }
   const sorted = Object.fromEntries(Object.entries(review).sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(reviewUrl, `${JSON.stringify(sorted, null, 1)}\n`);
-  console.log(`${Object.keys(facts).length} scripts from nmap ${releases.map((r) => r.version).join(', ')}; ${added} new to review`);
+  console.log(
+    `${Object.keys(facts).length} scripts from nmap ${releases.map((r) => r.version).join(', ')}; ${added} new to review`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -35,10 +35,14 @@ describe('scangate CLI', () => {
       const out = await cli(args);
       expect(out.code).toBe(0);
       expect(out.stdout).toMatch(/^usage: scangate <command>/);
-      for (const command of ['scan', 'get', 'list', 'cancel', 'runners', 'breakers', 'tokens create']) expect(out.stdout).toContain(`\n  ${command}`);
+      for (const command of ['scan', 'get', 'list', 'cancel', 'runners', 'breakers', 'tokens create'])
+        expect(out.stdout).toContain(`\n  ${command}`);
       expect(out.stdout).toContain('SCANGATE_HOME');
     }
-    for (const args of [['help', 'scan'], ['scan', '--help']]) {
+    for (const args of [
+      ['help', 'scan'],
+      ['scan', '--help'],
+    ]) {
       const out = await cli(args);
       expect(out.code).toBe(0);
       expect(out.stdout).toMatch(/^usage: scangate scan <target…>/);
@@ -53,10 +57,15 @@ describe('scangate CLI', () => {
   });
 
   it('nmap options typed loose point to --args with the command meant, not to `--`', async () => {
-    for (const args of [['scan', '127.0.0.5', '-p', '80'], ['scan', '127.0.0.5', '--', '-p', '80']]) {
+    for (const args of [
+      ['scan', '127.0.0.5', '-p', '80'],
+      ['scan', '127.0.0.5', '--', '-p', '80'],
+    ]) {
       const out = await cli(args);
       expect(out.code).toBe(2);
-      expect(out.stderr.trim()).toBe('scangate: nmap options go in one quoted --args value: scangate scan 127.0.0.5 --args "-p 80"');
+      expect(out.stderr.trim()).toBe(
+        'scangate: nmap options go in one quoted --args value: scangate scan 127.0.0.5 --args "-p 80"',
+      );
     }
     const mixed = await cli(['scan', '127.0.0.5', '--template', 'quick', '-sV', '-p', '22,80', '--json']);
     expect(mixed.stderr).toContain('scangate scan 127.0.0.5 --template quick --json --args "-sV -p 22,80"');
@@ -67,10 +76,14 @@ describe('scangate CLI', () => {
   it('words the edge’s errors for the CLI: commands to type, not HTTP routes or MCP tool names', async () => {
     const missing = await cli(['get', 'scan_doesnotexist1']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/error \(not_found\): No scan scan_doesnotexist1\n {2}what to do: run `scangate list`/);
+    expect(missing.stderr).toMatch(
+      /error \(not_found\): No scan scan_doesnotexist1\n {2}what to do: run `scangate list`/,
+    );
 
     const unknownOption = await cli(['scan', '127.0.0.1', '--args', '--frobnicate']);
-    expect(unknownOption.stderr).toMatch(/error \(validation_error\): Unknown or unsupported option "?--frobnicate"?\n/);
+    expect(unknownOption.stderr).toMatch(
+      /error \(validation_error\): Unknown or unsupported option "?--frobnicate"?\n/,
+    );
     expect(unknownOption.stderr).toContain('`scangate help scan`');
 
     const intrusive = await cli(['scan', '127.0.0.1', '--args', '-sT -p 22 --script vuln']);
@@ -99,7 +112,10 @@ describe('scangate CLI', () => {
   });
 
   it('get on a running scan shows its progress; cancel stops it', async () => {
-    const started = await stack.api(scanToken, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 1-3000 --scan-delay 20ms' });
+    const started = await stack.api(scanToken, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: '-sT -p 1-3000 --scan-delay 20ms',
+    });
     const id = started.body.scan.id as string;
     await stack.waitForScan(scanToken, id, (scan) => scan.status === 'running' && scan.progress !== null, 60_000);
     const running = await cli(['get', id]);

@@ -14,7 +14,9 @@ interface CommandHelp {
   more?: string;
 }
 
-const TEMPLATE_LINES = TEMPLATE_NAMES.map((name) => `  ${name.padEnd(10)} ${TEMPLATE_DESCRIPTIONS[name]}  (${TEMPLATES[name]})`).join('\n');
+const TEMPLATE_LINES = TEMPLATE_NAMES.map(
+  (name) => `  ${name.padEnd(10)} ${TEMPLATE_DESCRIPTIONS[name]}  (${TEMPLATES[name]})`,
+).join('\n');
 
 export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
   scan: {
@@ -31,7 +33,7 @@ ${TEMPLATE_LINES}`,
   get: {
     synopsis: 'get <scan-id> [--output] [--json]',
     summary: 'a scan: its progress while it runs, then its report',
-    more: '--output adds nmap\'s raw output; --json prints the scan as the API returns it.',
+    more: "--output adds nmap's raw output; --json prints the scan as the API returns it.",
   },
   list: {
     synopsis: 'list [--status s] [--limit n] [--json]',
@@ -56,7 +58,11 @@ export const CONNECTION_HELP = `connection: --url <edge URL> and --token <bearer
 /** The overview: every command in a line. */
 export function usage(): string {
   const column = 40;
-  const lines = Object.values(COMMANDS).map((c) => (c.synopsis.length > column ? `  ${c.synopsis}\n  ${' '.repeat(column + 2)}${c.summary}` : `  ${c.synopsis.padEnd(column)}  ${c.summary}`));
+  const lines = Object.values(COMMANDS).map((c) =>
+    c.synopsis.length > column
+      ? `  ${c.synopsis}\n  ${' '.repeat(column + 2)}${c.summary}`
+      : `  ${c.synopsis.padEnd(column)}  ${c.summary}`,
+  );
   return `usage: scangate <command> [options]
 
 ${lines.join('\n')}
@@ -69,5 +75,12 @@ templates: ${TEMPLATE_NAMES.join(', ')} (scangate help scan)`;
 export function commandHelp(command: string): string | undefined {
   const help = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!help) return undefined;
-  return [`usage: scangate ${help.synopsis}`, '', help.summary, ...(help.more ? ['', help.more] : []), '', CONNECTION_HELP].join('\n');
+  return [
+    `usage: scangate ${help.synopsis}`,
+    '',
+    help.summary,
+    ...(help.more ? ['', help.more] : []),
+    '',
+    CONNECTION_HELP,
+  ].join('\n');
 }

@@ -19,7 +19,11 @@ export function safeText(text: string, keepLines = false): string {
 export function table(header: string[], rows: string[][]): string {
   const cells = [header, ...rows].map((row) => row.map((cell) => safeText(cell)));
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
@@ -47,7 +51,12 @@ export interface ScanView {
   progress?: { percent: number; phase?: string; etaSec?: number } | null;
 }
 
-export function formatError(error: { type: string; message: string; recoverySuggestion?: string; retryAfterSec?: number }): string {
+export function formatError(error: {
+  type: string;
+  message: string;
+  recoverySuggestion?: string;
+  retryAfterSec?: number;
+}): string {
   const lines = [`error (${error.type}): ${safeText(error.message)}`];
   if (error.recoverySuggestion) lines.push(`  what to do: ${safeText(error.recoverySuggestion)}`);
   if (error.retryAfterSec !== undefined) lines.push(`  retry after: ${error.retryAfterSec} s`);
@@ -81,7 +90,13 @@ export function formatScan(scan: ScanView, options: { warnings?: boolean } = {})
     out.push(`  ${report.stats.hostsUp} of ${report.stats.hostsTotal} host(s) up`);
     const hosts = report.hosts.filter((h) => h.status === 'up');
     if (hosts.length) {
-      out.push('', table(['HOST', 'NAME', 'STATUS'], hosts.map((h) => [h.addresses[0]?.addr ?? '?', h.hostnames[0]?.name ?? '', h.status])));
+      out.push(
+        '',
+        table(
+          ['HOST', 'NAME', 'STATUS'],
+          hosts.map((h) => [h.addresses[0]?.addr ?? '?', h.hostnames[0]?.name ?? '', h.status]),
+        ),
+      );
     }
     const ports = openPorts(report);
     out.push('');
@@ -89,7 +104,15 @@ export function formatScan(scan: ScanView, options: { warnings?: boolean } = {})
       ports.length
         ? table(
             ['HOST', 'PORT', 'STATE', 'SERVICE', 'VERSION'],
-            ports.map(({ host, port }) => [host, `${port.port}/${port.protocol}`, port.state, port.service?.name ?? '', [port.service?.product, port.service?.version, port.service?.extraInfo && `(${port.service.extraInfo})`].filter(Boolean).join(' ')]),
+            ports.map(({ host, port }) => [
+              host,
+              `${port.port}/${port.protocol}`,
+              port.state,
+              port.service?.name ?? '',
+              [port.service?.product, port.service?.version, port.service?.extraInfo && `(${port.service.extraInfo})`]
+                .filter(Boolean)
+                .join(' '),
+            ]),
           )
         : 'no open ports found',
     );

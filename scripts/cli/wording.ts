@@ -74,7 +74,10 @@ export function forCli(error: EdgeError, command: string): EdgeError {
  * and the CLI's own option names, returns the command the user meant (`--args "-p 80"`), or undefined when every
  * dash-argument is the CLI's own. Targets are the bare words before the first nmap option.
  */
-export function looseNmapOptions(args: string[], own: ReadonlySet<string>): { nmapArgs: string; suggestion: string } | undefined {
+export function looseNmapOptions(
+  args: string[],
+  own: ReadonlySet<string>,
+): { nmapArgs: string; suggestion: string } | undefined {
   const isOwn = (arg: string) => own.has(arg.replace(/=.*$/, ''));
   const takesValue = (arg: string) => !arg.includes('=') && !['--json', '--output', '--help', '-h'].includes(arg);
   const targets: string[] = [];
@@ -95,6 +98,8 @@ export function looseNmapOptions(args: string[], own: ReadonlySet<string>): { nm
   if (nmap.length === 0) return undefined;
   const nmapArgs = nmap.join(' ');
   const quoted = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `"${text.replace(/(["\\$`])/g, '\\$1')}"`);
-  const suggestion = ['scangate scan', ...targets.map(quoted), ...kept.map(quoted), '--args', quoted(nmapArgs)].join(' ');
+  const suggestion = ['scangate scan', ...targets.map(quoted), ...kept.map(quoted), '--args', quoted(nmapArgs)].join(
+    ' ',
+  );
   return { nmapArgs, suggestion };
 }

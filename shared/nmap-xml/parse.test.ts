@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openPorts, parseNmapXml, ReportSchema } from './index.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/nmap/${name}`, import.meta.url).pathname, 'utf8');
+const fixture = (name: string) =>
+  readFileSync(new URL(`../../test/fixtures/nmap/${name}`, import.meta.url).pathname, 'utf8');
 
 describe('parseNmapXml on real nmap output', () => {
   const parsed = parseNmapXml(fixture('http-sv-scripts.xml'));
@@ -21,9 +22,19 @@ describe('parseNmapXml on real nmap output', () => {
     const [host] = report.hosts;
     expect(host?.addresses).toEqual([{ addr: '127.0.0.1', type: 'ipv4', vendor: null }]);
     expect(host?.hostnames).toEqual([{ name: 'localhost', type: 'PTR' }]);
-    expect(host?.ports.map((p) => `${p.port}/${p.protocol} ${p.state}`)).toEqual(['22/tcp closed', '18080/tcp open', '18081/tcp closed']);
+    expect(host?.ports.map((p) => `${p.port}/${p.protocol} ${p.state}`)).toEqual([
+      '22/tcp closed',
+      '18080/tcp open',
+      '18081/tcp closed',
+    ]);
     const http = host?.ports[1];
-    expect(http?.service).toMatchObject({ name: 'http', product: 'SimpleHTTPServer', version: '0.6', extraInfo: 'Python 3.11.7', confidence: 10 });
+    expect(http?.service).toMatchObject({
+      name: 'http',
+      product: 'SimpleHTTPServer',
+      version: '0.6',
+      extraInfo: 'Python 3.11.7',
+      confidence: 10,
+    });
     expect(http?.cpe).toEqual(['cpe:/a:python:simplehttpserver:0.6']);
     expect(http?.scripts).toEqual([
       { id: 'http-server-header', output: 'SimpleHTTP/0.6 Python/3.11.7' },
@@ -52,7 +63,13 @@ describe('parseNmapXml on hostile or broken input', () => {
     expect(up?.hostScripts).toEqual([{ id: 'smb-os-discovery', output: 'host text' }]);
     expect(up?.os).toEqual([{ name: 'Linux 5.X', accuracy: 100 }]);
     // An unfinished run (no <runstats>): counts come from the hosts, no end time, no exit status.
-    expect(parsed.report.stats).toMatchObject({ hostsUp: 1, hostsDown: 1, hostsTotal: 2, exit: null, elapsedSec: null });
+    expect(parsed.report.stats).toMatchObject({
+      hostsUp: 1,
+      hostsDown: 1,
+      hostsTotal: 2,
+      exit: null,
+      elapsedSec: null,
+    });
     expect(parsed.report.scanner.endedAt).toBeNull();
     expect(ReportSchema.safeParse(parsed.report).success).toBe(true);
   });

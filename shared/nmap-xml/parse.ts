@@ -6,7 +6,18 @@ import type { Host, Port, Report, ScriptResult, Service } from './report.ts';
  * network; it is kept as text, cut to the report's bounds, and never interpreted.
  */
 
-const ARRAYS = new Set(['host', 'address', 'hostname', 'port', 'script', 'cpe', 'extraports', 'osmatch', 'elem', 'table']);
+const ARRAYS = new Set([
+  'host',
+  'address',
+  'hostname',
+  'port',
+  'script',
+  'cpe',
+  'extraports',
+  'osmatch',
+  'elem',
+  'table',
+]);
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -101,12 +112,18 @@ function host(node: Node): Host {
   const os = (node.os ?? {}) as Node;
   const hostscript = (node.hostscript ?? {}) as Node;
   return {
-    status: (typeof status.state === 'string' && STATUSES.has(status.state) ? status.state : 'unknown') as Host['status'],
+    status: (typeof status.state === 'string' && STATUSES.has(status.state)
+      ? status.state
+      : 'unknown') as Host['status'],
     reason: str(status.reason, 64),
     addresses: list(node.address)
       .filter((a) => typeof a.addrtype === 'string' && ADDRESS_TYPES.has(a.addrtype))
       .slice(0, 8)
-      .map((a) => ({ addr: str(a.addr, 64) ?? '', type: a.addrtype as 'ipv4' | 'ipv6' | 'mac', vendor: str(a.vendor, 128) })),
+      .map((a) => ({
+        addr: str(a.addr, 64) ?? '',
+        type: a.addrtype as 'ipv4' | 'ipv6' | 'mac',
+        vendor: str(a.vendor, 128),
+      })),
     hostnames: list(((node.hostnames ?? {}) as Node).hostname)
       .slice(0, 16)
       .map((h) => ({ name: str(h.name, 253) ?? '', type: str(h.type, 16) })),
@@ -168,6 +185,8 @@ export function parseNmapXml(xml: string): ParseResult {
 /** Open ports of a report, for summaries. */
 export function openPorts(report: Report): Array<{ host: string; port: Port }> {
   return report.hosts.flatMap((h) =>
-    h.ports.filter((p) => p.state === 'open').map((p) => ({ host: h.addresses[0]?.addr ?? h.hostnames[0]?.name ?? '?', port: p })),
+    h.ports
+      .filter((p) => p.state === 'open')
+      .map((p) => ({ host: h.addresses[0]?.addr ?? h.hostnames[0]?.name ?? '?', port: p })),
   );
 }

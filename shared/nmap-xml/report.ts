@@ -35,7 +35,9 @@ export const PortSchema = z.strictObject({
 export const HostSchema = z.strictObject({
   status: z.enum(['up', 'down', 'unknown', 'skipped']),
   reason: text(64).nullable(),
-  addresses: z.array(z.strictObject({ addr: text(64), type: z.enum(['ipv4', 'ipv6', 'mac']), vendor: text(128).nullable() })).max(8),
+  addresses: z
+    .array(z.strictObject({ addr: text(64), type: z.enum(['ipv4', 'ipv6', 'mac']), vendor: text(128).nullable() }))
+    .max(8),
   hostnames: z.array(z.strictObject({ name: text(253), type: text(16).nullable() })).max(16),
   ports: z.array(PortSchema).max(65536 * 2),
   /** Ports not listed one by one (nmap's <extraports>), by state. */

@@ -32,7 +32,13 @@ describe('canonical argv', () => {
 
   it('leaves out each default the user chose', () => {
     expect(optionsOf('-T2 --max-parallelism 4 -PS22,80 -p 22')).toEqual([
-      '-p', '22', '-PS22,80', '-n', '-T2', '--max-parallelism', '4',
+      '-p',
+      '22',
+      '-PS22,80',
+      '-n',
+      '-T2',
+      '--max-parallelism',
+      '4',
     ]);
     expect(optionsOf('-sn')).toEqual(['-sn', '-n', '-T4', '--max-parallelism', '10']);
     expect(optionsOf('-F')).toEqual(['-F', '-Pn', '-n', '-T4', '--max-parallelism', '10']);
@@ -57,7 +63,9 @@ describe('canonical argv', () => {
   });
 
   it('splits strings as a shell would without running one', () => {
-    expect(optionsOf(`--script 'http-title,ssl-cert' -p "22"`)).toEqual(optionsOf('--script http-title,ssl-cert -p 22'));
+    expect(optionsOf(`--script 'http-title,ssl-cert' -p "22"`)).toEqual(
+      optionsOf('--script http-title,ssl-cert -p 22'),
+    );
     expect(errorOf(`--script 'http-title`).message).toMatch(/could not be split/);
     expect(errorOf('-p 22\\').message).toMatch(/could not be split/);
   });
@@ -114,19 +122,54 @@ describe('templates', () => {
 
 describe('value rules', () => {
   it.each([
-    ['-p 1', true], ['-p 65535', true], ['-p 1-65535', true], ['-p 22,80,443,8000-8100', true],
-    ['-p 0', false], ['-p 65536', false], ['-p 10-5', false], ['-p T:80', false], ['-p http', false],
-    ['-p 80,', false], ['-p ,80', false], ['-p 080', false], ['-p 1--2', false], ['-p -80', false],
-    ['--top-ports 1', true], ['--top-ports 65535', true], ['--top-ports 65536', false], ['--top-ports +5', false],
-    ['--version-intensity 0', true], ['--version-intensity 9', true], ['--version-intensity 1e1', false],
-    ['--max-retries 0', true], ['--max-retries 10', true], ['--max-retries 11', false],
-    ['--min-rate 1', true], ['--max-rate 100000', true], ['--max-rate 100001', false], ['--min-rate 0', false],
-    ['--min-rate 1.5', false], ['--max-parallelism 256', true], ['--max-parallelism 257', false],
-    ['--host-timeout 1s', true], ['--host-timeout 999ms', false], ['--host-timeout 30', false],
-    ['--host-timeout 5m', true], ['--host-timeout 2h', true], ['--host-timeout 5x', false],
-    ['--scan-delay 60s', true], ['--scan-delay 61s', false], ['--scan-delay 1m', true], ['--scan-delay 500ms', true],
-    ['--max-scan-delay 2m', false], ['--max-scan-delay 0ms', true],
-    ['-T0', true], ['-T5', true], ['-T6', false], ['-T', false], ['-T 4', false],
+    ['-p 1', true],
+    ['-p 65535', true],
+    ['-p 1-65535', true],
+    ['-p 22,80,443,8000-8100', true],
+    ['-p 0', false],
+    ['-p 65536', false],
+    ['-p 10-5', false],
+    ['-p T:80', false],
+    ['-p http', false],
+    ['-p 80,', false],
+    ['-p ,80', false],
+    ['-p 080', false],
+    ['-p 1--2', false],
+    ['-p -80', false],
+    ['--top-ports 1', true],
+    ['--top-ports 65535', true],
+    ['--top-ports 65536', false],
+    ['--top-ports +5', false],
+    ['--version-intensity 0', true],
+    ['--version-intensity 9', true],
+    ['--version-intensity 1e1', false],
+    ['--max-retries 0', true],
+    ['--max-retries 10', true],
+    ['--max-retries 11', false],
+    ['--min-rate 1', true],
+    ['--max-rate 100000', true],
+    ['--max-rate 100001', false],
+    ['--min-rate 0', false],
+    ['--min-rate 1.5', false],
+    ['--max-parallelism 256', true],
+    ['--max-parallelism 257', false],
+    ['--host-timeout 1s', true],
+    ['--host-timeout 999ms', false],
+    ['--host-timeout 30', false],
+    ['--host-timeout 5m', true],
+    ['--host-timeout 2h', true],
+    ['--host-timeout 5x', false],
+    ['--scan-delay 60s', true],
+    ['--scan-delay 61s', false],
+    ['--scan-delay 1m', true],
+    ['--scan-delay 500ms', true],
+    ['--max-scan-delay 2m', false],
+    ['--max-scan-delay 0ms', true],
+    ['-T0', true],
+    ['-T5', true],
+    ['-T6', false],
+    ['-T', false],
+    ['-T 4', false],
   ])('%s → %s', (args, accepted) => {
     expect(validateScanRequest({ target: '10.0.0.5', args }).ok).toBe(accepted);
   });
@@ -179,9 +222,33 @@ describe('grammar: exact spellings only', () => {
   });
 
   it.each([
-    '-iL', '-iR', '-oN', '-oX', '-oG', '-oA', '-oS', '-oM', '--resume', '--datadir', '--servicedb', '--versiondb',
-    '--stylesheet', '--excludefile', '--script-args-file', '-e', '-S', '--privileged', '--send-eth', '--proxies',
-    '-sI', '--stats-every', '--dns-servers', '-d', '--packet-trace', '--unprivileged', '-b',
+    '-iL',
+    '-iR',
+    '-oN',
+    '-oX',
+    '-oG',
+    '-oA',
+    '-oS',
+    '-oM',
+    '--resume',
+    '--datadir',
+    '--servicedb',
+    '--versiondb',
+    '--stylesheet',
+    '--excludefile',
+    '--script-args-file',
+    '-e',
+    '-S',
+    '--privileged',
+    '--send-eth',
+    '--proxies',
+    '-sI',
+    '--stats-every',
+    '--dns-servers',
+    '-d',
+    '--packet-trace',
+    '--unprivileged',
+    '-b',
   ])('%s is always refused, even under the most open policy', (option) => {
     const open = policy({ allowIntrusive: true, allowEvasion: true });
     for (const args of [[option], [option, 'x'], [`${option}=x`], [`${option}x`]]) {
@@ -247,13 +314,25 @@ describe('gates', () => {
     // The runner sees the canonical argv of -A: allowed only with the intrusive policy on its side too.
     const canonicalA = validateScanRequest({ target: '10.0.0.5', args: '-A' }, intrusive);
     const canonicalSpelled = validateScanRequest({ target: '10.0.0.5', args: '-sC --traceroute -O -sV' }, intrusive);
-    expect(canonicalA.ok && canonicalSpelled.ok && canonicalA.argv).toEqual(canonicalSpelled.ok && canonicalSpelled.argv);
+    expect(canonicalA.ok && canonicalSpelled.ok && canonicalA.argv).toEqual(
+      canonicalSpelled.ok && canonicalSpelled.argv,
+    );
     expect(canonicalA.ok && revalidateArgv(canonicalA.argv, intrusive).ok).toBe(true);
     expect(canonicalA.ok && revalidateArgv(canonicalA.argv).ok).toBe(false);
   });
 
   it('gates every evasion option behind allowEvasion', () => {
-    for (const args of ['-f', '--mtu 16', '-D 10.0.0.9', '-g 53', '--source-port 53', '--data-length 10', '--ttl 64', '--spoof-mac 0', '--badsum']) {
+    for (const args of [
+      '-f',
+      '--mtu 16',
+      '-D 10.0.0.9',
+      '-g 53',
+      '--source-port 53',
+      '--data-length 10',
+      '--ttl 64',
+      '--spoof-mac 0',
+      '--badsum',
+    ]) {
       expect(errorOf(args).message, args).toMatch(/evasion is disabled by policy/);
       const ok = validateScanRequest({ target: '10.0.0.5', args }, evasion);
       expect(ok.ok && ok.needsPrivilege, args).toBe(true);

@@ -52,14 +52,19 @@ export function tokenize(args: unknown): { ok: true; tokens: string[] } | Failur
   if (args === undefined || args === null) return { ok: true, tokens: [] };
   if (typeof args === 'string') {
     if (args.length > MAX_ARGS_LENGTH) {
-      return invalid(`args is ${args.length} characters long; at most ${MAX_ARGS_LENGTH} are accepted`, 'Send fewer options.');
+      return invalid(
+        `args is ${args.length} characters long; at most ${MAX_ARGS_LENGTH} are accepted`,
+        'Send fewer options.',
+      );
     }
     const at = printableProblem(args);
     if (at >= 0) {
       const odd = firstOddCharacter(args)!;
       return invalid(
         `args has ${describeCharacter(odd)} at position ${at}`,
-        odd.ascii !== undefined ? `Type it as plain ASCII "${odd.ascii}".` : 'Use printable ASCII only; separate options with spaces.',
+        odd.ascii !== undefined
+          ? `Type it as plain ASCII "${odd.ascii}".`
+          : 'Use printable ASCII only; separate options with spaces.',
         { position: at, character: odd.code },
       );
     }
@@ -78,10 +83,14 @@ export function tokenize(args: unknown): { ok: true; tokens: string[] } | Failur
   } else if (Array.isArray(args)) {
     tokens = args as string[];
     for (const token of tokens) {
-      if (typeof token !== 'string') return invalid('args array holds a value that is not a string', 'Send every argument as a string.');
+      if (typeof token !== 'string')
+        return invalid('args array holds a value that is not a string', 'Send every argument as a string.');
     }
   } else {
-    return invalid('args must be a string or an array of strings', 'Send args like "-sV -p 80,443" or ["-sV", "-p", "80,443"].');
+    return invalid(
+      'args must be a string or an array of strings',
+      'Send args like "-sV -p 80,443" or ["-sV", "-p", "80,443"].',
+    );
   }
   if (tokens.length > MAX_TOKENS) {
     return invalid(`${tokens.length} argument tokens; at most ${MAX_TOKENS} are accepted`, 'Send fewer options.');
@@ -93,7 +102,10 @@ export function tokenize(args: unknown): { ok: true; tokens: string[] } | Failur
     const isScriptList = tokens[i - 1] === '--script' || token.startsWith('--script=');
     const limit = isScriptList ? MAX_SCRIPT_VALUE : MAX_TOKEN_BYTES;
     if (token.length > limit) {
-      return invalid(`Argument ${shown(token)} is longer than ${limit} bytes`, 'Shorten it, e.g. merge ports into ranges.');
+      return invalid(
+        `Argument ${shown(token)} is longer than ${limit} bytes`,
+        'Shorten it, e.g. merge ports into ranges.',
+      );
     }
     const at = printableProblem(token);
     if (at >= 0) {
@@ -156,8 +168,10 @@ const FORBIDDEN_LONG = [...FORBIDDEN.keys()].filter((k) => k.startsWith('--'));
  * glued on (`-iL/x`), or an abbreviation (`--resum`). Returns the option and how it was spelled.
  */
 function forbiddenSpelling(name: string): { option: string; how: string } | undefined {
-  if (name.startsWith('--') && FORBIDDEN.has(name.slice(1))) return { option: name.slice(1), how: `${name} is ${name.slice(1)} with one dash too many` };
-  if (!name.startsWith('--') && name.length > 2 && FORBIDDEN.has(`-${name}`)) return { option: `-${name}`, how: `${name} is -${name} written with one dash` };
+  if (name.startsWith('--') && FORBIDDEN.has(name.slice(1)))
+    return { option: name.slice(1), how: `${name} is ${name.slice(1)} with one dash too many` };
+  if (!name.startsWith('--') && name.length > 2 && FORBIDDEN.has(`-${name}`))
+    return { option: `-${name}`, how: `${name} is -${name} written with one dash` };
   if (!name.startsWith('--')) {
     const short = FORBIDDEN_SHORT.find((k) => name.startsWith(k));
     if (short) return { option: short, how: `${name} is ${short} with a value glued on` };
@@ -189,13 +203,19 @@ function unknownOption(token: string, tokens: readonly string[], at: number): Fa
   const replace = (...replacement: string[]) => replaced(tokens, at, ...replacement);
   const reason = FORBIDDEN.get(name);
   if (reason !== undefined) {
-    return invalid(`${name} is not allowed: it ${reason}`, 'Remove it; scangate never passes it to nmap.', { option: name });
+    return invalid(`${name} is not allowed: it ${reason}`, 'Remove it; scangate never passes it to nmap.', {
+      option: name,
+    });
   }
   const disguised = forbiddenSpelling(name);
   if (disguised) {
-    return invalid(`${disguised.how}; ${disguised.option} is not allowed: it ${FORBIDDEN.get(disguised.option)}`, 'Remove it; scangate never passes it to nmap.', {
-      option: disguised.option,
-    });
+    return invalid(
+      `${disguised.how}; ${disguised.option} is not allowed: it ${FORBIDDEN.get(disguised.option)}`,
+      'Remove it; scangate never passes it to nmap.',
+      {
+        option: disguised.option,
+      },
+    );
   }
   if (isOutputOption(name) || isOutputOption(name.replace(/^--/, '-'))) {
     return invalid(
@@ -216,29 +236,46 @@ function unknownOption(token: string, tokens: readonly string[], at: number): Fa
   }
   if (name.startsWith('--') && OPTIONS_BY_SPELLING.has(name.slice(1))) {
     const short = name.slice(1);
-    return fixed(invalid(`${name} has one dash too many`, `Write ${short}.`, { option: name }), replace(token.replace(name, short)));
+    return fixed(
+      invalid(`${name} has one dash too many`, `Write ${short}.`, { option: name }),
+      replace(token.replace(name, short)),
+    );
   }
   if (name.startsWith('--')) {
     const candidates = OPTIONS.map((s) => s.name)
       .filter((n) => n.startsWith(name) && n.length > name.length)
       .sort((a, b) => a.length - b.length);
     if (candidates.length > 0) {
-      const failure = invalid(`${name} is an abbreviation; options must be spelled in full`, `Write ${candidates.slice(0, 3).join(' or ')}.`, {
-        option: name,
-      });
+      const failure = invalid(
+        `${name} is an abbreviation; options must be spelled in full`,
+        `Write ${candidates.slice(0, 3).join(' or ')}.`,
+        {
+          option: name,
+        },
+      );
       return candidates.length === 1 ? fixed(failure, replace(token.replace(name, candidates[0]!))) : failure;
     }
   } else if (name.length > 2 && /^-[A-Za-z]+$/.test(name)) {
     const letters = [...name.slice(1)].map((l) => `-${l}`);
     if (letters.every((l) => OPTIONS_BY_SPELLING.has(l) || FORBIDDEN.has(l))) {
-      const failure = invalid(`${name} combines several short options in one token`, `Write them apart: ${letters.join(' ')}.`, { option: name });
+      const failure = invalid(
+        `${name} combines several short options in one token`,
+        `Write them apart: ${letters.join(' ')}.`,
+        { option: name },
+      );
       // Only a split made of options that take no value is certain to mean what was typed.
-      return letters.every((l) => OPTIONS_BY_SPELLING.get(l) && !OPTIONS_BY_SPELLING.get(l)!.value) ? fixed(failure, replace(...letters)) : failure;
+      return letters.every((l) => OPTIONS_BY_SPELLING.get(l) && !OPTIONS_BY_SPELLING.get(l)!.value)
+        ? fixed(failure, replace(...letters))
+        : failure;
     }
   }
-  return invalid(`Unknown or unsupported option ${shown(name)}`, 'See list_templates / the README for the options scangate accepts.', {
-    option: name,
-  });
+  return invalid(
+    `Unknown or unsupported option ${shown(name)}`,
+    'See list_templates / the README for the options scangate accepts.',
+    {
+      option: name,
+    },
+  );
 }
 
 /**
@@ -252,7 +289,10 @@ function singleDashLong(token: string, tokens: readonly string[], at: number): F
   if (FORBIDDEN.has(`-${name}`)) return unknownOption(token, tokens, at);
   const spec = OPTIONS_BY_SPELLING.get(`-${name}`);
   if (!spec?.name.startsWith('--')) return undefined;
-  return fixed(invalid(`${name} is a long option written with one dash (-${name})`, `Write -${name}.`, { option: name }), replaced(tokens, at, `-${token}`));
+  return fixed(
+    invalid(`${name} is a long option written with one dash (-${name})`, `Write -${name}.`, { option: name }),
+    replaced(tokens, at, `-${token}`),
+  );
 }
 
 /** Flags nmap counts when repeated: a repeat changes the meaning, so it is refused with the spelling that fits. */
@@ -271,13 +311,19 @@ function looksLikeOption(token: string): boolean {
  * Parses tokens against the grammar. Every token must be an option or the value of the option before it:
  * a bare word would become an extra target, and `--` would end option parsing, so both are refused.
  */
-export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok: true; options: ParsedOption[] } | Failure {
+export function parseOptions(
+  tokens: readonly string[],
+  ctx: ParseContext,
+): { ok: true; options: ParsedOption[] } | Failure {
   const options: ParsedOption[] = [];
   let counted: Map<string, number> | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token === '--') {
-      return invalid('"--" is not allowed in args: it would end the options and start the targets', 'Give targets only in target.');
+      return invalid(
+        '"--" is not allowed in args: it would end the options and start the targets',
+        'Give targets only in target.',
+      );
     }
     if (!token.startsWith('-') || token === '-') {
       return invalid(
@@ -296,7 +342,12 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
     if (spec) {
       if (eq > 0) {
         if (!spec.value && spec.name !== '--script' && spec.name !== '--script-args') {
-          return fixed(invalid(`${spelling} takes no value, but ${shown(token)} gives one`, `Write ${spelling} alone.`, { option: spelling }), replaced(tokens, i, spelling));
+          return fixed(
+            invalid(`${spelling} takes no value, but ${shown(token)} gives one`, `Write ${spelling} alone.`, {
+              option: spelling,
+            }),
+            replaced(tokens, i, spelling),
+          );
         }
         value = token.slice(eq + 1);
       } else if (spec.attached === 'only') {
@@ -312,7 +363,10 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
         value = token.slice(spec.name.length);
         if (value.startsWith('=')) {
           const split = spec.attached === 'only' ? [`${spec.name}${value.slice(1)}`] : [spec.name, value.slice(1)];
-          return fixed(invalid(`${shown(token)} glues "=" to a short option`, `Write ${split.join(' ')}.`, { option: spec.name }), replaced(tokens, i, ...split));
+          return fixed(
+            invalid(`${shown(token)} glues "=" to a short option`, `Write ${split.join(' ')}.`, { option: spec.name }),
+            replaced(tokens, i, ...split),
+          );
         }
       }
     }
@@ -325,8 +379,15 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
       counted ??= new Map();
       const first = counted.get(spec.name);
       if (first !== undefined) {
-        const corrected = [...tokens.slice(0, first), ...count.with, ...tokens.slice(first + 1, i), ...tokens.slice(i + 1)];
-        const failure = invalid(`${spelling} is given twice: ${count.say}`, `Give it once: ${count.with.join(' ')}.`, { option: spec.name });
+        const corrected = [
+          ...tokens.slice(0, first),
+          ...count.with,
+          ...tokens.slice(first + 1, i),
+          ...tokens.slice(i + 1),
+        ];
+        const failure = invalid(`${spelling} is given twice: ${count.say}`, `Give it once: ${count.with.join(' ')}.`, {
+          option: spec.name,
+        });
         // --mtu is itself an evasion option: offered only where the policy would take it.
         return spec.name !== '-f' || ctx.allowEvasion ? fixed(failure, corrected) : failure;
       }
@@ -337,7 +398,9 @@ export function parseOptions(tokens: readonly string[], ctx: ParseContext): { ok
     if (needsValue) {
       const next = tokens[i + 1];
       if (next === undefined || looksLikeOption(next) || next === '--') {
-        return invalid(`${spelling} needs a value`, `Give it straight after the option, e.g. ${example(spec)}.`, { option: spelling });
+        return invalid(`${spelling} needs a value`, `Give it straight after the option, e.g. ${example(spec)}.`, {
+          option: spelling,
+        });
       }
       value = next;
       valueAt = ++i;
@@ -371,11 +434,20 @@ function example(spec: OptionSpec): string {
   }
 }
 
-function checkValue(spec: OptionSpec, spelling: string, value: string | undefined, ctx: ParseContext): { ok: true; value: string | undefined } | Failure {
+function checkValue(
+  spec: OptionSpec,
+  spelling: string,
+  value: string | undefined,
+  ctx: ParseContext,
+): { ok: true; value: string | undefined } | Failure {
   if (spec.name === '--script') {
     const problem = parseScriptSpec(value!, ctx.allowIntrusive, ctx.scripts);
     if (problem) {
-      const details: JsonObject = { option: '--script', value, ...(problem.replacement && { replacement: problem.replacement }) };
+      const details: JsonObject = {
+        option: '--script',
+        value,
+        ...(problem.replacement && { replacement: problem.replacement }),
+      };
       if (problem.intrusive) details.gate = 'allowIntrusive';
       return invalid(`--script ${shown(value!)}: ${problem.problem}`, problem.fix, details);
     }
@@ -383,7 +455,10 @@ function checkValue(spec: OptionSpec, spelling: string, value: string | undefine
   }
   if (spec.name === '--script-args') {
     // Checked once every script is known (validate.ts): its keys depend on the scripts selected.
-    if (value!.length === 0) return invalid('--script-args is empty', 'Give pairs like http.useragent=scangate, or leave it out.', { option: spec.name });
+    if (value!.length === 0)
+      return invalid('--script-args is empty', 'Give pairs like http.useragent=scangate, or leave it out.', {
+        option: spec.name,
+      });
     return { ok: true, value };
   }
   if (spec.name === '-sC' || spec.name === '-A') {

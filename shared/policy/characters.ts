@@ -94,7 +94,8 @@ function describe(char: string, code: number): OddCharacter {
   const look = LOOKALIKES[code];
   if (look) return { code, char, name: look[0], ascii: look[1] };
   // Fullwidth forms of ASCII (U+FF01–U+FF5E) map back by a fixed offset.
-  if (code >= 0xff01 && code <= 0xff5e) return { code, char, name: 'FULLWIDTH FORM', ascii: String.fromCodePoint(code - 0xfee0) };
+  if (code >= 0xff01 && code <= 0xff5e)
+    return { code, char, name: 'FULLWIDTH FORM', ascii: String.fromCodePoint(code - 0xfee0) };
   return { code, char };
 }
 

@@ -42,12 +42,20 @@ describe('consistency with nmap and with the runner', () => {
 
   it('refuses what nmap would read by order or turn on its own segment', () => {
     // nmap adds 8 for each -f to an --mtu given before it: -f and --mtu together depend on their order.
-    expect(refused({ target: '10.0.0.5', args: '--mtu 16 -f' }, open).message).toMatch(/-f and --mtu cannot be combined|--mtu and -f cannot be combined/);
+    expect(refused({ target: '10.0.0.5', args: '--mtu 16 -f' }, open).message).toMatch(
+      /-f and --mtu cannot be combined|--mtu and -f cannot be combined/,
+    );
     // A decoy that is scanned itself would make a target receive packets from itself.
-    expect(refused({ target: '10.0.0.0/29', args: '-D 10.0.0.3' }, open).message).toMatch(/Decoy 10\.0\.0\.3 is one of the targets/);
+    expect(refused({ target: '10.0.0.0/29', args: '-D 10.0.0.3' }, open).message).toMatch(
+      /Decoy 10\.0\.0\.3 is one of the targets/,
+    );
     // A group MAC would have every host on the segment receive the replies.
-    expect(refused({ target: '10.0.0.5', args: '--spoof-mac ff:ff:ff:ff:ff:ff' }, open).message).toMatch(/broadcast or multicast MAC/);
-    expect(refused({ target: '10.0.0.5', args: '--spoof-mac 01:00:5e:00:00:01' }, open).message).toMatch(/broadcast or multicast MAC/);
+    expect(refused({ target: '10.0.0.5', args: '--spoof-mac ff:ff:ff:ff:ff:ff' }, open).message).toMatch(
+      /broadcast or multicast MAC/,
+    );
+    expect(refused({ target: '10.0.0.5', args: '--spoof-mac 01:00:5e:00:00:01' }, open).message).toMatch(
+      /broadcast or multicast MAC/,
+    );
   });
 
   it('gives the same argv whatever order the options came in', () => {
@@ -59,12 +67,21 @@ describe('consistency with nmap and with the runner', () => {
 
 describe('messages that diagnose', () => {
   it.each([
-    ['-privileged', /-privileged is --privileged written with one dash; --privileged is not allowed: it claims privileges/],
+    [
+      '-privileged',
+      /-privileged is --privileged written with one dash; --privileged is not allowed: it claims privileges/,
+    ],
     ['-unprivileged', /written with one dash; --unprivileged is not allowed/],
     ['--iL /etc/passwd', /--iL is -iL with one dash too many; -iL is not allowed: it reads targets from a file/],
-    ['-iL/etc/passwd', /-iL\/etc\/passwd is -iL with a value glued on; -iL is not allowed: it reads targets from a file/],
+    [
+      '-iL/etc/passwd',
+      /-iL\/etc\/passwd is -iL with a value glued on; -iL is not allowed: it reads targets from a file/,
+    ],
     ['-eeth0', /-e with a value glued on; -e is not allowed: it picks the network interface/],
-    ['--resum x', /--resum abbreviates --resume, which|--resum abbreviates --resume; --resume is not allowed: it reads a file/],
+    [
+      '--resum x',
+      /--resum abbreviates --resume, which|--resum abbreviates --resume; --resume is not allowed: it reads a file/,
+    ],
     ['--datad x', /abbreviates --datadir; --datadir is not allowed/],
     ['--oX x', /-oX is an output option|--oX is an output option/],
     ['-oX/tmp/x', /-oX\/tmp\/x is an output option/],
@@ -97,7 +114,9 @@ describe('messages that diagnose', () => {
     const zeroWidth = refused({ target: '10.0.0.5\u200b' });
     expect(zeroWidth.message).toMatch(/the invisible character U\+200B ZERO WIDTH SPACE/);
     expect(zeroWidth.details?.suggested).toEqual({ target: ['10.0.0.5'] });
-    expect(refused({ target: '10.0.0.5', args: '\u2013p 80' }).message).toMatch(/U\+2013 EN DASH, which looks like "-"/);
+    expect(refused({ target: '10.0.0.5', args: '\u2013p 80' }).message).toMatch(
+      /U\+2013 EN DASH, which looks like "-"/,
+    );
     expect(refused({ target: '10.0.0.5', args: ['-p', '80\u200d'] }).message).toMatch(/ZERO WIDTH JOINER/);
   });
 });
@@ -127,16 +146,18 @@ describe('every concrete suggestion is itself accepted', () => {
     [{ target: '\ufeff10.0.0.5' }, undefined],
   ];
 
-  it.each(withFix.map(([request, policy]) => [`${JSON.stringify(request.target)} ${JSON.stringify(request.args ?? '')}`, request, policy] as const))(
-    '%s',
-    (_name, request, policy) => {
-      const e = refused(request, policy);
-      const suggested = e.details?.suggested as Request | undefined;
-      expect(suggested, e.message).toBeDefined();
-      const again = validateScanRequest(suggested, policy);
-      expect(again.ok ? 'accepted' : again.error.message).toBe('accepted');
-    },
-  );
+  it.each(
+    withFix.map(
+      ([request, policy]) =>
+        [`${JSON.stringify(request.target)} ${JSON.stringify(request.args ?? '')}`, request, policy] as const,
+    ),
+  )('%s', (_name, request, policy) => {
+    const e = refused(request, policy);
+    const suggested = e.details?.suggested as Request | undefined;
+    expect(suggested, e.message).toBeDefined();
+    const again = validateScanRequest(suggested, policy);
+    expect(again.ok ? 'accepted' : again.error.message).toBe('accepted');
+  });
 
   it('offers no suggestion it has not checked: a fix that meets a second problem is left out', () => {
     // The port fix for the target would collide with the -p already given.

@@ -15,8 +15,25 @@ export {
   type ResolvePolicyResult,
 } from './policy.ts';
 export { TEMPLATES, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, isTemplateName, type TemplateName } from './templates.ts';
-export { canonicalNetwork, compileTargetRules, networkWithin, parseTarget, parseTargets, type Target } from './targets.ts';
+export {
+  canonicalNetwork,
+  compileTargetRules,
+  networkWithin,
+  parseTarget,
+  parseTargets,
+  type Target,
+} from './targets.ts';
 export { OPTIONS, FORBIDDEN, type OptionSpec } from './options.ts';
-export { CATALOG, CATALOG_RELEASES, catalogView, categoriesAt, classAllowed, compareVersions, type CatalogEntryView, type CatalogScript, type ScriptClass } from './catalog/index.ts';
+export {
+  CATALOG,
+  CATALOG_RELEASES,
+  catalogView,
+  categoriesAt,
+  classAllowed,
+  compareVersions,
+  type CatalogEntryView,
+  type CatalogScript,
+  type ScriptClass,
+} from './catalog/index.ts';
 export { GLOBAL_ARGS } from './script-args.ts';
 export type { ScanError } from '../errors/index.ts';

@@ -24,9 +24,18 @@ describe('resolvePolicy', () => {
     expect(r.policy.breaker.recoveryTimeoutSec).toBe(30);
     expect(r.policy.output.stdoutMaxBytes).toBe(64 * 1024);
     expect(r.clamps.map((c) => c.key).sort()).toEqual(
-      ['breaker.failureThreshold', 'breaker.recoveryTimeoutSec', 'defaultTimeoutSec', 'maxHosts', 'maxTargets', 'output.stdoutMaxBytes'].sort(),
+      [
+        'breaker.failureThreshold',
+        'breaker.recoveryTimeoutSec',
+        'defaultTimeoutSec',
+        'maxHosts',
+        'maxTargets',
+        'output.stdoutMaxBytes',
+      ].sort(),
     );
-    expect(describeClamp(r.clamps.find((c) => c.key === 'maxHosts')!)).toBe('maxHosts 1000000 is outside 1–65536; using 65536');
+    expect(describeClamp(r.clamps.find((c) => c.key === 'maxHosts')!)).toBe(
+      'maxHosts 1000000 is outside 1–65536; using 65536',
+    );
   });
 
   it('keeps the recovery cap at or above the first recovery wait', () => {
@@ -45,11 +54,18 @@ describe('resolvePolicy', () => {
     if (!base.ok) throw new Error('base');
     const r = resolvePolicy({ breaker: { recoveryTimeoutSec: 60 } }, base.policy);
     expect(r.ok && r.policy.allowIntrusive).toBe(true);
-    expect(r.ok && r.policy.breaker).toEqual({ failureThreshold: 3, recoveryTimeoutSec: 60, maxRecoveryTimeoutSec: 600 });
+    expect(r.ok && r.policy.breaker).toEqual({
+      failureThreshold: 3,
+      recoveryTimeoutSec: 60,
+      maxRecoveryTimeoutSec: 600,
+    });
   });
 
   it('canonicalises networks and suffixes', () => {
-    const r = resolvePolicy({ allowedNetworks: ['FD00:0::/8', '10.0.0.0/8', '10.0.0.0/8'], allowedHostSuffixes: ['Lab.Example.'] });
+    const r = resolvePolicy({
+      allowedNetworks: ['FD00:0::/8', '10.0.0.0/8', '10.0.0.0/8'],
+      allowedHostSuffixes: ['Lab.Example.'],
+    });
     expect(r.ok && r.policy.allowedNetworks).toEqual(['fd00::/8', '10.0.0.0/8']);
     expect(r.ok && r.policy.allowedHostSuffixes).toEqual(['.lab.example']);
   });

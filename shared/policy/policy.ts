@@ -128,9 +128,7 @@ export const PolicyInputSchema = z
 
 export type PolicyInput = z.input<typeof PolicyInputSchema>;
 
-export type ResolvePolicyResult =
-  | { ok: true; policy: Policy; clamps: PolicyClamp[] }
-  | { ok: false; error: ScanError };
+export type ResolvePolicyResult = { ok: true; policy: Policy; clamps: PolicyClamp[] } | { ok: false; error: ScanError };
 
 /**
  * Builds a complete Policy from a partial one laid over `base` (the defaults unless given). Numbers outside
@@ -228,7 +226,11 @@ export function resolvePolicy(input: unknown, base: Readonly<Policy> = DEFAULT_P
     defaultTimeoutSec: clamp('defaultTimeoutSec', given.defaultTimeoutSec, base.defaultTimeoutSec),
     rateLimitPerMinute: clamp('rateLimitPerMinute', given.rateLimitPerMinute, base.rateLimitPerMinute),
     breaker: {
-      failureThreshold: clamp('breaker.failureThreshold', given.breaker?.failureThreshold, base.breaker.failureThreshold),
+      failureThreshold: clamp(
+        'breaker.failureThreshold',
+        given.breaker?.failureThreshold,
+        base.breaker.failureThreshold,
+      ),
       recoveryTimeoutSec,
       maxRecoveryTimeoutSec,
     },
@@ -237,8 +239,16 @@ export function resolvePolicy(input: unknown, base: Readonly<Policy> = DEFAULT_P
       stderrMaxBytes: clamp('output.stderrMaxBytes', given.output?.stderrMaxBytes, base.output.stderrMaxBytes),
     },
     perToken: {
-      maxConcurrentScans: clamp('perToken.maxConcurrentScans', given.perToken?.maxConcurrentScans, base.perToken.maxConcurrentScans),
-      maxSlotSharePercent: clamp('perToken.maxSlotSharePercent', given.perToken?.maxSlotSharePercent, base.perToken.maxSlotSharePercent),
+      maxConcurrentScans: clamp(
+        'perToken.maxConcurrentScans',
+        given.perToken?.maxConcurrentScans,
+        base.perToken.maxConcurrentScans,
+      ),
+      maxSlotSharePercent: clamp(
+        'perToken.maxSlotSharePercent',
+        given.perToken?.maxSlotSharePercent,
+        base.perToken.maxSlotSharePercent,
+      ),
       maxQueuedScans: clamp('perToken.maxQueuedScans', given.perToken?.maxQueuedScans, base.perToken.maxQueuedScans),
     },
   };

@@ -3,37 +3,150 @@ import ipaddr from 'ipaddr.js';
 import { split as shellSplit } from 'shlex';
 import { describe, expect, it } from 'vitest';
 import { tokenize } from './args.ts';
-import { CATALOG, classAllowed, DEFAULT_POLICY, FORBIDDEN, OPTIONS, resolvePolicy, revalidateArgv, validateScanRequest, type Policy } from './index.ts';
+import {
+  CATALOG,
+  classAllowed,
+  DEFAULT_POLICY,
+  FORBIDDEN,
+  OPTIONS,
+  resolvePolicy,
+  revalidateArgv,
+  validateScanRequest,
+  type Policy,
+} from './index.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 3000);
 /** At least this share of generated requests must be accepted, or the 'accepted ⇒ safe' checks prove little. */
 const MIN_ACCEPTED = RUNS / 10;
 const open = resolvePolicy({ allowIntrusive: true, allowEvasion: true });
 if (!open.ok) throw new Error('policy');
-const policies: Array<[string, Policy | undefined]> = [['default', undefined], ['open', open.policy]];
+const policies: Array<[string, Policy | undefined]> = [
+  ['default', undefined],
+  ['open', open.policy],
+];
 
 /** Tokens near the grammar: valid options and values, forbidden options, junk, shell syntax. */
 const vocabulary = fc.constantFrom(
   ...OPTIONS.map((o) => o.name),
   ...FORBIDDEN.keys(),
-  '80', '22,80,443', '1-1024', '-', '0', '65536', '10', '5m', '30s', '100', '9', '10.0.0.9', '10.0.0.9,ME', 'RND',
-  '8.8.8.8', 'web.lab.internal', 'http-title', 'safe', 'vuln', 'default,http-title', '/etc/passwd', '../x',
-  'http.useragent=x', 'userdb=/etc/passwd', '02:00:00:00:00:01', '--', '-oX', '-p-', '-p80', '-PS22', '-T4',
-  '--top-ports=100', '--script=http-title', '-sV;', '$(id)', '`id`', "'", '"', '\\', '-nA', '--scr', '-script',
-  'discovery', 'http-referer-checker', 'ssl-heartbleed', 'broadcast-ping', 'dns-brute', 'http.useragent=x,vulns.showall=1',
-  'smb-psexec.config=x', 'newtargets=1', '-privileged', '--iL', '-iL/x', '--resum', '[::1]', '10.0.0.5:80',
+  '80',
+  '22,80,443',
+  '1-1024',
+  '-',
+  '0',
+  '65536',
+  '10',
+  '5m',
+  '30s',
+  '100',
+  '9',
+  '10.0.0.9',
+  '10.0.0.9,ME',
+  'RND',
+  '8.8.8.8',
+  'web.lab.internal',
+  'http-title',
+  'safe',
+  'vuln',
+  'default,http-title',
+  '/etc/passwd',
+  '../x',
+  'http.useragent=x',
+  'userdb=/etc/passwd',
+  '02:00:00:00:00:01',
+  '--',
+  '-oX',
+  '-p-',
+  '-p80',
+  '-PS22',
+  '-T4',
+  '--top-ports=100',
+  '--script=http-title',
+  '-sV;',
+  '$(id)',
+  '`id`',
+  "'",
+  '"',
+  '\\',
+  '-nA',
+  '--scr',
+  '-script',
+  'discovery',
+  'http-referer-checker',
+  'ssl-heartbleed',
+  'broadcast-ping',
+  'dns-brute',
+  'http.useragent=x,vulns.showall=1',
+  'smb-psexec.config=x',
+  'newtargets=1',
+  '-privileged',
+  '--iL',
+  '-iL/x',
+  '--resum',
+  '[::1]',
+  '10.0.0.5:80',
 );
 
 /** Option-and-value pieces that are valid on their own under some policy, so combinations often pass. */
 const validPiece = fc.constantFrom(
-  '-sV', '-sT', '-sS', '-sU', '-sn', '-sC', '-O', '-A', '-Pn', '-n', '-F', '-r', '--open', '--reason', '-v', '-vv',
-  '-p 80', '-p 22,80,443', '-p 1-1024', '-p-', '-p80', '--top-ports 100', '--top-ports=20', '-T3', '-T4', '-T5',
-  '--max-retries 2', '--min-rate 100', '--max-rate 1000', '--max-parallelism 5', '--host-timeout 5m',
-  '--scan-delay 1s', '--version-intensity 5', '--version-light', '--script http-title', '--script safe,http-headers',
-  '--script=default', '--script vuln', '--script-args http.useragent=x', '-PS22,80', '-PE', '-f', '--mtu 16',
-  '--script discovery', '--script version,ssl-cert', '--script http-referer-checker', '--script ssl-heartbleed',
-  '--script-args vulns.showall=1', '--min-parallelism 50', '-v -v', '--traceroute',
-  '-D 10.0.0.9,ME', '-g 53', '--ttl 64', '--spoof-mac 0', '--badsum', '--data-length 20', '-6',
+  '-sV',
+  '-sT',
+  '-sS',
+  '-sU',
+  '-sn',
+  '-sC',
+  '-O',
+  '-A',
+  '-Pn',
+  '-n',
+  '-F',
+  '-r',
+  '--open',
+  '--reason',
+  '-v',
+  '-vv',
+  '-p 80',
+  '-p 22,80,443',
+  '-p 1-1024',
+  '-p-',
+  '-p80',
+  '--top-ports 100',
+  '--top-ports=20',
+  '-T3',
+  '-T4',
+  '-T5',
+  '--max-retries 2',
+  '--min-rate 100',
+  '--max-rate 1000',
+  '--max-parallelism 5',
+  '--host-timeout 5m',
+  '--scan-delay 1s',
+  '--version-intensity 5',
+  '--version-light',
+  '--script http-title',
+  '--script safe,http-headers',
+  '--script=default',
+  '--script vuln',
+  '--script-args http.useragent=x',
+  '-PS22,80',
+  '-PE',
+  '-f',
+  '--mtu 16',
+  '--script discovery',
+  '--script version,ssl-cert',
+  '--script http-referer-checker',
+  '--script ssl-heartbleed',
+  '--script-args vulns.showall=1',
+  '--min-parallelism 50',
+  '-v -v',
+  '--traceroute',
+  '-D 10.0.0.9,ME',
+  '-g 53',
+  '--ttl 64',
+  '--spoof-mac 0',
+  '--badsum',
+  '--data-length 20',
+  '-6',
 );
 const piece = fc.oneof({ arbitrary: validPiece, weight: 6 }, { arbitrary: vocabulary, weight: 1 });
 const argsStrings = fc.oneof(
@@ -58,8 +171,20 @@ const targetItem = fc.oneof(
   { arbitrary: validTarget, weight: 6 },
   {
     arbitrary: fc.constantFrom(
-      '8.8.8.8', '127.1', '0x7f000001', '::ffff:10.0.0.1', '::ffff:8.8.8.8', 'fe80::1%eth0', '10.0.0-5.1', '-iL',
-      'evillab.internal', '', ' ', '10.0.0.5/0', '169.254.169.254', '10.0.0.0/21',
+      '8.8.8.8',
+      '127.1',
+      '0x7f000001',
+      '::ffff:10.0.0.1',
+      '::ffff:8.8.8.8',
+      'fe80::1%eth0',
+      '10.0.0-5.1',
+      '-iL',
+      'evillab.internal',
+      '',
+      ' ',
+      '10.0.0.5/0',
+      '169.254.169.254',
+      '10.0.0.0/21',
     ),
     weight: 1,
   },
@@ -107,7 +232,10 @@ function checkAccepted(argv: string[], policy: Policy | undefined, targetValues:
       continue;
     }
     const [addr, prefix] = t.includes('/') ? ipaddr.parseCIDR(t) : [ipaddr.parse(t), t.includes(':') ? 128 : 32];
-    expect(nets.some(([n, p]) => n.kind() === addr.kind() && p <= prefix && addr.match(n, p)), t).toBe(true);
+    expect(
+      nets.some(([n, p]) => n.kind() === addr.kind() && p <= prefix && addr.match(n, p)),
+      t,
+    ).toBe(true);
   }
   expect(revalidateArgv(argv, policy).ok).toBe(true);
   // nmap never resolves a name; every script is named, in the catalog, and of a class this policy allows.
@@ -116,7 +244,10 @@ function checkAccepted(argv: string[], policy: Policy | undefined, targetValues:
   if (scripts >= 0) {
     for (const name of options[scripts + 1]!.split(',')) {
       const entry = CATALOG.get(name);
-      expect(entry && classAllowed(entry.class, effective.allowIntrusive), `${name} under ${policy ? 'open' : 'default'}`).toBe(true);
+      expect(
+        entry && classAllowed(entry.class, effective.allowIntrusive),
+        `${name} under ${policy ? 'open' : 'default'}`,
+      ).toBe(true);
     }
   }
   // A reordered canonical argv is refused: the runner accepts the canonical order only.
@@ -157,7 +288,11 @@ describe.each(policies)('validateScanRequest properties (%s policy)', (_name, po
           return;
         }
         accepted++;
-        checkAccepted(r.argv, policy, r.targets.map((t) => t.value));
+        checkAccepted(
+          r.argv,
+          policy,
+          r.targets.map((t) => t.value),
+        );
       }),
       { numRuns: RUNS },
     );
@@ -172,7 +307,11 @@ describe.each(policies)('validateScanRequest properties (%s policy)', (_name, po
         const r = validateScanRequest({ target, args, template: tpl }, policy);
         if (!r.ok) return;
         accepted++;
-        checkAccepted(r.argv, policy, r.targets.map((t) => t.value));
+        checkAccepted(
+          r.argv,
+          policy,
+          r.targets.map((t) => t.value),
+        );
       }),
       { numRuns: RUNS },
     );
@@ -184,23 +323,26 @@ describe.each(policies)('validateScanRequest properties (%s policy)', (_name, po
 describe('tokenize', () => {
   it('splits exactly as shlex does, also on the fast path', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', '-', ' ', '1', '=', ',', "'", '"', '\\', '$', 'x'), maxLength: 30 }), (s) => {
-        let expected: string[] | undefined;
-        try {
-          expected = shellSplit(s);
-        } catch {
-          expected = undefined;
-        }
-        const got = tokenize(s);
-        if (expected === undefined) {
-          expect(got.ok).toBe(false);
-        } else if (expected.some((t) => t.length === 0 || /[^\x20-\x7e]/.test(t))) {
-          // An empty quoted argument, or a control character made by $'\a'-style quoting, is refused.
-          expect(got.ok).toBe(false);
-        } else {
-          expect(got.ok && got.tokens).toEqual(expected);
-        }
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', '-', ' ', '1', '=', ',', "'", '"', '\\', '$', 'x'), maxLength: 30 }),
+        (s) => {
+          let expected: string[] | undefined;
+          try {
+            expected = shellSplit(s);
+          } catch {
+            expected = undefined;
+          }
+          const got = tokenize(s);
+          if (expected === undefined) {
+            expect(got.ok).toBe(false);
+          } else if (expected.some((t) => t.length === 0 || /[^\x20-\x7e]/.test(t))) {
+            // An empty quoted argument, or a control character made by $'\a'-style quoting, is refused.
+            expect(got.ok).toBe(false);
+          } else {
+            expect(got.ok && got.tokens).toEqual(expected);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });

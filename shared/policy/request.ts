@@ -17,4 +17,7 @@ export const ScanTargetSchema = z.union([
 ]);
 
 /** A string, or an argv array whose items may hold a long --script list. */
-export const ScanArgsSchema = z.union([z.string().max(MAX_ARGS_LENGTH), z.array(z.string().max(MAX_SCRIPT_VALUE)).max(MAX_TOKENS)]);
+export const ScanArgsSchema = z.union([
+  z.string().max(MAX_ARGS_LENGTH),
+  z.array(z.string().max(MAX_SCRIPT_VALUE)).max(MAX_TOKENS),
+]);

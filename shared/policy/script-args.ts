@@ -83,7 +83,10 @@ function ruleFor(key: string, selection: ScriptSelection): ArgRule | ScriptProbl
         fix: `Give it as <script>.${key} for a script that takes it, e.g. ${selection.all().find((s) => CATALOG.get(s)?.args[`${s}.${key}`]) ?? 'http-title'}.${key}.`,
       };
     }
-    return { problem: `${JSON.stringify(key)} is not a script argument key`, fix: 'Keys are lower-case script or library names and a dotted argument name, like http-title.url.' };
+    return {
+      problem: `${JSON.stringify(key)} is not a script argument key`,
+      fix: 'Keys are lower-case script or library names and a dotted argument name, like http-title.url.',
+    };
   }
   // A selected script that lists the key (its own, or a library key only that script family reads).
   for (const name of selection.all()) {
@@ -93,10 +96,16 @@ function ruleFor(key: string, selection: ScriptSelection): ArgRule | ScriptProbl
   const owner = key.slice(0, key.lastIndexOf('.'));
   const script = CATALOG.get(owner);
   if (script && !selection.has(owner)) {
-    return { problem: `script argument ${key} is for ${owner}, which this scan does not run`, fix: `Add ${owner} to --script, or leave ${key} out.` };
+    return {
+      problem: `script argument ${key} is for ${owner}, which this scan does not run`,
+      fix: `Add ${owner} to --script, or leave ${key} out.`,
+    };
   }
   if (script) {
-    return { problem: `script argument ${key} is not one scangate lets ${owner} take`, fix: `${owner} takes ${allowedFor(owner)}; leave ${key} out.` };
+    return {
+      problem: `script argument ${key} is not one scangate lets ${owner} take`,
+      fix: `${owner} takes ${allowedFor(owner)}; leave ${key} out.`,
+    };
   }
   return {
     problem: `script argument ${key} is not on the allowlist`,
@@ -108,15 +117,25 @@ function ruleFor(key: string, selection: ScriptSelection): ArgRule | ScriptProbl
  * Parses and checks a `--script-args` value against the selected scripts. Returns the canonical value (pairs
  * sorted by key) or the first problem, naming the key and what is allowed.
  */
-export function parseScriptArgs(value: string, selection: ScriptSelection, ctx: ScriptArgsContext): string | ScriptProblem {
+export function parseScriptArgs(
+  value: string,
+  selection: ScriptSelection,
+  ctx: ScriptArgsContext,
+): string | ScriptProblem {
   if (selection.empty) {
-    return { problem: 'script arguments are given but no script is selected', fix: 'Add --script, or leave --script-args out.' };
+    return {
+      problem: 'script arguments are given but no script is selected',
+      fix: 'Add --script, or leave --script-args out.',
+    };
   }
   const pairs = new Map<string, string>();
   for (const pair of value.split(',')) {
     const eq = pair.indexOf('=');
     if (eq <= 0) {
-      return { problem: `"${pair}" is not a key=value pair`, fix: 'Give pairs like http.useragent=scangate; flags are written key=1.' };
+      return {
+        problem: `"${pair}" is not a key=value pair`,
+        fix: 'Give pairs like http.useragent=scangate; flags are written key=1.',
+      };
     }
     const key = pair.slice(0, eq);
     const val = pair.slice(eq + 1);
@@ -133,5 +152,8 @@ export function parseScriptArgs(value: string, selection: ScriptSelection, ctx: 
     if (pairs.has(key)) return { problem: `${key} is given twice`, fix: `Give ${key} once.` };
     pairs.set(key, val);
   }
-  return [...pairs.keys()].sort().map((k) => `${k}=${pairs.get(k)}`).join(',');
+  return [...pairs.keys()]
+    .sort()
+    .map((k) => `${k}=${pairs.get(k)}`)
+    .join(',');
 }

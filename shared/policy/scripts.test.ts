@@ -42,9 +42,15 @@ describe('the script catalog', () => {
     // nmap's own attack tags make a script intrusive at least; vuln only when it is not also safe.
     for (const s of CATALOG.values()) {
       const tags = new Set(Object.values(s.facts.categories).flat());
-      if (['intrusive', 'exploit', 'dos', 'brute', 'malware', 'fuzzer'].some((t) => tags.has(t))) expect(s.class, s.name).not.toBe('target-only');
+      if (['intrusive', 'exploit', 'dos', 'brute', 'malware', 'fuzzer'].some((t) => tags.has(t)))
+        expect(s.class, s.name).not.toBe('target-only');
       if (tags.has('vuln') && !tags.has('safe')) expect(s.class, s.name).not.toBe('target-only');
-      if (tags.has('external') || tags.has('broadcast') || s.name.startsWith('broadcast-') || s.name.startsWith('targets-')) {
+      if (
+        tags.has('external') ||
+        tags.has('broadcast') ||
+        s.name.startsWith('broadcast-') ||
+        s.name.startsWith('targets-')
+      ) {
         expect(['off-target', 'no-target'], s.name).toContain(s.class);
       }
     }
@@ -55,9 +61,13 @@ describe('the script catalog', () => {
       for (const [key, rule] of Object.entries(s.args)) {
         expect(key, s.name).toMatch(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/);
         // Keys that name places take no value at all; counts of them (maxfiles) are numbers.
-        if (rule.type !== 'int') expect(key.slice(key.lastIndexOf(".") + 1), `${s.name} ${key}`).not.toMatch(/file|path|dir|\.out$|save|server|interface|proxy|config|url$|cmd|command|query/);
+        if (rule.type !== 'int')
+          expect(key.slice(key.lastIndexOf('.') + 1), `${s.name} ${key}`).not.toMatch(
+            /file|path|dir|\.out$|save|server|interface|proxy|config|url$|cmd|command|query/,
+          );
         if (rule.type === 'int') expect(rule.min <= rule.max, `${s.name} ${key}`).toBe(true);
-        if (rule.type === 'enum') for (const v of rule.values) expect(v, `${s.name} ${key}`).toMatch(/^[A-Za-z0-9._:@-]+$/);
+        if (rule.type === 'enum')
+          for (const v of rule.values) expect(v, `${s.name} ${key}`).toMatch(/^[A-Za-z0-9._:@-]+$/);
       }
       if (s.class === 'off-target' || s.class === 'no-target') expect(s.args, s.name).toEqual({});
     }
@@ -65,10 +75,20 @@ describe('the script catalog', () => {
 
   it('records the scripts the containment review found leaving the targets as never allowed', () => {
     // Seen on loopback or read in nmap's source: links and redirects to other hosts, public services, FTP bounce.
-    for (const name of ['http-referer-checker', 'http-feed', 'http-affiliate-id', 'ftp-bounce', 'http-open-proxy', 'dns-recursion', 'http-grep', 'http-cisco-anyconnect']) {
+    for (const name of [
+      'http-referer-checker',
+      'http-feed',
+      'http-affiliate-id',
+      'ftp-bounce',
+      'http-open-proxy',
+      'dns-recursion',
+      'http-grep',
+      'http-cisco-anyconnect',
+    ]) {
       expect(CATALOG.get(name)?.class, name).toBe('off-target');
     }
-    for (const name of ['broadcast-ping', 'targets-asn', 'creds-summary']) expect(CATALOG.get(name)?.class, name).toMatch(/off-target|no-target/);
+    for (const name of ['broadcast-ping', 'targets-asn', 'creds-summary'])
+      expect(CATALOG.get(name)?.class, name).toMatch(/off-target|no-target/);
   });
 });
 
@@ -83,16 +103,27 @@ describe('script selection', () => {
       expect(names.length).toBeGreaterThan(10);
     }
     const safe = validateScanRequest({ target: '10.0.0.5', args: '--script safe' });
-    expect(safe.ok && safe.warnings.join('\n')).toMatch(/--script safe runs \d+ scripts; \d+ left out \(.*reach hosts other than the targets/);
+    expect(safe.ok && safe.warnings.join('\n')).toMatch(
+      /--script safe runs \d+ scripts; \d+ left out \(.*reach hosts other than the targets/,
+    );
   });
 
   it('keeps what nmap tags intrusive inside safe and discovery out of the default policy', () => {
     const expanded = new Set([...scriptsOf('--script safe'), ...scriptsOf('--script discovery'), ...scriptsOf('-sC')]);
-    for (const name of ['ssl-heartbleed', 'smb-vuln-ms17-010', 'dns-brute', 'http-referer-checker', 'http-feed', 'http-affiliate-id', 'ftp-bounce']) {
+    for (const name of [
+      'ssl-heartbleed',
+      'smb-vuln-ms17-010',
+      'dns-brute',
+      'http-referer-checker',
+      'http-feed',
+      'http-affiliate-id',
+      'ftp-bounce',
+    ]) {
       expect(expanded.has(name), name).toBe(false);
     }
     const withConsent = new Set(scriptsOf('--script safe,discovery', intrusive));
-    for (const name of ['http-referer-checker', 'http-feed', 'http-affiliate-id', 'ftp-bounce', 'dns-brute']) expect(withConsent.has(name), name).toBe(false);
+    for (const name of ['http-referer-checker', 'http-feed', 'http-affiliate-id', 'ftp-bounce', 'dns-brute'])
+      expect(withConsent.has(name), name).toBe(false);
   });
 
   it('refuses off-target and targetless scripts by name under every policy, with the reason', () => {
@@ -156,11 +187,20 @@ describe('script arguments by allowlist', () => {
   };
 
   it('accepts global keys and the keys a selected script lists, each by its rule, sorted', () => {
-    expect(ok('--script http-title --script-args vulns.showall=1,http.useragent=scangate')).toBe('http.useragent=scangate,vulns.showall=1');
-    const withInt = [...CATALOG.values()].find((s) => s.class !== 'off-target' && Object.values(s.args).some((r) => r.type === 'int'))!;
-    const [key, rule] = Object.entries(withInt.args).find(([, r]) => r.type === 'int')! as [string, { min: number; max: number }];
+    expect(ok('--script http-title --script-args vulns.showall=1,http.useragent=scangate')).toBe(
+      'http.useragent=scangate,vulns.showall=1',
+    );
+    const withInt = [...CATALOG.values()].find(
+      (s) => s.class !== 'off-target' && Object.values(s.args).some((r) => r.type === 'int'),
+    )!;
+    const [key, rule] = Object.entries(withInt.args).find(([, r]) => r.type === 'int')! as [
+      string,
+      { min: number; max: number },
+    ];
     expect(ok(`--script ${withInt.name} --script-args ${key}=${rule.max}`)).toBe(`${key}=${rule.max}`);
-    expect(no(`--script ${withInt.name} --script-args ${key}=${rule.max + 1}`)).toMatch(new RegExp(`${key} takes an integer ${rule.min}–${rule.max}`));
+    expect(no(`--script ${withInt.name} --script-args ${key}=${rule.max + 1}`)).toMatch(
+      new RegExp(`${key} takes an integer ${rule.min}–${rule.max}`),
+    );
     expect(no(`--script ${withInt.name} --script-args ${key}=abc`)).toMatch(/takes an integer/);
   });
 
@@ -171,12 +211,18 @@ describe('script arguments by allowlist', () => {
   });
 
   it('takes a host only when it is one of the scan targets', () => {
-    const withTarget = [...CATALOG.values()].find((s) => s.class !== 'off-target' && Object.values(s.args).some((r) => r.type === 'target'));
+    const withTarget = [...CATALOG.values()].find(
+      (s) => s.class !== 'off-target' && Object.values(s.args).some((r) => r.type === 'target'),
+    );
     if (!withTarget) return expect(Object.values(CATALOG).length).toBe(0);
     const key = Object.entries(withTarget.args).find(([, r]) => r.type === 'target')![0];
     expect(ok(`--script ${withTarget.name} --script-args ${key}=10.0.0.7`, '10.0.0.0/24')).toBe(`${key}=10.0.0.7`);
-    expect(no(`--script ${withTarget.name} --script-args ${key}=10.0.1.7`, '10.0.0.0/24')).toMatch(/among this scan's targets/);
-    expect(no(`--script ${withTarget.name} --script-args ${key}=scanme.nmap.org`, '10.0.0.0/24')).toMatch(/among this scan's targets/);
+    expect(no(`--script ${withTarget.name} --script-args ${key}=10.0.1.7`, '10.0.0.0/24')).toMatch(
+      /among this scan's targets/,
+    );
+    expect(no(`--script ${withTarget.name} --script-args ${key}=scanme.nmap.org`, '10.0.0.0/24')).toMatch(
+      /among this scan's targets/,
+    );
   });
 
   it.each([
@@ -192,7 +238,10 @@ describe('script arguments by allowlist', () => {
     ['--script http-title --script-args newtargets=1', /no script name before it/],
     ['--script http-title --script-args max-newtargets=5', /no script name before it/],
     ['--script http-title --script-args interface.name=eth0', /not on the allowlist/],
-    ['--script http-title --script-args ssh-hostkey.known-hosts-path=x', /for ssh-hostkey, which this scan does not run/],
+    [
+      '--script http-title --script-args ssh-hostkey.known-hosts-path=x',
+      /for ssh-hostkey, which this scan does not run/,
+    ],
     ['--script http-title --script-args k={a=1}', /values may not/],
     ['--script http-title --script-args http.useragent=', /values may not be empty/],
     ['--script http-title --script-args =x', /not a key=value pair/],

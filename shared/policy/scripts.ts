@@ -5,7 +5,15 @@
  * allows; the canonical `--script` value is that sorted comma list and nothing else, so the runner judges
  * exactly what nmap will run.
  */
-import { CATALOG, NMAP_CATEGORIES, OLDEST_RELEASE, categoryMembers, classAllowed, type CatalogScript, type ScriptClass } from './catalog/index.ts';
+import {
+  CATALOG,
+  NMAP_CATEGORIES,
+  OLDEST_RELEASE,
+  categoryMembers,
+  classAllowed,
+  type CatalogScript,
+  type ScriptClass,
+} from './catalog/index.ts';
 
 /**
  * The scripts a request selects: named one by one, and whole category expansions (kept as the shared,
@@ -55,7 +63,15 @@ const SCRIPT_NAME = /^[a-z0-9][a-z0-9._-]{0,79}$/;
  * Categories that ask for attacks (vulnerability checks, exploits, brute force, DoS, fuzzing, malware checks):
  * selecting one needs allowIntrusive, even though a few of their members are safe enough to name one by one.
  */
-export const INTRUSIVE_CATEGORIES: ReadonlySet<string> = new Set(['brute', 'dos', 'exploit', 'fuzzer', 'intrusive', 'malware', 'vuln']);
+export const INTRUSIVE_CATEGORIES: ReadonlySet<string> = new Set([
+  'brute',
+  'dos',
+  'exploit',
+  'fuzzer',
+  'intrusive',
+  'malware',
+  'vuln',
+]);
 
 const NEVER: Partial<Record<ScriptClass, string>> = {
   'off-target': 'reaches hosts other than the targets',
@@ -149,7 +165,12 @@ function expansion(category: string, allowIntrusive: boolean): Expansion {
  * Adds a category's scripts that the policy allows. `source` names the selection for the warning
  * (`-sC`, `--script safe`). Returns a problem if nothing of the category may run.
  */
-export function expandCategory(category: string, allowIntrusive: boolean, into: ScriptSelection, source: string): ScriptProblem | undefined {
+export function expandCategory(
+  category: string,
+  allowIntrusive: boolean,
+  into: ScriptSelection,
+  source: string,
+): ScriptProblem | undefined {
   const found = expansion(category, allowIntrusive);
   if (found.problem) return found.problem;
   if (!into.expansions.includes(found)) into.expansions.push(found);
@@ -170,39 +191,65 @@ function namesStartingWith(prefix: string): string[] {
     else high = mid;
   }
   const found: string[] = [];
-  for (let i = low; i < SORTED_NAMES.length && found.length < 3 && SORTED_NAMES[i]!.startsWith(prefix); i++) found.push(SORTED_NAMES[i]!);
+  for (let i = low; i < SORTED_NAMES.length && found.length < 3 && SORTED_NAMES[i]!.startsWith(prefix); i++)
+    found.push(SORTED_NAMES[i]!);
   return found;
 }
 
 /** Explains an item that is neither a catalog script nor a category. */
 function unknownItem(item: string): ScriptProblem {
   if (item.includes('/') || item.endsWith('.nse') || item.includes('..')) {
-    const name = item.split('/').at(-1)!.replace(/\.nse$/, '');
+    const name = item
+      .split('/')
+      .at(-1)!
+      .replace(/\.nse$/, '');
     const known = CATALOG.has(name);
-    return { problem: `${item} is a path; scripts are chosen by name only`, fix: known ? `Write ${name}.` : 'Give a script name such as http-title.', ...(known && { replacement: name }) };
+    return {
+      problem: `${item} is a path; scripts are chosen by name only`,
+      fix: known ? `Write ${name}.` : 'Give a script name such as http-title.',
+      ...(known && { replacement: name }),
+    };
   }
   if (/[*?[\]]/.test(item)) {
     return { problem: `${item} is a glob`, fix: 'Name each script, e.g. http-title,http-headers.' };
   }
   if (item.startsWith('+')) {
     const rest = item.slice(1);
-    return { problem: `${item} forces a script past its rules`, fix: `Drop the "+"${rest ? `: write ${rest}` : ''}; scripts run only when their rules match.`, ...(rest && { replacement: rest }) };
+    return {
+      problem: `${item} forces a script past its rules`,
+      fix: `Drop the "+"${rest ? `: write ${rest}` : ''}; scripts run only when their rules match.`,
+      ...(rest && { replacement: rest }),
+    };
   }
   if (/[()!&|\s]|\b(?:and|or|not)\b/.test(item)) {
-    return { problem: `${item} is a boolean expression`, fix: 'Give a comma list of names or categories; the edge picks the scripts itself.' };
+    return {
+      problem: `${item} is a boolean expression`,
+      fix: 'Give a comma list of names or categories; the edge picks the scripts itself.',
+    };
   }
   if (item === 'all') {
-    return { problem: 'all would run every script nmap has', fix: 'Name the categories or scripts you need, e.g. default,version.' };
+    return {
+      problem: 'all would run every script nmap has',
+      fix: 'Name the categories or scripts you need, e.g. default,version.',
+    };
   }
   if (item !== item.toLowerCase()) {
     const lower = item.toLowerCase();
-    return { problem: `${item} is not lower-case`, fix: `Write ${lower}.`, ...((CATALOG.has(lower) || NMAP_CATEGORIES.has(lower)) && { replacement: lower }) };
+    return {
+      problem: `${item} is not lower-case`,
+      fix: `Write ${lower}.`,
+      ...((CATALOG.has(lower) || NMAP_CATEGORIES.has(lower)) && { replacement: lower }),
+    };
   }
-  if (!SCRIPT_NAME.test(item)) return { problem: `${JSON.stringify(item)} is not a script name`, fix: 'Give a script name such as http-title.' };
+  if (!SCRIPT_NAME.test(item))
+    return { problem: `${JSON.stringify(item)} is not a script name`, fix: 'Give a script name such as http-title.' };
   const near = namesStartingWith(item.length >= 3 ? item : `${item}\u0000`);
   return {
     problem: `script ${item} is not in scangate's catalog of nmap ${OLDEST_RELEASE}+ scripts`,
-    fix: near.length > 0 ? `Did you mean ${near.join(' or ')}? The catalog: scanner_info (MCP) or GET /v1/scripts.` : 'Name a script from the catalog (scanner_info over MCP, GET /v1/scripts), or a category such as default or safe.',
+    fix:
+      near.length > 0
+        ? `Did you mean ${near.join(' or ')}? The catalog: scanner_info (MCP) or GET /v1/scripts.`
+        : 'Name a script from the catalog (scanner_info over MCP, GET /v1/scripts), or a category such as default or safe.',
   };
 }
 
@@ -210,13 +257,22 @@ function unknownItem(item: string): ScriptProblem {
  * Parses a `--script` value: a comma list of catalog names and nmap categories (the canonical form is a list
  * of names only). Adds what the policy allows to `into`; returns the first problem.
  */
-export function parseScriptSpec(value: string, allowIntrusive: boolean, into: ScriptSelection): ScriptProblem | undefined {
+export function parseScriptSpec(
+  value: string,
+  allowIntrusive: boolean,
+  into: ScriptSelection,
+): ScriptProblem | undefined {
   if (value.length === 0) return { problem: 'an empty script list', fix: 'Give at least one script name or category.' };
-  if (value.length > MAX_SCRIPT_VALUE) return { problem: `a script list of ${value.length} characters`, fix: 'Name fewer scripts, or a category.' };
+  if (value.length > MAX_SCRIPT_VALUE)
+    return { problem: `a script list of ${value.length} characters`, fix: 'Name fewer scripts, or a category.' };
   for (const item of value.split(',')) {
     if (item.length === 0) {
       const tidy = value.split(',').filter(Boolean).join(',');
-      return { problem: `an empty item in "${value}"`, fix: tidy ? `Separate names with single commas: ${tidy}.` : 'Give at least one script name.', ...(tidy && { replacement: tidy }) };
+      return {
+        problem: `an empty item in "${value}"`,
+        fix: tidy ? `Separate names with single commas: ${tidy}.` : 'Give at least one script name.',
+        ...(tidy && { replacement: tidy }),
+      };
     }
     const script = CATALOG.get(item);
     if (script) {

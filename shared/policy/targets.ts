@@ -35,7 +35,12 @@ const NUMERIC_LOOKING = /^(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+))*$/i
 /** nmap's own range syntax (10.0.0-4.1, 10.0.*.*), which no strict form allows. */
 const NMAP_RANGE = /[*]|^[0-9.]*[0-9]-[0-9][0-9.-]*(?:\/[0-9]+)?$/;
 
-function reject(target: string, message: string, recoverySuggestion: string, fixedTarget?: { to: string; addArgs?: string[] }): TargetResult {
+function reject(
+  target: string,
+  message: string,
+  recoverySuggestion: string,
+  fixedTarget?: { to: string; addArgs?: string[] },
+): TargetResult {
   const details = fixedTarget ? { target, fixedTarget: { from: target, ...fixedTarget } } : { target };
   return { ok: false, error: scanError('validation_error', message, recoverySuggestion, { details }) };
 }
@@ -76,8 +81,15 @@ function pastedForm(raw: string, shown: string, rules: TargetRules): TargetResul
   }
   const usable = host !== undefined && host !== raw && parseTarget(host, rules).ok;
   const addArgs = port ? ['-p', port] : undefined;
-  const fix = usable ? `Give the host alone (${host})${port ? ` and the port in args (-p ${port})` : ''}.` : 'Give only an IP address, a CIDR network or a lab hostname; ports go in args (-p 80).';
-  return reject(raw, `Target ${shown} is ${form}; a target is an address, a network or a hostname only`, fix, usable ? { to: host!, ...(addArgs && { addArgs }) } : undefined);
+  const fix = usable
+    ? `Give the host alone (${host})${port ? ` and the port in args (-p ${port})` : ''}.`
+    : 'Give only an IP address, a CIDR network or a lab hostname; ports go in args (-p 80).';
+  return reject(
+    raw,
+    `Target ${shown} is ${form}; a target is an address, a network or a hostname only`,
+    fix,
+    usable ? { to: host!, ...(addArgs && { addArgs }) } : undefined,
+  );
 }
 
 /** An IPv6 text ending in a dotted quad (`::ffff:10.0.0.5`, `::10.0.0.5`): the head and the IPv4 part. */
@@ -91,7 +103,8 @@ function parseAddress(text: string): Address | string {
     // Rewrite the quad as two hextets so the address is the one nmap would scan.
     const embedded = EMBEDDED_IPV4.exec(text);
     if (embedded) {
-      if (!DOTTED_DECIMAL.test(embedded[2]!) || !ipaddr.IPv4.isValidFourPartDecimal(embedded[2]!)) return 'has an invalid embedded IPv4 part';
+      if (!DOTTED_DECIMAL.test(embedded[2]!) || !ipaddr.IPv4.isValidFourPartDecimal(embedded[2]!))
+        return 'has an invalid embedded IPv4 part';
       const [a, b, c, d] = ipaddr.IPv4.parse(embedded[2]!).octets as [number, number, number, number];
       const hex = `${embedded[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
       if (!ipaddr.IPv6.isValid(hex)) return 'is not a valid IPv6 address';
@@ -203,7 +216,9 @@ function oddCharacter(raw: string, shown: string, rules: TargetRules): TargetRes
   return reject(
     raw,
     `Target ${shown} contains ${describeCharacter(odd)}`,
-    usable ? `Type it in plain ASCII: ${plain}.` : 'Type the target in plain ASCII letters, digits, dots, colons and slashes.',
+    usable
+      ? `Type it in plain ASCII: ${plain}.`
+      : 'Type the target in plain ASCII letters, digits, dots, colons and slashes.',
     usable ? { to: plain } : undefined,
   );
 }
@@ -227,7 +242,8 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
   }
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
-    if (code >= 0x7f || (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d)) return oddCharacter(raw, shown, rules);
+    if (code >= 0x7f || (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d))
+      return oddCharacter(raw, shown, rules);
     if (code <= 0x20 || code === 0x2c) {
       return reject(
         raw,
@@ -263,13 +279,21 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
 
   const parsed = parseAddress(addressText);
   if (typeof parsed === 'string') {
-    return reject(raw, `Target ${shown} ${parsed}`, 'Write IPv4 as four decimal octets (127.0.0.1) and IPv6 in standard form.');
+    return reject(
+      raw,
+      `Target ${shown} ${parsed}`,
+      'Write IPv4 as four decimal octets (127.0.0.1) and IPv6 in standard form.',
+    );
   }
   let address: Address = parsed;
   let warning: string | undefined;
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     if (slash >= 0) {
-      return reject(raw, `Target ${shown} is an IPv4-mapped IPv6 network`, 'Give the IPv4 network in CIDR form instead.');
+      return reject(
+        raw,
+        `Target ${shown} is an IPv4-mapped IPv6 network`,
+        'Give the IPv4 network in CIDR form instead.',
+      );
     }
     address = (address as ipaddr.IPv6).toIPv4Address();
     warning = `IPv4-mapped address ${raw} is scanned as ${address.toString()}`;
@@ -294,7 +318,12 @@ export function parseTarget(raw: unknown, rules: TargetRules): TargetResult {
       `Scan only inside ${servedList(rules)}; an admin can change allowedNetworks.`,
     );
   }
-  if (slash < 0) return { ok: true, target: { kind: 'address', value: canonical, family, addresses: 1 }, ...(warning && { warning }) };
+  if (slash < 0)
+    return {
+      ok: true,
+      target: { kind: 'address', value: canonical, family, addresses: 1 },
+      ...(warning && { warning }),
+    };
   if (!isNetworkAddress(address, prefix)) {
     const network = `${networkAddressOf(address, prefix)}/${prefix}`;
     return reject(
@@ -355,7 +384,11 @@ export function networkWithin(inner: string, outer: string): boolean {
   try {
     const [innerAddress, innerPrefix] = ipaddr.parseCIDR(inner);
     const [outerAddress, outerPrefix] = ipaddr.parseCIDR(outer);
-    return innerAddress.kind() === outerAddress.kind() && innerPrefix >= outerPrefix && innerAddress.match(outerAddress as never, outerPrefix);
+    return (
+      innerAddress.kind() === outerAddress.kind() &&
+      innerPrefix >= outerPrefix &&
+      innerAddress.match(outerAddress as never, outerPrefix)
+    );
   } catch {
     return false;
   }

@@ -24,14 +24,21 @@ describe('templates', () => {
 });
 
 describe('validateScanRequest never throws', () => {
-  it.each([undefined, null, 42, 'x', [], { target: null }, { target: {} }, { target: '10.0.0.5', args: 5 }, { target: '10.0.0.5', template: 5 }])(
-    'on %j',
-    (input) => {
-      const r = validateScanRequest(input);
-      expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.error.recoverySuggestion).not.toBe('');
-    },
-  );
+  it.each([
+    undefined,
+    null,
+    42,
+    'x',
+    [],
+    { target: null },
+    { target: {} },
+    { target: '10.0.0.5', args: 5 },
+    { target: '10.0.0.5', template: 5 },
+  ])('on %j', (input) => {
+    const r = validateScanRequest(input);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.recoverySuggestion).not.toBe('');
+  });
 });
 
 describe('revalidateArgv (the runner re-check)', () => {

@@ -25,9 +25,10 @@ export type ValidationResult =
     }
   | { ok: false; error: ScanError };
 
-const TEMPLATE_TOKENS = Object.fromEntries(
-  TEMPLATE_NAMES.map((name) => [name, TEMPLATES[name].split(' ')]),
-) as Record<TemplateName, string[]>;
+const TEMPLATE_TOKENS = Object.fromEntries(TEMPLATE_NAMES.map((name) => [name, TEMPLATES[name].split(' ')])) as Record<
+  TemplateName,
+  string[]
+>;
 
 /**
  * Checks a scan request against the policy and returns the canonical argv, or the first problem as a
@@ -39,13 +40,19 @@ export function validateScanRequest(input: unknown, policy: Policy = DEFAULT_POL
     return withSuggestion(validate(input, policy), input, policy);
   } catch (e) {
     // Every path above returns its own error; reaching here is a bug, reported rather than thrown.
-    return invalid(`Internal validation failure: ${(e as Error)?.message ?? String(e)}`, 'Report this request to the scangate maintainers.');
+    return invalid(
+      `Internal validation failure: ${(e as Error)?.message ?? String(e)}`,
+      'Report this request to the scangate maintainers.',
+    );
   }
 }
 
 function validate(input: unknown, policy: Policy): ValidationResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return invalid('The scan request must be an object with a target', 'Send { "target": "10.0.0.5", "template": "quick" }.');
+    return invalid(
+      'The scan request must be an object with a target',
+      'Send { "target": "10.0.0.5", "template": "quick" }.',
+    );
   }
   const { target, args, template } = input as JsonObject;
   if (template !== undefined && !isTemplateName(template)) {
@@ -94,9 +101,14 @@ function validate(input: unknown, policy: Policy): ValidationResult {
 
   const scriptArgs = merged.options.find((o) => o.spec.name === '--script-args');
   if (scriptArgs) {
-    const parsed = parseScriptArgs(scriptArgs.value!, ctx.scripts, { isTarget: (text) => isTargetAddress(text, scanned) });
+    const parsed = parseScriptArgs(scriptArgs.value!, ctx.scripts, {
+      isTarget: (text) => isTargetAddress(text, scanned),
+    });
     if (typeof parsed !== 'string') {
-      return invalid(`--script-args: ${parsed.problem}`, parsed.fix, { option: '--script-args', value: scriptArgs.value });
+      return invalid(`--script-args: ${parsed.problem}`, parsed.fix, {
+        option: '--script-args',
+        value: scriptArgs.value,
+      });
     }
     scriptArgs.value = parsed;
   }
@@ -118,7 +130,10 @@ function validate(input: unknown, policy: Policy): ValidationResult {
  */
 function withSuggestion(result: ValidationResult, input: unknown, policy: Policy): ValidationResult {
   if (result.ok || !result.error.details) return result;
-  const { fixedArgs, fixedTarget, ...details } = result.error.details as { fixedArgs?: string[]; fixedTarget?: { from: string; to: string; addArgs?: string[] } };
+  const { fixedArgs, fixedTarget, ...details } = result.error.details as {
+    fixedArgs?: string[];
+    fixedTarget?: { from: string; to: string; addArgs?: string[] };
+  };
   if (!fixedArgs && !fixedTarget) return result;
   // The request as its sender wrote it: parsed JSON (REST, MCP) or the same shape over RPC.
   const request = input as JsonObject;
@@ -157,7 +172,9 @@ function mergeOptions(
     if (!userKeys.has(key(o))) return true;
     const by = fromUser.find((u) => key(u) === key(o))!;
     if (by.spec !== o.spec || by.value !== o.value) {
-      warnings.push(`${by.given}${by.value ? ` ${by.value}` : ''} replaces ${o.spec.name}${o.value ? ` ${o.value}` : ''} of template ${template}`);
+      warnings.push(
+        `${by.given}${by.value ? ` ${by.value}` : ''} replaces ${o.spec.name}${o.value ? ` ${o.value}` : ''} of template ${template}`,
+      );
     }
     return false;
   });
@@ -186,7 +203,12 @@ function isAggressive(options: ParsedOption[], ctx: ParseContext): boolean {
   return has('-A') || (has('-O') && has('--traceroute') && has('-sV') && !ctx.scripts.empty);
 }
 
-function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: ParseContext, targets: readonly Target[]): { ok: false; error: ScanError } | undefined {
+function findConflict(
+  options: ParsedOption[],
+  family: 4 | 6 | undefined,
+  ctx: ParseContext,
+  targets: readonly Target[],
+): { ok: false; error: ScanError } | undefined {
   if (!ctx.allowIntrusive && isAggressive(options, ctx)) {
     return invalid(
       '-sV -O --traceroute with scripts is -A spelled out, and -A is intrusive, which the policy disables',
@@ -194,19 +216,31 @@ function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: P
       { option: '-A', gate: 'allowIntrusive' },
     );
   }
-  const decoys = options.find((o) => o.spec.name === '-D')?.value?.split(',').filter((d) => d !== 'ME') ?? [];
+  const decoys =
+    options
+      .find((o) => o.spec.name === '-D')
+      ?.value?.split(',')
+      .filter((d) => d !== 'ME') ?? [];
   const self = decoys.find((d) => isTargetAddress(d, targets));
   if (self) {
-    return invalid(`Decoy ${self} is one of the targets: the target would be sent packets from itself`, 'Use decoy addresses that are not scanned in this request.', {
-      option: '-D',
-    });
+    return invalid(
+      `Decoy ${self} is one of the targets: the target would be sent packets from itself`,
+      'Use decoy addresses that are not scanned in this request.',
+      {
+        option: '-D',
+      },
+    );
   }
   if (family) {
     const other = decoys.find((d) => (d.includes(':') ? 6 : 4) !== family);
     if (other) {
-      return invalid(`Decoy ${other} is not IPv${family} like the targets; nmap sends decoys in the targets' family`, `Give IPv${family} decoys only.`, {
-        option: '-D',
-      });
+      return invalid(
+        `Decoy ${other} is not IPv${family} like the targets; nmap sends decoys in the targets' family`,
+        `Give IPv${family} decoys only.`,
+        {
+          option: '-D',
+        },
+      );
     }
   }
   const bySlot = new Map<string, OptionSpec>();
@@ -214,25 +248,36 @@ function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: P
     if (!o.spec.slot) continue;
     const other = bySlot.get(o.spec.slot);
     if (other && other !== o.spec) {
-      return invalid(`${other.name} and ${o.spec.name} cannot be combined`, `Keep one of them; both set the ${SLOT_WORDS[o.spec.slot]}.`, {
-        options: [other.name, o.spec.name],
-      });
+      return invalid(
+        `${other.name} and ${o.spec.name} cannot be combined`,
+        `Keep one of them; both set the ${SLOT_WORDS[o.spec.slot]}.`,
+        {
+          options: [other.name, o.spec.name],
+        },
+      );
     }
     bySlot.set(o.spec.slot, o.spec);
   }
   if (options.some((o) => o.spec.name === '-sn')) {
     const scan = options.find((o) => o.spec.portScan);
     if (scan) {
-      return invalid(`-sn (host discovery only) cannot be combined with ${scan.given}`, `Drop -sn to scan ports, or drop ${scan.given}.`, {
-        options: ['-sn', scan.spec.name],
-      });
+      return invalid(
+        `-sn (host discovery only) cannot be combined with ${scan.given}`,
+        `Drop -sn to scan ports, or drop ${scan.given}.`,
+        {
+          options: ['-sn', scan.spec.name],
+        },
+      );
     }
   }
   const number = (name: string) => {
     const v = options.find((o) => o.spec.name === name)?.value;
     return v === undefined ? undefined : Number(v);
   };
-  for (const [low, high] of [['--min-rate', '--max-rate'], ['--min-parallelism', '--max-parallelism']] as const) {
+  for (const [low, high] of [
+    ['--min-rate', '--max-rate'],
+    ['--min-parallelism', '--max-parallelism'],
+  ] as const) {
     const l = number(low);
     const h = number(high);
     if (l !== undefined && h !== undefined && l > h) {
@@ -240,7 +285,9 @@ function findConflict(options: ParsedOption[], family: 4 | 6 | undefined, ctx: P
     }
   }
   if (family === 4 && options.some((o) => o.spec.name === '-6')) {
-    return invalid('-6 is given but the targets are IPv4', 'Drop -6; it is added by itself for IPv6 targets.', { option: '-6' });
+    return invalid('-6 is given but the targets are IPv4', 'Drop -6; it is added by itself for IPv6 targets.', {
+      option: '-6',
+    });
   }
   return undefined;
 }
@@ -326,10 +373,17 @@ function canonicalArgv(options: ParsedOption[], ctx: ParseContext, family: 4 | 6
  */
 export function revalidateArgv(argv: unknown, policy: Policy = DEFAULT_POLICY): ValidationResult {
   if (!Array.isArray(argv) || !argv.every((t) => typeof t === 'string')) {
-    return invalid('The dispatched argv is not an array of strings', 'Dispatch only argv produced by validateScanRequest.');
+    return invalid(
+      'The dispatched argv is not an array of strings',
+      'Dispatch only argv produced by validateScanRequest.',
+    );
   }
   const dashes = argv.indexOf('--');
-  if (dashes < 0) return invalid('The dispatched argv has no "--" before its targets', 'Dispatch only argv produced by validateScanRequest.');
+  if (dashes < 0)
+    return invalid(
+      'The dispatched argv has no "--" before its targets',
+      'Dispatch only argv produced by validateScanRequest.',
+    );
   const result = validateScanRequest({ args: argv.slice(0, dashes), target: argv.slice(dashes + 1) }, policy);
   if (!result.ok) return result;
   if (result.argv.length !== argv.length || result.argv.some((t, i) => t !== argv[i])) {

@@ -26,11 +26,15 @@ function bad(problem: string, fix: string): ValueResult {
 /** An integer from min to max, inclusive. */
 export function integer(min: number, max: number, extra?: (n: number) => string | undefined): ValueRule {
   return function integerRule(value) {
-    if (!DECIMAL.test(value)) return bad(`"${value}" is not a plain decimal integer`, `Give a whole number from ${min} to ${max}.`);
+    if (!DECIMAL.test(value))
+      return bad(`"${value}" is not a plain decimal integer`, `Give a whole number from ${min} to ${max}.`);
     const n = Number(value);
-    if (n < min || n > max) return bad(`${value} is outside ${min}–${max}`, `Give a whole number from ${min} to ${max}.`);
+    if (n < min || n > max)
+      return bad(`${value} is outside ${min}–${max}`, `Give a whole number from ${min} to ${max}.`);
     const problem = extra?.(n);
-    return problem ? bad(problem, `Give a whole number from ${min} to ${max} that ${problem.replace(/^is not /, 'is ')}.`) : ok(value);
+    return problem
+      ? bad(problem, `Give a whole number from ${min} to ${max} that ${problem.replace(/^is not /, 'is ')}.`)
+      : ok(value);
   };
 }
 
@@ -45,7 +49,10 @@ export function portList(allowAll: boolean): ValueRule {
     if (allowAll && value === '-') return ok('-');
     const items = value.split(',');
     if (items.length > ctx.maxPortRanges) {
-      return bad(`${items.length} port items, more than the ${ctx.maxPortRanges} allowed`, 'Merge neighbouring ports into ranges like 1-1024.');
+      return bad(
+        `${items.length} port items, more than the ${ctx.maxPortRanges} allowed`,
+        'Merge neighbouring ports into ranges like 1-1024.',
+      );
     }
     for (const item of items) {
       const m = PORT_ITEM.exec(item);
@@ -57,7 +64,8 @@ export function portList(allowAll: boolean): ValueRule {
       }
       const low = Number(m[1]);
       const high = m[2] === undefined ? low : Number(m[2]);
-      if (low < 1 || high > 65535) return bad(`port ${low < 1 ? low : high} is outside 1–65535`, 'Ports run from 1 to 65535.');
+      if (low < 1 || high > 65535)
+        return bad(`port ${low < 1 ? low : high} is outside 1–65535`, 'Ports run from 1 to 65535.');
       if (low > high) return bad(`range ${item} runs backwards`, `Write it as ${high}-${low}.`);
     }
     return ok(value);
@@ -72,7 +80,8 @@ export function duration(minMs: number, maxMs: number): ValueRule {
   const span = `from ${formatMs(minMs)} to ${formatMs(maxMs)}`;
   return function durationRule(value) {
     const m = TIME.exec(value);
-    if (!m) return bad(`"${value}" is not a duration`, `Give a whole number with a unit (ms, s, m or h), e.g. 30s, ${span}.`);
+    if (!m)
+      return bad(`"${value}" is not a duration`, `Give a whole number with a unit (ms, s, m or h), e.g. 30s, ${span}.`);
     const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
     if (ms < minMs || ms > maxMs) return bad(`${value} is outside ${span}`, `Give a duration ${span}.`);
     return ok(value);
@@ -93,10 +102,17 @@ export const macAddress: ValueRule = function macRule(value) {
   if (value === '0') return ok('0');
   if (MAC.test(value)) {
     // The group bit makes it a broadcast or multicast address: every host on the segment would get the replies.
-    if (parseInt(value.slice(0, 2), 16) & 1) return bad(`${value} is a broadcast or multicast MAC address`, 'Give a unicast MAC (first byte even, e.g. 02:00:00:00:00:01) or 0 for a random one.');
+    if (parseInt(value.slice(0, 2), 16) & 1)
+      return bad(
+        `${value} is a broadcast or multicast MAC address`,
+        'Give a unicast MAC (first byte even, e.g. 02:00:00:00:00:01) or 0 for a random one.',
+      );
     return ok(value.toLowerCase());
   }
-  return bad(`"${value}" is not a MAC address`, 'Give six colon-separated hex bytes (02:00:00:00:00:01) or 0 for a random one.');
+  return bad(
+    `"${value}" is not a MAC address`,
+    'Give six colon-separated hex bytes (02:00:00:00:00:01) or 0 for a random one.',
+  );
 };
 
 const MAX_DECOYS = 8;
@@ -111,14 +127,21 @@ export const decoyList: ValueRule = function decoyRule(value, ctx) {
       continue;
     }
     if (item.startsWith('RND')) {
-      return bad('random decoys (RND) would send packets as addresses outside the lab', 'List decoy addresses inside the allowed networks.');
+      return bad(
+        'random decoys (RND) would send packets as addresses outside the lab',
+        'List decoy addresses inside the allowed networks.',
+      );
     }
     if (!ctx.isAllowedAddress(item)) {
-      return bad(`decoy ${item} is not an address inside an allowed network`, 'Use IP addresses inside the allowed networks as decoys.');
+      return bad(
+        `decoy ${item} is not an address inside an allowed network`,
+        'Use IP addresses inside the allowed networks as decoys.',
+      );
     }
   }
   if (me > 1) return bad('ME appears more than once', 'Give ME at most once.');
   if (items.length - me === 0) return bad('no decoy address given', 'List at least one decoy address.');
-  if (items.length - me > MAX_DECOYS) return bad(`${items.length - me} decoys, more than ${MAX_DECOYS}`, `Give at most ${MAX_DECOYS} decoys.`);
+  if (items.length - me > MAX_DECOYS)
+    return bad(`${items.length - me} decoys, more than ${MAX_DECOYS}`, `Give at most ${MAX_DECOYS} decoys.`);
   return ok(value);
 };

@@ -21,7 +21,12 @@ const argv = (() => {
 })();
 
 const report = {
-  scanner: { version: '7.93', args: `nmap ${argv.join(' ')}`, startedAt: '2026-11-25T07:00:00.000Z', endedAt: '2026-11-25T07:00:01.000Z' },
+  scanner: {
+    version: '7.93',
+    args: `nmap ${argv.join(' ')}`,
+    startedAt: '2026-11-25T07:00:00.000Z',
+    endedAt: '2026-11-25T07:00:01.000Z',
+  },
   hosts: [
     {
       status: 'up' as const,
@@ -34,7 +39,15 @@ const report = {
           port: 22,
           state: 'open',
           reason: 'syn-ack',
-          service: { name: 'ssh', product: 'OpenSSH', version: '9.2p1', extraInfo: null, tunnel: null, method: 'probed', confidence: 10 },
+          service: {
+            name: 'ssh',
+            product: 'OpenSSH',
+            version: '9.2p1',
+            extraInfo: null,
+            tunnel: null,
+            method: 'probed',
+            confidence: 10,
+          },
           cpe: ['cpe:/a:openbsd:openssh:9.2p1'],
           scripts: [{ id: 'ssh-hostkey', output: '<script>alert(1)</script> is just text' }],
         },
@@ -44,40 +57,95 @@ const report = {
       os: [],
     },
   ],
-  stats: { hostsUp: 1, hostsDown: 0, hostsTotal: 1, elapsedSec: 0.5, exit: 'success' as const, summary: 'Nmap done', errorMessage: null },
+  stats: {
+    hostsUp: 1,
+    hostsDown: 0,
+    hostsTotal: 1,
+    elapsedSec: 0.5,
+    exit: 'success' as const,
+    summary: 'Nmap done',
+    errorMessage: null,
+  },
 };
 
 const runnerMessages: RunnerMessage[] = [
   {
-    type: 'hello', protocol: PROTOCOL_VERSION, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2,
-    networks: ['127.0.0.0/8', 'fd00::/8'], resume: [{ jobId: 'job_1', lastSeq: 3, finished: true }],
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    runnerVersion: '0.1.0',
+    nmapVersion: '7.93',
+    privileged: false,
+    maxConcurrency: 2,
+    networks: ['127.0.0.0/8', 'fd00::/8'],
+    resume: [{ jobId: 'job_1', lastSeq: 3, finished: true }],
   },
   { type: 'job.accepted', jobId: 'job_1' },
-  { type: 'job.rejected', jobId: 'job_1', error: { type: 'validation_error', message: 'Target 8.8.8.8 is outside', recoverySuggestion: 'Use 127.0.0.1' } },
+  {
+    type: 'job.rejected',
+    jobId: 'job_1',
+    error: { type: 'validation_error', message: 'Target 8.8.8.8 is outside', recoverySuggestion: 'Use 127.0.0.1' },
+  },
   { type: 'job.output', jobId: 'job_1', seq: 1, stream: 'stdout', data: 'Starting Nmap 7.93 ✓\n' },
   { type: 'job.progress', jobId: 'job_1', percent: 42.5, etaSec: 12 },
   { type: 'job.progress', jobId: 'job_1', percent: 100 },
   {
-    type: 'job.finished', jobId: 'job_1', lastSeq: 4, exitCode: 0, signal: null, timedOut: false, cancelled: false,
-    durationMs: 1234, truncated: { stdout: false, stderr: false }, report, error: null,
+    type: 'job.finished',
+    jobId: 'job_1',
+    lastSeq: 4,
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    durationMs: 1234,
+    truncated: { stdout: false, stderr: false },
+    report,
+    error: null,
   },
   {
-    type: 'job.finished', jobId: 'job_2', lastSeq: 0, exitCode: null, signal: null, timedOut: false, cancelled: false,
-    durationMs: 3, truncated: { stdout: false, stderr: false }, report: null,
-    error: { type: 'execution_error', message: 'nmap could not be started: ENOENT', recoverySuggestion: 'Install nmap on the runner host' },
+    type: 'job.finished',
+    jobId: 'job_2',
+    lastSeq: 0,
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    durationMs: 3,
+    truncated: { stdout: false, stderr: false },
+    report: null,
+    error: {
+      type: 'execution_error',
+      message: 'nmap could not be started: ENOENT',
+      recoverySuggestion: 'Install nmap on the runner host',
+    },
   },
 ];
 
 const edgeMessages: EdgeMessage[] = [
   { type: 'welcome', runnerId: 'rn_1', heartbeatSec: 30 },
   {
-    type: 'job.dispatch', jobId: 'job_1', argv, timeoutSec: 600,
-    policy: { allowedHostSuffixes: ['.lab.internal'], allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100 },
+    type: 'job.dispatch',
+    jobId: 'job_1',
+    argv,
+    timeoutSec: 600,
+    policy: {
+      allowedHostSuffixes: ['.lab.internal'],
+      allowIntrusive: false,
+      allowEvasion: false,
+      maxHosts: 1024,
+      maxTargets: 16,
+      maxPortRanges: 100,
+    },
     limits: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
   },
   { type: 'job.cancel', jobId: 'job_1' },
   { type: 'ack', jobId: 'job_1', seq: 4 },
-  { type: 'error', code: 'unsupported_protocol', message: 'Protocol 9 is not supported', recoverySuggestion: 'Upgrade the runner', supportedProtocols: [1] },
+  {
+    type: 'error',
+    code: 'unsupported_protocol',
+    message: 'Protocol 9 is not supported',
+    recoverySuggestion: 'Upgrade the runner',
+    supportedProtocols: [1],
+  },
 ];
 
 describe('runner → edge frames', () => {
@@ -106,9 +174,17 @@ describe('malformed frames are refused with a reason', () => {
     ['seq not integer', JSON.stringify({ ...output, seq: 1.5 }), /seq/],
     ['bad stream', JSON.stringify({ ...output, stream: 'stdin' }), /stream/],
     ['empty data', JSON.stringify({ ...output, data: '' }), /data/],
-    ['oversized data', JSON.stringify({ ...output, data: 'é'.repeat(MAX_OUTPUT_CHUNK_BYTES / 2 + 1) }), /at most 65536 bytes/],
+    [
+      'oversized data',
+      JSON.stringify({ ...output, data: 'é'.repeat(MAX_OUTPUT_CHUNK_BYTES / 2 + 1) }),
+      /at most 65536 bytes/,
+    ],
     ['bad job id', JSON.stringify({ ...output, jobId: '../../etc' }), /jobId/],
-    ['hello with a non-canonical network', JSON.stringify({ ...runnerMessages[0], networks: ['10.0.0.1/8'] }), /networks/],
+    [
+      'hello with a non-canonical network',
+      JSON.stringify({ ...runnerMessages[0], networks: ['10.0.0.1/8'] }),
+      /networks/,
+    ],
     ['hello without networks', JSON.stringify({ ...runnerMessages[0], networks: [] }), /networks/],
     ['progress over 100', JSON.stringify({ type: 'job.progress', jobId: 'j', percent: 101 }), /percent/],
     ['edge frame from the runner', encodeEdgeFrame(edgeMessages[0]!), /malformed welcome/],
@@ -151,7 +227,12 @@ describe('utf8ByteLength', () => {
 });
 
 describe('error details a peer sends are bounded', () => {
-  const rejected = (details: unknown) => JSON.stringify({ type: 'job.rejected', jobId: 'job_1', error: { type: 'validation_error', message: 'no', recoverySuggestion: 'fix it', details } });
+  const rejected = (details: unknown) =>
+    JSON.stringify({
+      type: 'job.rejected',
+      jobId: 'job_1',
+      error: { type: 'validation_error', message: 'no', recoverySuggestion: 'fix it', details },
+    });
   const deep = (n: number) => {
     let v: unknown = 'bottom';
     for (let i = 0; i < n; i++) v = { a: v };

@@ -71,7 +71,10 @@ export function utf8ByteLength(s: string): number {
 const JobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job ids are 1–64 letters, digits, _ or -');
 const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const LastSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const Cidr = z.string().max(64).refine((s) => canonicalNetwork(s) === s, 'a canonical CIDR (network address, compressed IPv6)');
+const Cidr = z
+  .string()
+  .max(64)
+  .refine((s) => canonicalNetwork(s) === s, 'a canonical CIDR (network address, compressed IPv6)');
 
 /** Deepest nesting and largest JSON size of error details a peer may send. */
 export const MAX_DETAILS_DEPTH = 4;
@@ -99,7 +102,10 @@ const Details = z
   // Values are not walked here (a hostile depth is refused by the bound below); a parsed frame is JSON already.
   .record(z.string().max(64), z.custom<JsonValue | undefined>())
   .refine((d) => nestsAtMost(d, MAX_DETAILS_DEPTH), `error details nest at most ${MAX_DETAILS_DEPTH} levels`)
-  .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, `error details are at most ${MAX_DETAILS_BYTES} bytes of JSON`);
+  .refine(
+    (d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES,
+    `error details are at most ${MAX_DETAILS_BYTES} bytes of JSON`,
+  );
 
 export const ScanErrorSchema = z.strictObject({
   type: z.enum(ERROR_TYPES),
@@ -124,15 +130,27 @@ export const HelloSchema = z.strictObject({
    * MUST have one live link: another instance saying hello while the link is live is refused (`runner_in_use`);
    * the same instance reconnecting replaces its old, possibly half-dead, link.
    */
-  instanceId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
-  host: z.string().min(1).max(253).regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces').optional(),
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/)
+    .optional(),
+  host: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces')
+    .optional(),
   /** Jobs this runner still holds from before a reconnect: where its output got to, and whether it ended. */
   resume: z.array(z.strictObject({ jobId: JobId, lastSeq: LastSeq, finished: z.boolean() })).max(256),
 });
 
 export const JobAcceptedSchema = z.strictObject({ type: z.literal('job.accepted'), jobId: JobId });
 
-export const JobRejectedSchema = z.strictObject({ type: z.literal('job.rejected'), jobId: JobId, error: ScanErrorSchema });
+export const JobRejectedSchema = z.strictObject({
+  type: z.literal('job.rejected'),
+  jobId: JobId,
+  error: ScanErrorSchema,
+});
 
 export const JobOutputSchema = z.strictObject({
   type: z.literal('job.output'),
@@ -142,7 +160,10 @@ export const JobOutputSchema = z.strictObject({
   data: z
     .string()
     .min(1)
-    .refine((d) => utf8ByteLength(d) <= MAX_OUTPUT_CHUNK_BYTES, `at most ${MAX_OUTPUT_CHUNK_BYTES} bytes of output per frame`),
+    .refine(
+      (d) => utf8ByteLength(d) <= MAX_OUTPUT_CHUNK_BYTES,
+      `at most ${MAX_OUTPUT_CHUNK_BYTES} bytes of output per frame`,
+    ),
 });
 
 export const JobProgressSchema = z.strictObject({
@@ -204,15 +225,27 @@ export const JobDispatchSchema = z.strictObject({
    * Canonical argv from validateScanRequest: options, `--`, targets. Never run through a shell. A token is at most
    * 255 bytes, except the explicit `--script` list a category expands to (at most MAX_SCRIPT_VALUE).
    */
-  argv: z.array(z.string().min(1).max(MAX_SCRIPT_VALUE)).min(2).max(300).refine(
-    (argv) => argv.every((t, i) => t.length <= 255 || argv[i - 1] === '--script'),
-    'argv tokens are at most 255 bytes, but for the --script list',
-  ),
+  argv: z
+    .array(z.string().min(1).max(MAX_SCRIPT_VALUE))
+    .min(2)
+    .max(300)
+    .refine(
+      (argv) => argv.every((t, i) => t.length <= 255 || argv[i - 1] === '--script'),
+      'argv tokens are at most 255 bytes, but for the --script list',
+    ),
   timeoutSec: z.number().int().min(1).max(3600),
   policy: DispatchPolicySchema,
   limits: z.strictObject({
-    stdoutMaxBytes: z.number().int().min(1024).max(16 * 1024 * 1024),
-    stderrMaxBytes: z.number().int().min(1024).max(4 * 1024 * 1024),
+    stdoutMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024),
+    stderrMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(4 * 1024 * 1024),
   }),
 });
 
@@ -226,7 +259,16 @@ export const LinkErrorSchema = z.strictObject({
    * `unsupported_protocol`, `revoked`, `unauthorized` and `networks_not_granted` end the runner; the others are
    * worth a reconnect.
    */
-  code: z.enum(['unsupported_protocol', 'unauthorized', 'revoked', 'malformed_frame', 'duplicate_hello', 'networks_not_granted', 'runner_in_use', 'internal']),
+  code: z.enum([
+    'unsupported_protocol',
+    'unauthorized',
+    'revoked',
+    'malformed_frame',
+    'duplicate_hello',
+    'networks_not_granted',
+    'runner_in_use',
+    'internal',
+  ]),
   message: z.string().min(1).max(2048),
   recoverySuggestion: z.string().min(1).max(2048),
   supportedProtocols: z.array(z.number().int()).optional(),
@@ -271,7 +313,8 @@ function parseFrame<T>(schema: z.ZodType<T>, frame: unknown): FrameResult<T> {
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, message: parsed.data };
   const issue = parsed.error.issues[0];
-  const kind = typeof json === 'object' && json !== null && 'type' in json ? String((json as { type: unknown }).type) : '?';
+  const kind =
+    typeof json === 'object' && json !== null && 'type' in json ? String((json as { type: unknown }).type) : '?';
   return { ok: false, problem: `malformed ${kind} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message}` };
 }
 

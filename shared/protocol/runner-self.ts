@@ -21,7 +21,11 @@ export const RunnerSelfSchema = z.object({
   }),
   breaker: z.string().max(16),
   edge: z.object({ protocols: z.array(z.number().int()).max(16), heartbeatSec: z.number() }),
-  policy: z.object({ allowedNetworks: z.array(z.string().max(64)).max(256), allowIntrusive: z.boolean(), allowEvasion: z.boolean() }),
+  policy: z.object({
+    allowedNetworks: z.array(z.string().max(64)).max(256),
+    allowIntrusive: z.boolean(),
+    allowEvasion: z.boolean(),
+  }),
 });
 
 export type RunnerSelf = z.infer<typeof RunnerSelfSchema>;

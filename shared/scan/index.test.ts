@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIVE_STATUSES, isActive, isTerminal, SCAN_ID_PATTERN, SCAN_STATUSES, scanNotFound, TERMINAL, TERMINAL_STATUSES } from './index.ts';
+import {
+  ACTIVE_STATUSES,
+  isActive,
+  isTerminal,
+  SCAN_ID_PATTERN,
+  SCAN_STATUSES,
+  scanNotFound,
+  TERMINAL,
+  TERMINAL_STATUSES,
+} from './index.ts';
 
 describe('the Scan model', () => {
   it('splits every status into still under way or ended, never both', () => {
@@ -16,10 +25,15 @@ describe('the Scan model', () => {
 
   it('accepts scan ids and nothing that could be a path or a query', () => {
     expect(SCAN_ID_PATTERN.test('scan_Ab3-_x')).toBe(true);
-    for (const bad of ['scan_', 'scan_../x', 'scan_a?b', 'tok_abc', `scan_${'a'.repeat(33)}`]) expect(SCAN_ID_PATTERN.test(bad), bad).toBe(false);
+    for (const bad of ['scan_', 'scan_../x', 'scan_a?b', 'tok_abc', `scan_${'a'.repeat(33)}`])
+      expect(SCAN_ID_PATTERN.test(bad), bad).toBe(false);
   });
 
   it('answers a missing scan with one not_found that names the id and how to find scans', () => {
-    expect(scanNotFound('scan_nope')).toEqual({ type: 'not_found', message: 'No scan scan_nope', recoverySuggestion: 'List your scans with GET /v1/scans.' });
+    expect(scanNotFound('scan_nope')).toEqual({
+      type: 'not_found',
+      message: 'No scan scan_nope',
+      recoverySuggestion: 'List your scans with GET /v1/scans.',
+    });
   });
 });

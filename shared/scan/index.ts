@@ -7,13 +7,26 @@ import { scanError, type ScanError } from '../errors/index.ts';
 import type { Report } from '../nmap-xml/index.ts';
 
 /** Every status a scan can have, in the order a scan goes through them. */
-export const SCAN_STATUSES = ['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'rejected'] as const;
+export const SCAN_STATUSES = [
+  'queued',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const;
 export type JobStatus = (typeof SCAN_STATUSES)[number];
 
 /** Statuses of a scan that has not ended: it can still be cancelled and still reports progress. */
 export const ACTIVE_STATUSES = ['queued', 'dispatched', 'running'] as const satisfies readonly JobStatus[];
 /** Statuses a scan ends in; a scan in one of them MUST never change again. */
-export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled', 'rejected'] as const satisfies readonly JobStatus[];
+export const TERMINAL_STATUSES = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const satisfies readonly JobStatus[];
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(TERMINAL_STATUSES);

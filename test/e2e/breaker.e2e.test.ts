@@ -19,7 +19,9 @@ async function breakerOf(runnerId: string): Promise<any> {
 describe('circuit breaker (real wrangler dev, real runner)', () => {
   it('trips on a broken nmap, refuses with retryAfterSec, half-opens on its own, and closes on a good probe', async () => {
     // Threshold 2 and the shortest recovery the policy allows (30 s), set through the policy API.
-    const put = await stack.api(stack.admin, 'PUT', '/v1/policy', { breaker: { failureThreshold: 2, recoveryTimeoutSec: 30 } });
+    const put = await stack.api(stack.admin, 'PUT', '/v1/policy', {
+      breaker: { failureThreshold: 2, recoveryTimeoutSec: 30 },
+    });
     expect(put.status).toBe(200);
     const broken = await stack.readyRunner('flaky-runner', { nmap: BROKEN_NMAP });
     const token = await stack.mintToken('scan');

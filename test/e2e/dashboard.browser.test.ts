@@ -23,12 +23,16 @@ let browser: Browser;
 
 // Skipped only where Debian's chromium is not installed: the README promises that `npm test` passes on a machine
 // with just Node and nmap, and this project never downloads a browser. `.ci/run` installs chromium, so CI runs it.
-if (!existsSync(CHROMIUM)) console.warn(`dashboard browser tests skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
+if (!existsSync(CHROMIUM))
+  console.warn(`dashboard browser tests skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
 
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -46,7 +50,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
   async function logIn(page: Page): Promise<void> {
     await page.goto(`${stack.url}/dashboard`);
     // Keyboard only: the token field gets focus by itself, Enter submits.
-    await page.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id === 'token');
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id ===
+        'token',
+    );
     await page.keyboard.type(stack.admin);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#live[data-state="live"]', { timeout: 15_000 });
@@ -82,7 +90,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
 
     // A runner with a broken nmap: its breaker turns OPEN after one failure (threshold 1), without a reload.
     await stack.api(stack.admin, 'PUT', '/v1/policy', { breaker: { failureThreshold: 1 } });
-    await stack.readyRunner('browser-broken', { nmap: join(ROOT, 'test', 'fakes', 'nmap-crashes.sh'), networks: ['127.77.0.0/16'] });
+    await stack.readyRunner('browser-broken', {
+      nmap: join(ROOT, 'test', 'fakes', 'nmap-crashes.sh'),
+      networks: ['127.77.0.0/16'],
+    });
     const token = await stack.mintToken('scan', 'browser-user');
     const failed = await stack.api(token, 'POST', '/v1/scans', { target: '127.77.0.1', args: '-sT -p 22', wait: 30 });
     expect(failed.body.scan.status).toBe('failed');
@@ -93,18 +104,27 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-breaker-open-1280.png'), fullPage: true });
 
     // Without the CSRF token, an action is refused and changes nothing.
-    const runnerId = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.find((r: any) => r.name === 'browser-broken').id;
+    const runnerId = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.find(
+      (r: any) => r.name === 'browser-broken',
+    ).id;
     // (From a second tab of the same session, so the refusal's console line stays out of this page's log.)
     const probe = await page.context().newPage();
     await probe.goto(`${stack.url}/dashboard`);
     const forged = await probe.evaluate(async (target) => {
-      const res = await fetch('/dashboard/actions', { method: 'POST', body: new URLSearchParams({ action: 'breaker-close', target }) });
+      const res = await fetch('/dashboard/actions', {
+        method: 'POST',
+        body: new URLSearchParams({ action: 'breaker-close', target }),
+      });
       return { status: res.status, body: (await res.json()) as { error: { type: string } } };
     }, runnerId);
     await probe.close();
     expect(forged.status).toBe(403);
     expect(forged.body.error.type).toBe('forbidden');
-    expect((await stack.api(stack.admin, 'GET', '/v1/breakers')).body.breakers.find((b: any) => b.runner === 'browser-broken').state).toBe('OPEN');
+    expect(
+      (await stack.api(stack.admin, 'GET', '/v1/breakers')).body.breakers.find(
+        (b: any) => b.runner === 'browser-broken',
+      ).state,
+    ).toBe('OPEN');
 
     // Reset it from the page: confirmed, done, audited.
     const dialogs: string[] = [];
@@ -123,7 +143,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     await page.evaluate(() => (window.notReloaded = true));
     await page.focus('[data-runner="browser-good"] button');
     const runnersBefore = await page.innerHTML('#runners');
-    const started = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()},1-20 --scan-delay 100ms` });
+    const started = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -sV -p ${banner.port()},1-20 --scan-delay 100ms`,
+    });
     const id = started.body.scan.id as string;
     await page.waitForSelector(`[data-scan="${id}"]`, { timeout: 10_000 });
     await page.waitForSelector(`[data-scan="${id}"] .status-succeeded`, { timeout: 30_000 });
@@ -131,7 +154,13 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     expect(await stillSamePage()).toBe(true);
     expect(await page.innerHTML('#runners')).not.toBe(runnersBefore); // the section was replaced…
     const focused = await page.evaluate(() => {
-      const el = (globalThis as unknown as { document: { activeElement: { tagName: string; closest(s: string): { getAttribute(a: string): string } | null } } }).document.activeElement;
+      const el = (
+        globalThis as unknown as {
+          document: {
+            activeElement: { tagName: string; closest(s: string): { getAttribute(a: string): string } | null };
+          };
+        }
+      ).document.activeElement;
       return { tag: el.tagName, runner: el.closest('[data-runner]')?.getAttribute('data-runner') };
     });
     expect(focused).toEqual({ tag: 'BUTTON', runner: 'browser-good' }); // …and focus is where it was
@@ -149,14 +178,26 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
 
     // A running scan's page follows it, progress and all, to the end without a reload (it used to say
     // "connecting…" and keep its first status forever).
-    const slow = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()},1-100 --scan-delay 200ms` });
+    const slow = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -sV -p ${banner.port()},1-100 --scan-delay 200ms`,
+    });
     const slowId = slow.body.scan.id as string;
     await stack.waitForScan(token, slowId, (scan) => scan.status === 'running', 30_000);
     await page.goto(`${stack.url}/dashboard/scans/${slowId}`);
     expect(await page.textContent('#scan-status')).toContain('running');
     await page.evaluate(() => (window.notReloaded = true));
     await page.waitForSelector('#live[data-state="live"]', { timeout: 15_000 });
-    await page.waitForFunction(() => /\d+%/.test((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('[data-testid="scan-progress"]')?.textContent ?? ''), null, { timeout: 30_000 });
+    await page.waitForFunction(
+      () =>
+        /\d+%/.test(
+          (
+            globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+          ).document.querySelector('[data-testid="scan-progress"]')?.textContent ?? '',
+        ),
+      null,
+      { timeout: 30_000 },
+    );
     expect(await page.locator('#scan-facts button', { hasText: 'Cancel scan' }).count()).toBe(1);
     await page.waitForSelector('#scan-status .status-succeeded', { timeout: 60_000 });
     expect(await stillSamePage()).toBe(true);

@@ -15,7 +15,15 @@ async function outputEvents(token: string, id: string): Promise<Array<{ seq: num
   return text
     .split('\n\n')
     .filter((block) => block.includes('event: output'))
-    .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { seq: number; data: string });
+    .map(
+      (block) =>
+        JSON.parse(
+          block
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ) as { seq: number; data: string },
+    );
 }
 
 function expectWholeOnce(scan: any, outputs: Array<{ seq: number }>) {
@@ -60,7 +68,8 @@ async function openWindow(size = 600): Promise<{ first: number; last: number; ou
 async function logged(proc: { log: string }, pattern: RegExp, count: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((proc.log.match(new RegExp(pattern, 'g'))?.length ?? 0) < count) {
-    if (Date.now() > deadline) throw new Error(`${pattern} not logged ${count} times in ${timeoutMs} ms:\n${proc.log.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${pattern} not logged ${count} times in ${timeoutMs} ms:\n${proc.log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -70,17 +79,27 @@ describe('link faults (real wrangler dev, real runner, real nmap)', () => {
     const { proc } = await stack.readyRunner('restart-runner');
     const token = await stack.mintToken('scan');
     // ~6 s, with output (-v) and progress lines while it runs.
-    const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -v -p 1-60 --scan-delay 100ms --max-retries 0' });
+    const created = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: '-sT -v -p 1-60 --scan-delay 100ms --max-retries 0',
+    });
     const id = created.body.scan.id as string;
     await stack.waitForScan(token, id, (s) => s.status === 'running' && s.outputBytes > 0);
 
     await stack.restartEdge();
-    const scan = await stack.waitForScan(token, id, (s) => ['succeeded', 'failed', 'cancelled'].includes(s.status), 60_000);
+    const scan = await stack.waitForScan(
+      token,
+      id,
+      (s) => ['succeeded', 'failed', 'cancelled'].includes(s.status),
+      60_000,
+    );
     expectWholeOnce(scan, await outputEvents(token, id));
     // The runner saw its link go and come back, and resent what was not acknowledged.
     expect(proc.log).toMatch(/"event":"link\.closed"/);
     // …and the edge went away while nmap was still running, not after.
-    expect(proc.log.indexOf('"event":"link.closed"')).toBeLessThan(proc.log.indexOf(`"event":"job.finished","jobId":"${id}"`));
+    expect(proc.log.indexOf('"event":"link.closed"')).toBeLessThan(
+      proc.log.indexOf(`"event":"job.finished","jobId":"${id}"`),
+    );
     expect(proc.log.match(/"event":"link\.ready"/g)!.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -88,9 +107,14 @@ describe('link faults (real wrangler dev, real runner, real nmap)', () => {
     const relay = new LinkRelay(stack.port);
     await relay.start();
     relays.push(relay);
-    const { proc, id: runnerId } = await stack.readyRunner('relayed-runner', { server: `ws://127.0.0.1:${relay.port}` });
+    const { proc, id: runnerId } = await stack.readyRunner('relayed-runner', {
+      server: `ws://127.0.0.1:${relay.port}`,
+    });
     const token = await stack.mintToken('scan');
-    const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -v -p 1-30 --scan-delay 100ms --max-retries 0' });
+    const created = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: '-sT -v -p 1-30 --scan-delay 100ms --max-retries 0',
+    });
     const id = created.body.scan.id as string;
     await stack.waitForScan(token, id, (s) => s.status === 'running' && s.outputBytes > 0);
 
@@ -99,7 +123,9 @@ describe('link faults (real wrangler dev, real runner, real nmap)', () => {
     await proc.waitFor(new RegExp(`"event":"job\\.finished","jobId":"${id}"`), 30_000);
     const during = (await stack.api(token, 'GET', `/v1/scans/${id}`)).body.scan;
     expect(during.status).toBe('running');
-    expect((await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.find((r: any) => r.id === runnerId).online).toBe(false);
+    expect(
+      (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners.find((r: any) => r.id === runnerId).online,
+    ).toBe(false);
 
     relay.heal();
     const scan = await stack.waitForScan(token, id, (s) => s.status !== 'running', 30_000);
@@ -117,14 +143,22 @@ describe('link faults (real wrangler dev, real runner, real nmap)', () => {
     const window = await openWindow();
     expect(window.ours.length).toBeGreaterThan(500);
     // ~15 s of steady output, a line per open port as nmap finds it, then the whole port table at once.
-    const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -v -r --max-retries 0 --scan-delay 25ms -p ${window.first}-${window.last}` });
+    const created = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -v -r --max-retries 0 --scan-delay 25ms -p ${window.first}-${window.last}`,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(202);
     const id = created.body.scan.id as string;
 
     let bytes = 0;
     for (let cut = 1; cut <= 3; cut++) {
       // Each cut comes after more output reached the edge over the link the previous cut broke.
-      const running = await stack.waitForScan(token, id, (s) => TERMINAL.includes(s.status) || (s.status === 'running' && s.outputBytes > bytes), 60_000);
+      const running = await stack.waitForScan(
+        token,
+        id,
+        (s) => TERMINAL.includes(s.status) || (s.status === 'running' && s.outputBytes > bytes),
+        60_000,
+      );
       expect(running.status, `the scan ended before cut ${cut}: make it longer`).toBe('running');
       bytes = running.outputBytes;
       relay.cut();
@@ -134,13 +168,28 @@ describe('link faults (real wrangler dev, real runner, real nmap)', () => {
       await logged(proc, /"event":"link\.ready"/, cut + 1);
     }
     // Every cut found nmap running, and every new link resent what the old one had not had acknowledged.
-    const events = proc.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; runningJobs?: number; resending?: number });
-    expect(events.filter((e) => e.event === 'link.closed').slice(0, 3).map((e) => e.runningJobs)).toEqual([1, 1, 1]);
-    expect(events.filter((e) => e.event === 'link.ready').slice(1, 4).map((e) => e.resending)).toEqual([1, 1, 1]);
+    const events = proc.log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; runningJobs?: number; resending?: number });
+    expect(
+      events
+        .filter((e) => e.event === 'link.closed')
+        .slice(0, 3)
+        .map((e) => e.runningJobs),
+    ).toEqual([1, 1, 1]);
+    expect(
+      events
+        .filter((e) => e.event === 'link.ready')
+        .slice(1, 4)
+        .map((e) => e.resending),
+    ).toEqual([1, 1, 1]);
     const scan = await stack.waitForScan(token, id, (s) => TERMINAL.includes(s.status), 90_000);
     const outputs = await outputEvents(token, id);
     expectWholeOnce(scan, outputs);
-    const discovered = [...scan.output.matchAll(/Discovered open port (\d+)\/tcp on 127\.0\.0\.1/g)].map((m) => Number(m[1]));
+    const discovered = [...scan.output.matchAll(/Discovered open port (\d+)\/tcp on 127\.0\.0\.1/g)].map((m) =>
+      Number(m[1]),
+    );
     expect(new Set(discovered).size).toBe(discovered.length);
     for (const port of window.ours) expect(discovered, `port ${port}`).toContain(port);
     expect(outputs.map((o) => o.data).join('')).toBe(scan.output);

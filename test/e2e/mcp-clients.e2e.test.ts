@@ -24,7 +24,8 @@ const OPEN_ON = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 let port = 0;
 
 const REST_WORDING = /\b(?:GET|POST|PUT|PATCH|DELETE) \/|\/v1\/|\bcurl\b/;
-const textOf = (result: unknown) => ((result as CallToolResult).content as Array<{ text: string }>).map((c) => c.text).join('\n');
+const textOf = (result: unknown) =>
+  ((result as CallToolResult).content as Array<{ text: string }>).map((c) => c.text).join('\n');
 
 async function listen(host: string, wanted: number): Promise<number> {
   // nmap's connect scan resets the connection: the reset is expected, not an error of this test.
@@ -40,7 +41,11 @@ beforeAll(async () => {
   port = await listen(OPEN_ON[0]!, 0);
   for (const host of OPEN_ON.slice(1)) await listen(host, port);
   client = new Client({ name: 'mcp-clients-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
   await client.listTools(); // from here on, callTool validates structuredContent against each outputSchema
 }, 90_000);
 
@@ -53,22 +58,38 @@ afterAll(async () => {
 describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
   it('a discovery scan names the hosts up in its text', async () => {
     const addresses = Array.from({ length: 12 }, (_, i) => `127.0.0.${i + 1}`);
-    const result = await client.callTool({ name: 'nmap_scan', arguments: { target: addresses, template: 'discovery' } }, undefined, { timeout: 120_000 });
+    const result = await client.callTool(
+      { name: 'nmap_scan', arguments: { target: addresses, template: 'discovery' } },
+      undefined,
+      { timeout: 120_000 },
+    );
     const text = textOf(result);
     expect(result.isError, text).toBeFalsy();
     const named = addresses.join(', ');
     expect(text).toContain(`12 of 12 hosts up: ${named}; 0 open ports.`);
     expect(result.structuredContent).toMatchObject({ status: 'succeeded', hostsUp: 12, hostsTotal: 12, openPorts: [] });
-    expect((result.structuredContent as { hosts: Array<{ address: string }> }).hosts.map((h) => h.address)).toEqual(named.split(', '));
+    expect((result.structuredContent as { hosts: Array<{ address: string }> }).hosts.map((h) => h.address)).toEqual(
+      named.split(', '),
+    );
   });
 
   it('a /24 is bounded: the text names 20 hosts and counts the rest, structuredContent pages through them', async () => {
-    const result = await client.callTool({ name: 'nmap_scan', arguments: { target: '127.0.1.0/24', template: 'discovery' } }, undefined, { timeout: 120_000 });
+    const result = await client.callTool(
+      { name: 'nmap_scan', arguments: { target: '127.0.1.0/24', template: 'discovery' } },
+      undefined,
+      { timeout: 120_000 },
+    );
     const text = textOf(result);
     expect(result.isError, text).toBeFalsy();
-    expect(text).toMatch(/256 of 256 hosts up: 127\.0\.1\.0, 127\.0\.1\.1, (?:127\.0\.1\.\d+, ){18}and 236 more; 0 open ports\./);
+    expect(text).toMatch(
+      /256 of 256 hosts up: 127\.0\.1\.0, 127\.0\.1\.1, (?:127\.0\.1\.\d+, ){18}and 236 more; 0 open ports\./,
+    );
     expect(text.length).toBeLessThan(2000);
-    const first = result.structuredContent as { scanId: string; hosts: Array<{ address: string }>; more: { hosts: number; nextOffset: number } };
+    const first = result.structuredContent as {
+      scanId: string;
+      hosts: Array<{ address: string }>;
+      more: { hosts: number; nextOffset: number };
+    };
     expect(first.hosts).toHaveLength(50);
     expect(first.more).toEqual({ hosts: 206, openPorts: 0, nextOffset: 50 });
     expect(JSON.stringify(first).length).toBeLessThan(6000);
@@ -76,7 +97,10 @@ describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
     let offset: number | undefined = first.more.nextOffset;
     while (offset !== undefined) {
       const page = await client.callTool({ name: 'get_scan', arguments: { scanId: first.scanId, offset } });
-      const structured = page.structuredContent as { hosts: Array<{ address: string }>; more?: { nextOffset?: number } };
+      const structured = page.structuredContent as {
+        hosts: Array<{ address: string }>;
+        more?: { nextOffset?: number };
+      };
       seen.push(...structured.hosts.map((h) => h.address));
       offset = structured.more?.nextOffset;
     }
@@ -85,7 +109,11 @@ describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
   });
 
   it('a connect scan of several loopback addresses lists each open port by host', async () => {
-    const result = await client.callTool({ name: 'nmap_scan', arguments: { target: [...OPEN_ON, '127.0.0.5'], args: `-sT -p ${port}` } }, undefined, { timeout: 120_000 });
+    const result = await client.callTool(
+      { name: 'nmap_scan', arguments: { target: [...OPEN_ON, '127.0.0.5'], args: `-sT -p ${port}` } },
+      undefined,
+      { timeout: 120_000 },
+    );
     const text = textOf(result);
     expect(result.isError, text).toBeFalsy();
     for (const host of OPEN_ON) expect(text).toContain(`- ${host} ${port}/tcp`);
@@ -119,21 +147,41 @@ describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
 });
 
 /** The Inspector's CLI (pinned devDependency) as a user runs it: exit code, stdout and stderr. */
-const INSPECTOR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
+const INSPECTOR = join(
+  ROOT,
+  'node_modules',
+  '@modelcontextprotocol',
+  'inspector',
+  'clients',
+  'launcher',
+  'build',
+  'index.js',
+);
 function inspector(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [INSPECTOR, '--cli', `${stack.url}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${token}`, ...args],
+      [
+        INSPECTOR,
+        '--cli',
+        `${stack.url}/mcp`,
+        '--transport',
+        'http',
+        '--header',
+        `Authorization: Bearer ${token}`,
+        ...args,
+      ],
       { env: { ...process.env, MCP_CATALOG_PATH: join(stack.dir, 'inspector-catalog.json') }, timeout: 120_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     );
   });
 }
 
 describe('the MCP Inspector 2.12.0 (CLI mode)', { timeout: 180_000 }, () => {
   beforeAll(() => {
-    if (!existsSync(INSPECTOR)) throw new Error(`${INSPECTOR} is missing: run npm install (the Inspector is a pinned devDependency)`);
+    if (!existsSync(INSPECTOR))
+      throw new Error(`${INSPECTOR} is missing: run npm install (the Inspector is a pinned devDependency)`);
   });
 
   it('lists the tools with no schema portability finding (--strict)', async () => {
@@ -147,9 +195,18 @@ describe('the MCP Inspector 2.12.0 (CLI mode)', { timeout: 180_000 }, () => {
 
   it('shows our message and fix for error results, not a schema error', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--tool-name', 'validate_scan', '--tool-arg', 'target=10.0.0.0/21'], /^validation_error: .*2048 addresses.*\nWhat to do: /s],
-      [['--tool-name', 'nmap_scan', '--tool-arg', 'target=127.0.0.1', 'args=-sT -A'], /^validation_error: .*\nWhat to do: .*scanner_info/s],
-      [['--tool-name', 'get_scan', '--tool-arg', 'scanId=scan_missing'], /^not_found: No scan scan_missing\nWhat to do: List your scans with the list_scans tool\./],
+      [
+        ['--tool-name', 'validate_scan', '--tool-arg', 'target=10.0.0.0/21'],
+        /^validation_error: .*2048 addresses.*\nWhat to do: /s,
+      ],
+      [
+        ['--tool-name', 'nmap_scan', '--tool-arg', 'target=127.0.0.1', 'args=-sT -A'],
+        /^validation_error: .*\nWhat to do: .*scanner_info/s,
+      ],
+      [
+        ['--tool-name', 'get_scan', '--tool-arg', 'scanId=scan_missing'],
+        /^not_found: No scan scan_missing\nWhat to do: List your scans with the list_scans tool\./,
+      ],
     ];
     for (const [args, expected] of cases) {
       const run = await inspector('--method', 'tools/call', ...args);
@@ -163,9 +220,19 @@ describe('the MCP Inspector 2.12.0 (CLI mode)', { timeout: 180_000 }, () => {
   });
 
   it('validates a success result against its output schema', async () => {
-    const run = await inspector('--method', 'tools/call', '--tool-name', 'validate_scan', '--tool-arg', 'target=127.0.0.1', 'template=quick');
+    const run = await inspector(
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'validate_scan',
+      '--tool-arg',
+      'target=127.0.0.1',
+      'template=quick',
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toMatch(/output schema|structured content/i);
-    expect((JSON.parse(run.stdout) as CallToolResult).structuredContent).toMatchObject({ argv: expect.arrayContaining(['--', '127.0.0.1']) });
+    expect((JSON.parse(run.stdout) as CallToolResult).structuredContent).toMatchObject({
+      argv: expect.arrayContaining(['--', '127.0.0.1']),
+    });
   });
 });

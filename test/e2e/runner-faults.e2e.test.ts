@@ -11,14 +11,23 @@ const stack = useStack({ LEASE_SEC: '5' });
 /** The nmap started by a runner: its direct child (setpriv and prlimit exec into nmap, keeping the pid). */
 function nmapChildOf(pid: number): number | undefined {
   try {
-    const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
-    return children.find((child) => /nmap/.test(execFileSync('ps', ['-o', 'args=', '-p', String(child)], { encoding: 'utf8' })));
+    const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    return children.find((child) =>
+      /nmap/.test(execFileSync('ps', ['-o', 'args=', '-p', String(child)], { encoding: 'utf8' })),
+    );
   } catch {
     return undefined;
   }
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -33,7 +42,10 @@ describe('runner faults (real wrangler dev, real runner, real nmap)', () => {
     const { proc, id: runnerId } = await stack.readyRunner('killed-runner');
     const token = await stack.mintToken('scan');
     // ~30 s of scanning unless interrupted.
-    const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: '-sT -p 1-300 --scan-delay 100ms --max-retries 0' });
+    const created = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: '-sT -p 1-300 --scan-delay 100ms --max-retries 0',
+    });
     expect(created.status).toBe(202);
     const id = created.body.scan.id as string;
     await stack.waitForScan(token, id, (s) => s.status === 'running');

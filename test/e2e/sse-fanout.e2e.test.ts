@@ -28,14 +28,25 @@ describe('SSE fan-out (real wrangler dev, real runner, real nmap)', () => {
     const token = await stack.mintToken('scan');
     const port = await openPort();
     // ~3 s of probes with output (-v) and progress lines, the open port last (-r).
-    const created = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -v -r --max-retries 0 --scan-delay 100ms -p 1-20,${port}` });
+    const created = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -v -r --max-retries 0 --scan-delay 100ms -p 1-20,${port}`,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(202);
     const id = created.body.scan.id as string;
 
-    const early: SseClient[] = Array.from({ length: 25 }, (_, i) => watchScan(stack.url, i % 2 ? stack.admin : token, id));
+    const early: SseClient[] = Array.from({ length: 25 }, (_, i) =>
+      watchScan(stack.url, i % 2 ? stack.admin : token, id),
+    );
     // The late half joins once output is flowing: each starts with the stored history and turns live.
-    await stack.waitForScan(token, id, (s) => s.outputBytes > 0 || ['succeeded', 'failed', 'cancelled'].includes(s.status));
-    const late: SseClient[] = Array.from({ length: 25 }, (_, i) => watchScan(stack.url, i % 2 ? stack.admin : token, id));
+    await stack.waitForScan(
+      token,
+      id,
+      (s) => s.outputBytes > 0 || ['succeeded', 'failed', 'cancelled'].includes(s.status),
+    );
+    const late: SseClient[] = Array.from({ length: 25 }, (_, i) =>
+      watchScan(stack.url, i % 2 ? stack.admin : token, id),
+    );
     const clients = [...early, ...late];
     await Promise.all(clients.map((c) => c.done));
 
@@ -46,7 +57,12 @@ describe('SSE fan-out (real wrangler dev, real runner, real nmap)', () => {
     for (const [i, client] of clients.entries()) {
       expect(client.failure, `client ${i}`).toBeUndefined();
       expect(client.status, `client ${i}`).toBe(200);
-      expect(compareWithReplay(client.events, replay), `client ${i}`).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0, altered: 0 });
+      expect(compareWithReplay(client.events, replay), `client ${i}`).toEqual({
+        lost: 0,
+        duplicated: 0,
+        outOfOrder: 0,
+        altered: 0,
+      });
     }
   }, 90_000);
 });

@@ -21,7 +21,9 @@ afterAll(async () => {
 });
 
 function start(env: NodeJS.ProcessEnv): Proc {
-  const proc = new Proc(process.execPath, [join(ROOT, 'scripts', 'start.ts')], { env: { ...process.env, SCANGATE_HOME: home, ...env } });
+  const proc = new Proc(process.execPath, [join(ROOT, 'scripts', 'start.ts')], {
+    env: { ...process.env, SCANGATE_HOME: home, ...env },
+  });
   started.push(proc);
   return proc;
 }
@@ -54,7 +56,11 @@ describe('npm start', () => {
       const { code } = await proc.exited;
       expect(code).toBe(1);
       expect(proc.log.trim().split('\n')).toHaveLength(1);
-      expect(proc.log).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use( by \\S+ \\(pid ${process.pid}\\))?: stop that program, or start this one on another port: SCANGATE_PORT=${port + 1} npm start`));
+      expect(proc.log).toMatch(
+        new RegExp(
+          `port ${port} on 127\\.0\\.0\\.1 is already in use( by \\S+ \\(pid ${process.pid}\\))?: stop that program, or start this one on another port: SCANGATE_PORT=${port + 1} npm start`,
+        ),
+      );
       expect(leftovers()).toEqual([]);
     } finally {
       holder.close();
@@ -76,20 +82,36 @@ describe('npm start', () => {
     const again = start({ SCANGATE_PORT: String(port) });
     expect((await again.exited).code).toBe(1);
     expect(again.log.trim().split('\n')).toHaveLength(1);
-    expect(again.log).toMatch(new RegExp(`scangate is already running on port ${port} for ${home}.*: use it \\(URLs and tokens in ${join(home, '.scangate', 'local.json')}\\), or stop it`));
+    expect(again.log).toMatch(
+      new RegExp(
+        `scangate is already running on port ${port} for ${home}.*: use it \\(URLs and tokens in ${join(home, '.scangate', 'local.json')}\\), or stop it`,
+      ),
+    );
     // … or another home's, whose tokens this one does not have (it used to fail with POST /v1/tokens: 401).
     const other = start({ SCANGATE_PORT: String(port), SCANGATE_HOME: otherHome });
     expect((await other.exited).code).toBe(1);
     expect(other.log.trim().split('\n')).toHaveLength(1);
-    expect(other.log).toMatch(new RegExp(`port ${port} is held by another scangate.* with a different SCANGATE_HOME .*SCANGATE_PORT=${port + 1} npm start`));
+    expect(other.log).toMatch(
+      new RegExp(
+        `port ${port} is held by another scangate.* with a different SCANGATE_HOME .*SCANGATE_PORT=${port + 1} npm start`,
+      ),
+    );
     expect(other.log).not.toContain('401');
     expect(first.running).toBe(true);
 
     // Revoking the local runner (as the dashboard does) leaves the edge up and brings a new runner.
     const admin = JSON.parse(readFileSync(join(home, '.scangate', 'local.json'), 'utf8')).adminToken as string;
-    const listRunners = async () => ((await (await fetch(`http://127.0.0.1:${port}/v1/runners`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { runners: Array<{ id: string; online: boolean; revoked: boolean }> }).runners;
+    const listRunners = async () =>
+      (
+        (await (
+          await fetch(`http://127.0.0.1:${port}/v1/runners`, { headers: { authorization: `Bearer ${admin}` } })
+        ).json()) as { runners: Array<{ id: string; online: boolean; revoked: boolean }> }
+      ).runners;
     const revokedId = (await listRunners())[0]!.id;
-    const revoke = await fetch(`http://127.0.0.1:${port}/v1/runners/${revokedId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    const revoke = await fetch(`http://127.0.0.1:${port}/v1/runners/${revokedId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(revoke.status).toBe(200);
     await first.waitFor(/a new local runner is connected .*; the edge stayed up/, 60_000);
     expect(first.log).toContain('minting a new local runner');
@@ -98,13 +120,23 @@ describe('npm start', () => {
     expect(after.filter((r) => !r.revoked)).toEqual([expect.objectContaining({ online: true })]);
     expect(after.find((r) => r.id === revokedId)?.revoked).toBe(true);
     const info = JSON.parse(readFileSync(join(home, '.scangate', 'local.json'), 'utf8'));
-    expect(info).toMatchObject({ url: `http://127.0.0.1:${port}`, mcpUrl: `http://127.0.0.1:${port}/mcp`, dashboardUrl: `http://127.0.0.1:${port}/dashboard` });
+    expect(info).toMatchObject({
+      url: `http://127.0.0.1:${port}`,
+      mcpUrl: `http://127.0.0.1:${port}/mcp`,
+      dashboardUrl: `http://127.0.0.1:${port}/dashboard`,
+    });
     expect(info.scanToken).toMatch(/^sgt_/);
     expect(readFileSync(join(home, '.dev.vars'), 'utf8')).toContain(`ADMIN_TOKEN=${info.adminToken}`);
 
     // The CLI finds URL and token in .scangate/local.json by itself.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'SCANGATE_URL' && key !== 'SCANGATE_TOKEN'));
-    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'scangate.ts'), 'scan', '127.0.0.1', '--args', `-sT -sV -p ${banner.port()}`], { cwd: home, env });
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => key !== 'SCANGATE_URL' && key !== 'SCANGATE_TOKEN'),
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'scripts', 'scangate.ts'), 'scan', '127.0.0.1', '--args', `-sT -sV -p ${banner.port()}`],
+      { cwd: home, env },
+    );
     expect(stdout).toMatch(new RegExp(`${banner.port()}/tcp\\s+open\\s+ssh`));
 
     process.kill(first.pid, 'SIGINT');
@@ -115,7 +147,9 @@ describe('npm start', () => {
     await second.waitFor(/Ctrl-C stops everything/, 60_000);
     const saved = JSON.parse(readFileSync(join(home, '.scangate', 'local.json'), 'utf8'));
     expect(saved.scanToken).toBe(info.scanToken);
-    const runners = (await (await fetch(`${saved.url}/v1/runners`, { headers: { authorization: `Bearer ${saved.adminToken}` } })).json()) as { runners: Array<{ online: boolean; revoked: boolean }> };
+    const runners = (await (
+      await fetch(`${saved.url}/v1/runners`, { headers: { authorization: `Bearer ${saved.adminToken}` } })
+    ).json()) as { runners: Array<{ online: boolean; revoked: boolean }> };
     expect(runners.runners.filter((r) => !r.revoked)).toHaveLength(1);
     expect(runners.runners.find((r) => !r.revoked)?.online).toBe(true);
     process.kill(second.pid, 'SIGINT');

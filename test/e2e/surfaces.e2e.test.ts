@@ -29,7 +29,11 @@ function expectSshOpen(report: any, port: number) {
 
 describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
   it('REST with wait returns the finished scan with the open port and its service', async () => {
-    const res = await stack.api(token, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()}`, wait: 60 });
+    const res = await stack.api(token, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -sV -p ${banner.port()}`,
+      wait: 60,
+    });
     expect(res.status).toBe(202);
     expect(res.body.scan.status).toBe('succeeded');
     expect(res.body.scan.exitCode).toBe(0);
@@ -57,7 +61,9 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     expect(types).toContain('progress');
     expect(types.at(-1)).toBe('finished');
     const finishedAt = seen.at(-1)!.at;
-    const discovered = seen.find((e) => e.type === 'output' && String(e.data.data).includes(`Discovered open port ${banner.port()}/tcp`));
+    const discovered = seen.find(
+      (e) => e.type === 'output' && String(e.data.data).includes(`Discovered open port ${banner.port()}/tcp`),
+    );
     expect(discovered, 'the open port was streamed').toBeDefined();
     // Live, not a replay at the end: the first output came well before the scan finished.
     const firstOutput = seen.find((e) => e.type === 'output')!;
@@ -67,7 +73,9 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(new Set(ids).size).toBe(ids.length);
     // Resuming after the third event replays exactly the rest.
-    const resumed = await fetch(`${stack.url}/v1/scans/${id}/events`, { headers: { authorization: `Bearer ${token}`, 'last-event-id': String(ids[2]) } });
+    const resumed = await fetch(`${stack.url}/v1/scans/${id}/events`, {
+      headers: { authorization: `Bearer ${token}`, 'last-event-id': String(ids[2]) },
+    });
     const rest: number[] = [];
     for await (const event of sseEvents(textChunks(resumed.body!))) {
       rest.push(Number(event.id));
@@ -77,13 +85,21 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
   });
 
   it('MCP: the SDK client gets progress notifications before a result that names the open port', async () => {
-    const transport = new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+    const transport = new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
     const client = new Client({ name: 'e2e-agent', version: '1.0.0' });
     await client.connect(transport);
     try {
       const progress: Array<{ progress: number; message?: string; at: number }> = [];
       const result = await client.callTool(
-        { name: 'nmap_scan', arguments: { target: '127.0.0.1', args: `-sT -sV -p ${banner.port()},1-30 --scan-delay 100ms --max-retries 0` } },
+        {
+          name: 'nmap_scan',
+          arguments: {
+            target: '127.0.0.1',
+            args: `-sT -sV -p ${banner.port()},1-30 --scan-delay 100ms --max-retries 0`,
+          },
+        },
         undefined,
         { onprogress: (p) => progress.push({ ...p, at: Date.now() }), timeout: 60_000 },
       );
@@ -93,14 +109,23 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
       expect(progress[0]!.at).toBeLessThan(resultAt);
       const text = (result.content as Array<{ text: string }>)[0]!.text;
       expect(text).toMatch(new RegExp(`127\\.0\\.0\\.1 ${banner.port()}/tcp ssh OpenSSH`));
-      const structured = result.structuredContent as { scanId: string; openPorts: Array<{ port: number; service: string }> };
+      const structured = result.structuredContent as {
+        scanId: string;
+        openPorts: Array<{ port: number; service: string }>;
+      };
       expect(structured.openPorts).toContainEqual(expect.objectContaining({ port: banner.port(), service: 'ssh' }));
       // The same scan is visible through get_scan and through REST: one code path.
-      const got = await client.callTool({ name: 'get_scan', arguments: { scanId: structured.scanId, outputTail: 2000 } });
+      const got = await client.callTool({
+        name: 'get_scan',
+        arguments: { scanId: structured.scanId, outputTail: 2000 },
+      });
       expect((got.content as Array<{ text: string }>)[0]!.text).toMatch(/Nmap done/);
       expect((await stack.api(token, 'GET', `/v1/scans/${structured.scanId}`)).body.scan.status).toBe('succeeded');
       // A refusal is an isError result with the taxonomy, not a crash.
-      const refused = await client.callTool({ name: 'nmap_scan', arguments: { target: '127.0.0.1', args: '-oN /tmp/x' } });
+      const refused = await client.callTool({
+        name: 'nmap_scan',
+        arguments: { target: '127.0.0.1', args: '-oN /tmp/x' },
+      });
       expect(refused.isError).toBe(true);
       expect(refused._meta?.['scangate/error']).toMatchObject({ type: 'validation_error' });
       expect(refused.structuredContent).toBeUndefined();
@@ -113,7 +138,11 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     const run = promisify(execFile);
     const cli = join(ROOT, 'scripts', 'scangate.ts');
     const env = { ...process.env, SCANGATE_URL: stack.url, SCANGATE_TOKEN: token };
-    const { stdout } = await run(process.execPath, [cli, 'scan', '127.0.0.1', '--args', `-sT -sV -p ${banner.port()}`], { env, cwd: stack.dir });
+    const { stdout } = await run(
+      process.execPath,
+      [cli, 'scan', '127.0.0.1', '--args', `-sT -sV -p ${banner.port()}`],
+      { env, cwd: stack.dir },
+    );
     expect(stdout).toMatch(/scan scan_\S+: succeeded/);
     expect(stdout).toMatch(new RegExp(`127\\.0\\.0\\.1\\s+${banner.port()}/tcp\\s+open\\s+ssh\\s+OpenSSH 9\\.2p1`));
     const id = stdout.match(/scan (scan_\S+):/)![1]!;
@@ -122,16 +151,26 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     expect(json).toMatchObject({ id, status: 'succeeded' });
     expect((await run(process.execPath, [cli, 'list'], { env, cwd: stack.dir })).stdout).toContain(id);
 
-    const refused = await run(process.execPath, [cli, 'scan', '127.0.0.1', '--args', '-iL /etc/passwd'], { env, cwd: stack.dir }).catch((e) => e);
+    const refused = await run(process.execPath, [cli, 'scan', '127.0.0.1', '--args', '-iL /etc/passwd'], {
+      env,
+      cwd: stack.dir,
+    }).catch((e) => e);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/error \(validation_error\): -iL/);
     expect(refused.stderr).toMatch(/what to do: /);
 
     const admin = { ...env, SCANGATE_TOKEN: stack.admin };
-    const ungranted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made'], { env: admin, cwd: stack.dir }).catch((e) => e);
+    const ungranted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made'], {
+      env: admin,
+      cwd: stack.dir,
+    }).catch((e) => e);
     expect(ungranted.code).toBe(2);
     expect(ungranted.stderr).toMatch(/needs the networks it may serve: --network/);
-    const minted = await run(process.execPath, [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made', '--network', '127.9.0.0/16'], { env: admin, cwd: stack.dir });
+    const minted = await run(
+      process.execPath,
+      [cli, 'tokens', 'create', '--role', 'runner', '--name', 'cli-made', '--network', '127.9.0.0/16'],
+      { env: admin, cwd: stack.dir },
+    );
     expect(minted.stdout).toMatch(/runner token cli-made \(rn_\S+\); shown once/);
     const runners = await run(process.execPath, [cli, 'runners'], { env: admin, cwd: stack.dir });
     expect(runners.stdout).toMatch(/e2e-local\s+rn_\S+\s+online/);
@@ -144,16 +183,46 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
     const junk: Array<() => Promise<Response>> = [
       () => fetch(`${stack.url}/v1/scans`, { method: 'POST', body: '{"target":' }),
       () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{}' }),
-      () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"target":' }),
-      () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: 42 }) }),
-      () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: '127.0.0.1; rm -rf /' }) }),
-      () => fetch(`${stack.url}/v1/validate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: '127.0.0.1', args: '--script=/etc/passwd' }) }),
-      () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${runnerToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: '127.0.0.1' }) }),
+      () =>
+        fetch(`${stack.url}/v1/scans`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: '{"target":',
+        }),
+      () =>
+        fetch(`${stack.url}/v1/scans`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ target: 42 }),
+        }),
+      () =>
+        fetch(`${stack.url}/v1/scans`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ target: '127.0.0.1; rm -rf /' }),
+        }),
+      () =>
+        fetch(`${stack.url}/v1/validate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ target: '127.0.0.1', args: '--script=/etc/passwd' }),
+        }),
+      () =>
+        fetch(`${stack.url}/v1/scans`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${runnerToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ target: '127.0.0.1' }),
+        }),
       () => fetch(`${stack.url}/v1/policy`, { headers: { authorization: `Bearer ${token}` } }),
       () => fetch(`${stack.url}/v1/scans/scan_doesnotexist`, { headers: { authorization: `Bearer ${token}` } }),
       () => fetch(`${stack.url}/v1/scans/../../etc/passwd`, { headers: { authorization: `Bearer ${token}` } }),
       () => fetch(`${stack.url}/v1/runners/connect`, { headers: { authorization: `Bearer ${token}` } }),
-      () => fetch(`${stack.url}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: Array.from({ length: 300 }, () => '127.0.0.1') }) }),
+      () =>
+        fetch(`${stack.url}/v1/scans`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ target: Array.from({ length: 300 }, () => '127.0.0.1') }),
+        }),
       () => fetch(`${stack.url}/v1/nothing-here`, { headers: { authorization: `Bearer ${token}` } }),
     ];
     const answers = await Promise.all(
@@ -167,10 +236,18 @@ describe('end to end: REST, SSE, MCP and the CLI against real nmap', () => {
       expect(a.status, `request ${a.i % junk.length}: ${a.text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
       expect(a.status, `request ${a.i % junk.length}: ${a.text.slice(0, 200)}`).toBeLessThan(500);
       const body = JSON.parse(a.text);
-      expect(body.error, a.text).toMatchObject({ type: expect.any(String), message: expect.any(String), recoverySuggestion: expect.any(String) });
+      expect(body.error, a.text).toMatchObject({
+        type: expect.any(String),
+        message: expect.any(String),
+        recoverySuggestion: expect.any(String),
+      });
     }
     const fresh = await stack.mintToken('scan', 'after-the-storm');
-    const after = await stack.api(fresh, 'POST', '/v1/scans', { target: '127.0.0.1', args: `-sT -p ${banner.port()}`, wait: 60 });
+    const after = await stack.api(fresh, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -p ${banner.port()}`,
+      wait: 60,
+    });
     expect(after.body.scan.status).toBe('succeeded');
   });
 });

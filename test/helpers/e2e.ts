@@ -10,4 +10,3 @@ export function useStack(vars: Record<string, string> = {}): Stack {
   afterAll(() => stack.stop(), 60_000);
   return stack;
 }
-

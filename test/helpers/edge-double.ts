@@ -58,16 +58,34 @@ export class EdgeDouble {
     const accepted = (auth: string) => !options.tokens || options.tokens.some((t) => auth === `Bearer ${t}`);
     // Plain requests: the runner self-check, as the edge answers it (JSON, the error taxonomy's shape).
     const http = createServer((req, res) => {
-      const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.url !== '/v1/runners/self') return reply(404, { error: { type: 'not_found', message: 'No such endpoint', recoverySuggestion: 'See the README.' } });
+      const reply = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url !== '/v1/runners/self')
+        return reply(404, {
+          error: { type: 'not_found', message: 'No such endpoint', recoverySuggestion: 'See the README.' },
+        });
       double!.selfChecks++;
-      if (!accepted(req.headers.authorization ?? '')) return reply(401, { error: { type: 'unauthorized', message: 'Missing or invalid bearer token', recoverySuggestion: 'Send a runner token.' } });
+      if (!accepted(req.headers.authorization ?? ''))
+        return reply(401, {
+          error: {
+            type: 'unauthorized',
+            message: 'Missing or invalid bearer token',
+            recoverySuggestion: 'Send a runner token.',
+          },
+        });
       const online = double!.#sockets.size > 0;
       const hello = double!.hellos.at(-1);
       reply(200, {
         runner: { id: 'rn_test', name: 'test-runner', pool: 'default' },
         grantedNetworks: ['127.0.0.0/8'],
-        link: { online, lastSeen: null, declaredNetworks: hello?.networks ?? null, runnerVersion: hello?.runnerVersion ?? null, nmapVersion: hello?.nmapVersion ?? null, privileged: hello?.privileged ?? null },
+        link: {
+          online,
+          lastSeen: null,
+          declaredNetworks: hello?.networks ?? null,
+          runnerVersion: hello?.runnerVersion ?? null,
+          nmapVersion: hello?.nmapVersion ?? null,
+          privileged: hello?.privileged ?? null,
+        },
         breaker: 'CLOSED',
         edge: { protocols: [1], heartbeatSec: options.heartbeatSec ?? 30 },
         policy: { allowedNetworks: ['127.0.0.0/8'], allowIntrusive: false, allowEvasion: false },
@@ -133,7 +151,14 @@ export class EdgeDouble {
       jobId,
       argv,
       timeoutSec: 120,
-      policy: { allowedHostSuffixes: ['.lab.internal'], allowIntrusive: false, allowEvasion: false, maxHosts: 1024, maxTargets: 16, maxPortRanges: 100 },
+      policy: {
+        allowedHostSuffixes: ['.lab.internal'],
+        allowIntrusive: false,
+        allowEvasion: false,
+        maxHosts: 1024,
+        maxTargets: 16,
+        maxPortRanges: 100,
+      },
       limits: { stdoutMaxBytes: 1 << 20, stderrMaxBytes: 1 << 18 },
       ...overrides,
     });
@@ -152,7 +177,8 @@ export class EdgeDouble {
     for (;;) {
       const found = this.received.slice(from).find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching frame in ${ms} ms; got ${this.received.map((m) => m.type).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching frame in ${ms} ms; got ${this.received.map((m) => m.type).join(', ')}`);
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 100);

@@ -47,16 +47,29 @@ const web = createHttpServer((req, res) => {
   };
   if (path === '/' || path.startsWith('/index') || path === '/local.html') return html(200, page);
   if (path === '/feed.xml') return html(200, feed, { 'Content-Type': 'application/rss+xml' });
-  if (path === '/robots.txt') return html(200, `User-agent: *\nDisallow: /private\nSitemap: ${away}/sitemap.xml\n`, { 'Content-Type': 'text/plain' });
+  if (path === '/robots.txt')
+    return html(200, `User-agent: *\nDisallow: /private\nSitemap: ${away}/sitemap.xml\n`, {
+      'Content-Type': 'text/plain',
+    });
   if (path === '/crossdomain.xml') {
-    return html(200, `<?xml version="1.0"?><cross-domain-policy><allow-access-from domain="${TRAP}"/></cross-domain-policy>`, { 'Content-Type': 'text/xml' });
+    return html(
+      200,
+      `<?xml version="1.0"?><cross-domain-policy><allow-access-from domain="${TRAP}"/></cross-domain-policy>`,
+      { 'Content-Type': 'text/xml' },
+    );
   }
   // Everything else (the redirect link, and every path a script probes) moves away from the target.
-  return html(302, page, { Location: `${away}${path}`, 'Content-Location': `${away}${path}`, Link: `<${away}/linked>; rel="preload"` });
+  return html(302, page, {
+    Location: `${away}${path}`,
+    'Content-Location': `${away}${path}`,
+    Link: `<${away}/linked>; rel="preload"`,
+  });
 });
 
 const tcpTrap = createTcpServer((socket) => {
-  socket.once('data', (data) => report({ proto: 'tcp', port, from: socket.remoteAddress, data: data.toString('latin1').slice(0, 120) }));
+  socket.once('data', (data) =>
+    report({ proto: 'tcp', port, from: socket.remoteAddress, data: data.toString('latin1').slice(0, 120) }),
+  );
   report({ proto: 'tcp', port, from: socket.remoteAddress });
   socket.on('error', () => {});
   setTimeout(() => socket.destroy(), 200);

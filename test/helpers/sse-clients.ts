@@ -28,10 +28,20 @@ export interface SseClient {
 /** Opens GET /v1/scans/:id/events as `token` and records every event until `finished` (or stop()). */
 export function watchScan(baseUrl: string, token: string, scanId: string): SseClient {
   const abort = new AbortController();
-  const client: SseClient = { status: 0, connectedAt: Number.NaN, events: [], failure: undefined, done: Promise.resolve(), stop: () => abort.abort() };
+  const client: SseClient = {
+    status: 0,
+    connectedAt: Number.NaN,
+    events: [],
+    failure: undefined,
+    done: Promise.resolve(),
+    stop: () => abort.abort(),
+  };
   client.done = (async () => {
     try {
-      const res = await fetch(`${baseUrl}/v1/scans/${scanId}/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+      const res = await fetch(`${baseUrl}/v1/scans/${scanId}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: abort.signal,
+      });
       client.status = res.status;
       client.connectedAt = performance.now();
       if (!res.ok || !res.body) {
@@ -88,5 +98,13 @@ export function compareWithReplay(got: readonly ReceivedEvent[], replay: readonl
 }
 
 export function sumDeliveries(all: readonly Delivery[]): Delivery {
-  return all.reduce((sum, d) => ({ lost: sum.lost + d.lost, duplicated: sum.duplicated + d.duplicated, outOfOrder: sum.outOfOrder + d.outOfOrder, altered: sum.altered + d.altered }), { lost: 0, duplicated: 0, outOfOrder: 0, altered: 0 });
+  return all.reduce(
+    (sum, d) => ({
+      lost: sum.lost + d.lost,
+      duplicated: sum.duplicated + d.duplicated,
+      outOfOrder: sum.outOfOrder + d.outOfOrder,
+      altered: sum.altered + d.altered,
+    }),
+    { lost: 0, duplicated: 0, outOfOrder: 0, altered: 0 },
+  );
 }

@@ -42,7 +42,13 @@ export class Stack {
     this.port ||= await freePort();
     const envFile = join(this.dir, 'secrets.env');
     writeFileSync(envFile, `ADMIN_TOKEN=${this.admin}\n`, { mode: 0o600 });
-    this.edge = await startEdge({ port: this.port, persistTo: join(this.dir, 'state'), vars: this.#vars, envFile, ...(this.inspectorPort && { inspectorPort: this.inspectorPort }) });
+    this.edge = await startEdge({
+      port: this.port,
+      persistTo: join(this.dir, 'state'),
+      vars: this.#vars,
+      envFile,
+      ...(this.inspectorPort && { inspectorPort: this.inspectorPort }),
+    });
   }
 
   /** Stops wrangler dev (SIGTERM to its group) and starts it again on the same port with the same state. */
@@ -54,7 +60,10 @@ export class Stack {
   async api<T = any>(token: string | undefined, method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+      headers: {
+        ...(token && { authorization: `Bearer ${token}` }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -67,7 +76,10 @@ export class Stack {
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
 
-  async mintRunner(name: string, networks: string[] = ['127.0.0.0/8']): Promise<{ id: string; token: string; tokenFile: string }> {
+  async mintRunner(
+    name: string,
+    networks: string[] = ['127.0.0.0/8'],
+  ): Promise<{ id: string; token: string; tokenFile: string }> {
     const res = await this.api(this.admin, 'POST', '/v1/runners', { name, networks });
     if (res.status !== 201) throw new Error(`mint runner: ${res.status} ${JSON.stringify(res.body)}`);
     const tokenFile = join(this.dir, `${name}.token`);
@@ -83,13 +95,20 @@ export class Stack {
 
   /** A real runner daemon; progress every second so tests see it. Stopped with the stack. */
   runner(options: Omit<RunnerOptions, 'server'> & { server?: string }): Proc {
-    const proc = startRunner({ server: this.wsUrl, ...options, env: { ...process.env, SCANGATE_STATS_EVERY: '1s', ...options.env } });
+    const proc = startRunner({
+      server: this.wsUrl,
+      ...options,
+      env: { ...process.env, SCANGATE_STATS_EVERY: '1s', ...options.env },
+    });
     this.procs.add(proc);
     return proc;
   }
 
   /** A runner that is connected (its link is ready) before this resolves. */
-  async readyRunner(name: string, options: Partial<RunnerOptions> = {}): Promise<{ proc: Proc; id: string; token: string; tokenFile: string }> {
+  async readyRunner(
+    name: string,
+    options: Partial<RunnerOptions> = {},
+  ): Promise<{ proc: Proc; id: string; token: string; tokenFile: string }> {
     const networks = options.networks ?? ['127.0.0.0/8'];
     const minted = await this.mintRunner(name, networks);
     const proc = this.runner({ tokenFile: minted.tokenFile, ...options, networks });
@@ -103,7 +122,10 @@ export class Stack {
     for (;;) {
       const { body } = await this.api(token, 'GET', `/v1/scans/${id}`);
       if (done(body.scan)) return body.scan;
-      if (Date.now() > deadline) throw new Error(`scan ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(body.scan ?? body).slice(0, 2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `scan ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(body.scan ?? body).slice(0, 2000)}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -27,8 +27,12 @@ describe('circuit breaker state machine', () => {
 
   it('jitters the recovery timeout by ±10 %', () => {
     const early = failTimes(breaker.newBreaker(settings), 3);
-    expect(breaker.onFailure(failTimes(breaker.newBreaker(settings), 2), 0, 'x', fail, settings, () => 0).halfOpenAt).toBe(27_000);
-    expect(breaker.onFailure(failTimes(breaker.newBreaker(settings), 2), 0, 'x', fail, settings, () => 1).halfOpenAt).toBe(33_000);
+    expect(
+      breaker.onFailure(failTimes(breaker.newBreaker(settings), 2), 0, 'x', fail, settings, () => 0).halfOpenAt,
+    ).toBe(27_000);
+    expect(
+      breaker.onFailure(failTimes(breaker.newBreaker(settings), 2), 0, 'x', fail, settings, () => 1).halfOpenAt,
+    ).toBe(33_000);
     expect(early.halfOpenAt).toBe(30_000);
   });
 
@@ -57,7 +61,14 @@ describe('circuit breaker state machine', () => {
     expect(b.state).toBe('OPEN');
     expect(b.recoveryTimeoutSec).toBe(45);
     expect(b.halfOpenAt).toBe(31_000 + 45_000);
-    b = breaker.onFailure(breaker.onDispatch(breaker.onTimer(b, 76_000), 'probe2'), 77_000, 'probe2', fail, settings, mid);
+    b = breaker.onFailure(
+      breaker.onDispatch(breaker.onTimer(b, 76_000), 'probe2'),
+      77_000,
+      'probe2',
+      fail,
+      settings,
+      mid,
+    );
     expect(b.recoveryTimeoutSec).toBe(60);
   });
 
@@ -88,17 +99,33 @@ describe('circuit breaker state machine', () => {
     expect(b).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, halfOpenAt: null });
     b = breaker.forceClose(breaker.forceOpen(b, 6, mid), 7);
     expect(b.state).toBe('CLOSED');
-    expect(b.transitions.map((t) => t.reason)).toEqual(['forced open by admin', 'reset by admin', 'forced open by admin', 'forced closed by admin']);
+    expect(b.transitions.map((t) => t.reason)).toEqual([
+      'forced open by admin',
+      'reset by admin',
+      'forced open by admin',
+      'forced closed by admin',
+    ]);
   });
 });
 
 describe('verdictOf: what a finished job says about its runner', () => {
-  const end = (over: Partial<breaker.JobEnd>): breaker.JobEnd => ({ cancelled: false, timedOut: false, exitCode: 0, signal: null, runnerError: null, ...over });
+  const end = (over: Partial<breaker.JobEnd>): breaker.JobEnd => ({
+    cancelled: false,
+    timedOut: false,
+    exitCode: 0,
+    signal: null,
+    runnerError: null,
+    ...over,
+  });
   it.each([
     ['nmap exited 0 (hosts up or down)', end({}), 'success'],
     ['the caller cancelled', end({ cancelled: true, exitCode: null, signal: 'SIGTERM' }), 'neutral'],
     ['the timeout the caller chose ran out', end({ timedOut: true, exitCode: null, signal: 'SIGTERM' }), 'neutral'],
-    ['the timeout ran out and nmap ignored SIGTERM', end({ timedOut: true, exitCode: null, signal: 'SIGKILL' }), 'neutral'],
+    [
+      'the timeout ran out and nmap ignored SIGTERM',
+      end({ timedOut: true, exitCode: null, signal: 'SIGKILL' }),
+      'neutral',
+    ],
     ['nmap refused its arguments or targets (exit 1)', end({ exitCode: 1 }), 'neutral'],
     ['nmap crashed', end({ exitCode: null, signal: 'SIGSEGV' }), 'failure'],
     ['nmap was killed (OOM, CPU limit)', end({ exitCode: null, signal: 'SIGKILL' }), 'failure'],

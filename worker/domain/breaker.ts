@@ -91,7 +91,13 @@ export function onDispatch(b: Breaker, jobId: string): Breaker {
 export function onSuccess(b: Breaker, now: number, jobId: string, settings: BreakerSettings): Breaker {
   const counted = { ...b, consecutiveFailures: 0, counts: { ...b.counts, successes: b.counts.successes + 1 } };
   if (b.state === 'HALF_OPEN' && b.probeJobId === jobId) {
-    return { ...move(counted, 'CLOSED', now, `probe ${jobId} succeeded`), recoveryTimeoutSec: settings.recoveryTimeoutSec, probeJobId: null, openedAt: null, halfOpenAt: null };
+    return {
+      ...move(counted, 'CLOSED', now, `probe ${jobId} succeeded`),
+      recoveryTimeoutSec: settings.recoveryTimeoutSec,
+      probeJobId: null,
+      openedAt: null,
+      halfOpenAt: null,
+    };
   }
   return counted;
 }
@@ -104,8 +110,15 @@ export function onFailure(
   settings: BreakerSettings,
   random: () => number = Math.random,
 ): Breaker {
-  const errors = [...b.errors, { at: now, jobId, type: error.type, message: error.message.slice(0, 500) }].slice(-MAX_ERRORS);
-  const counted: Breaker = { ...b, errors, consecutiveFailures: b.consecutiveFailures + 1, counts: { ...b.counts, failures: b.counts.failures + 1 } };
+  const errors = [...b.errors, { at: now, jobId, type: error.type, message: error.message.slice(0, 500) }].slice(
+    -MAX_ERRORS,
+  );
+  const counted: Breaker = {
+    ...b,
+    errors,
+    consecutiveFailures: b.consecutiveFailures + 1,
+    counts: { ...b.counts, failures: b.counts.failures + 1 },
+  };
   if (b.state === 'HALF_OPEN' && (b.probeJobId === jobId || jobId === null)) {
     const longer = Math.min(settings.maxRecoveryTimeoutSec, Math.round(b.recoveryTimeoutSec * 1.5));
     return open(counted, now, longer, `probe ${jobId ?? ''} failed: ${error.type}`.replace('  ', ' '), random);
@@ -166,7 +179,14 @@ export function onTimer(b: Breaker, now: number): Breaker {
 
 /** Admin actions. */
 export function reset(b: Breaker, now: number, settings: BreakerSettings): Breaker {
-  return { ...move(b, 'CLOSED', now, 'reset by admin'), consecutiveFailures: 0, recoveryTimeoutSec: settings.recoveryTimeoutSec, openedAt: null, halfOpenAt: null, probeJobId: null };
+  return {
+    ...move(b, 'CLOSED', now, 'reset by admin'),
+    consecutiveFailures: 0,
+    recoveryTimeoutSec: settings.recoveryTimeoutSec,
+    openedAt: null,
+    halfOpenAt: null,
+    probeJobId: null,
+  };
 }
 
 export function forceOpen(b: Breaker, now: number, random: () => number = Math.random): Breaker {
@@ -174,7 +194,13 @@ export function forceOpen(b: Breaker, now: number, random: () => number = Math.r
 }
 
 export function forceClose(b: Breaker, now: number): Breaker {
-  return { ...move(b, 'CLOSED', now, 'forced closed by admin'), consecutiveFailures: 0, openedAt: null, halfOpenAt: null, probeJobId: null };
+  return {
+    ...move(b, 'CLOSED', now, 'forced closed by admin'),
+    consecutiveFailures: 0,
+    openedAt: null,
+    halfOpenAt: null,
+    probeJobId: null,
+  };
 }
 
 /** Seconds until a new job could be admitted (for retryAfterSec), or 0 if it could be now. */

@@ -13,8 +13,14 @@ import type { RunnerConflict } from '../storage/runners.store.ts';
  *   socket was closed (the usual case: the kernel closes it, even after kill -9) connects at once.
  * Runners that name no instance (older ones) keep the old rule: the newest connection wins.
  */
-export function decideSecondHello(live: { instanceId: string | null; lastHeardAt: number }, incomingInstanceId: string | null, now: number, livenessMs: number): 'replace' | 'refuse' {
-  if (live.instanceId === null || incomingInstanceId === null || live.instanceId === incomingInstanceId) return 'replace';
+export function decideSecondHello(
+  live: { instanceId: string | null; lastHeardAt: number },
+  incomingInstanceId: string | null,
+  now: number,
+  livenessMs: number,
+): 'replace' | 'refuse' {
+  if (live.instanceId === null || incomingInstanceId === null || live.instanceId === incomingInstanceId)
+    return 'replace';
   return now - live.lastHeardAt < livenessMs ? 'refuse' : 'replace';
 }
 
@@ -22,9 +28,20 @@ export function decideSecondHello(live: { instanceId: string | null; lastHeardAt
 export const CONFLICT_SHOWN_MS = 10 * 60_000;
 
 /** The conflict after one more refused attempt: the same pair of hosts within the shown window counts up. */
-export function noteConflict(previous: RunnerConflict | null, liveHost: string | null, refusedHost: string | null, now: number): RunnerConflict {
-  const same = previous && previous.liveHost === liveHost && previous.refusedHost === refusedHost && now - previous.lastAt < CONFLICT_SHOWN_MS;
-  return same ? { ...previous, lastAt: now, attempts: previous.attempts + 1 } : { liveHost, refusedHost, firstAt: now, lastAt: now, attempts: 1 };
+export function noteConflict(
+  previous: RunnerConflict | null,
+  liveHost: string | null,
+  refusedHost: string | null,
+  now: number,
+): RunnerConflict {
+  const same =
+    previous &&
+    previous.liveHost === liveHost &&
+    previous.refusedHost === refusedHost &&
+    now - previous.lastAt < CONFLICT_SHOWN_MS;
+  return same
+    ? { ...previous, lastAt: now, attempts: previous.attempts + 1 }
+    : { liveHost, refusedHost, firstAt: now, lastAt: now, attempts: 1 };
 }
 
 export function conflictShown(conflict: RunnerConflict | null, now: number): conflict is RunnerConflict {

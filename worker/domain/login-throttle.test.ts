@@ -9,7 +9,12 @@ import { addressBucket, bucketsOf, LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS, retryAf
  * throttling is audited as a security event.
  */
 function login(token: string, address: string): Promise<Response> {
-  return SELF.fetch(`${BASE}/dashboard/login`, { method: 'POST', headers: { 'cf-connecting-ip': address }, body: new URLSearchParams({ token }), redirect: 'manual' });
+  return SELF.fetch(`${BASE}/dashboard/login`, {
+    method: 'POST',
+    headers: { 'cf-connecting-ip': address },
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
 }
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -26,13 +31,26 @@ async function expectThrottled(res: Response): Promise<number> {
   expect(retryAfter).toBeGreaterThan(0);
   expect(retryAfter).toBeLessThanOrEqual(LOGIN_WINDOW_MS / 1000);
   const body = await json(res);
-  expect(body.error).toMatchObject({ type: 'rate_limited', retryAfterSec: retryAfter, message: expect.stringMatching(/Too many failed dashboard logins/), recoverySuggestion: expect.stringMatching(/Wait \d+ s/) });
+  expect(body.error).toMatchObject({
+    type: 'rate_limited',
+    retryAfterSec: retryAfter,
+    message: expect.stringMatching(/Too many failed dashboard logins/),
+    recoverySuggestion: expect.stringMatching(/Wait \d+ s/),
+  });
   return retryAfter;
 }
 
-type Entry = { action: string; decision: string; count: number; detail: Record<string, any>; kind: string; actor: string };
+type Entry = {
+  action: string;
+  decision: string;
+  count: number;
+  detail: Record<string, any>;
+  kind: string;
+  actor: string;
+};
 async function loginAudit(pool = 'default'): Promise<Entry[]> {
-  return (await json(await api(`/v1/audit?pool=${pool}&kind=security&action=login.*&limit=500`, { token: ADMIN }))).entries;
+  return (await json(await api(`/v1/audit?pool=${pool}&kind=security&action=login.*&limit=500`, { token: ADMIN })))
+    .entries;
 }
 
 describe('dashboard login throttling', () => {
@@ -48,36 +66,53 @@ describe('dashboard login throttling', () => {
     // That success did not reset the guesser's count.
     await expectThrottled(await login(guess(), hostile));
 
-    const throttled = (await loginAudit()).filter((e) => e.action === 'login.throttled' && e.detail.reason === 'address');
-    expect(throttled.every((e) => e.kind === 'security' && e.decision === 'refused' && e.actor === 'dashboard login')).toBe(true);
+    const throttled = (await loginAudit()).filter(
+      (e) => e.action === 'login.throttled' && e.detail.reason === 'address',
+    );
+    expect(
+      throttled.every((e) => e.kind === 'security' && e.decision === 'refused' && e.actor === 'dashboard login'),
+    ).toBe(true);
     expect(throttled.reduce((sum, e) => sum + e.count, 0)).toBe(3);
     expect(throttled[0]!.detail).toMatchObject({ address: hostile, retryAfterSec: expect.any(Number) });
-    const failures = (await loginAudit()).filter((e) => e.action === 'login.failure' && e.detail.reason === 'invalid_token');
+    const failures = (await loginAudit()).filter(
+      (e) => e.action === 'login.failure' && e.detail.reason === 'invalid_token',
+    );
     expect(failures.reduce((sum, e) => sum + e.count, 0)).toBe(LOGIN_FAILURE_LIMIT + 1);
     expect(failures.length).toBeLessThanOrEqual(2); // aggregated per minute
-    expect((await loginAudit()).some((e) => e.action === 'login.success' && e.detail.address === '198.51.100.9')).toBe(true);
+    expect((await loginAudit()).some((e) => e.action === 'login.success' && e.detail.address === '198.51.100.9')).toBe(
+      true,
+    );
   });
 
   it('counts an IPv6 client by its /64', async () => {
-    for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++) expect((await login(guess(), `2001:db8:7:1::${i + 1}`)).status).toBe(401);
+    for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++)
+      expect((await login(guess(), `2001:db8:7:1::${i + 1}`)).status).toBe(401);
     await expectThrottled(await login(ADMIN, '2001:db8:7:1:ffff:ffff:ffff:ffff'));
     expect((await login(ADMIN, '2001:db8:7:2::1')).status).toBe(303);
   });
 
   it('throttles a guesser spread over many addresses who aims at one token prefix; another token still logs in', async () => {
     const prefix = 'sgt_0AAAAAAA';
-    for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++) expect((await login(guess(prefix), `192.0.2.${i + 1}`)).status).toBe(401);
+    for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++)
+      expect((await login(guess(prefix), `192.0.2.${i + 1}`)).status).toBe(401);
     await expectThrottled(await login(guess(prefix), '192.0.2.200'));
     const admin = await mintToken('admin', 'throttle-admin');
     expect((await login(admin, '192.0.2.201')).status).toBe(303);
-    expect((await loginAudit()).some((e) => e.action === 'login.throttled' && e.detail.reason === 'prefix' && e.detail.address === '192.0.2.200')).toBe(true);
+    expect(
+      (await loginAudit()).some(
+        (e) => e.action === 'login.throttled' && e.detail.reason === 'prefix' && e.detail.address === '192.0.2.200',
+      ),
+    ).toBe(true);
   });
 
   it('audits a valid token that is not an admin token as a failure of that token', async () => {
     const scan = await mintToken('scan', 'not-an-admin');
     expect((await login(scan, '198.51.100.77')).status).toBe(401);
     const failure = (await loginAudit()).find((e) => e.action === 'login.failure' && e.actor === 'not-an-admin');
-    expect(failure).toMatchObject({ decision: 'refused', detail: { reason: 'not_admin', role: 'scan', tokenId: expect.stringMatching(/^tok_/), address: '198.51.100.77' } });
+    expect(failure).toMatchObject({
+      decision: 'refused',
+      detail: { reason: 'not_admin', role: 'scan', tokenId: expect.stringMatching(/^tok_/), address: '198.51.100.77' },
+    });
   });
 });
 

@@ -22,8 +22,14 @@ export function addressBucket(address: string): string {
   const [head = '', tail] = a.split('::', 2) as [string, string | undefined];
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** The bucket keys an attempt counts against, before hashing: its address, and its token prefix when a token was sent. */
@@ -37,7 +43,12 @@ export function bucketsOf(address: string, token: string): string[] {
  * Seconds until a bucket with these failure times (epoch ms, any order) admits an attempt again, or null when it
  * admits one now. With `limit` failures inside the window, the bucket opens when the oldest of the newest `limit` leaves it.
  */
-export function retryAfterSec(failures: readonly number[], now: number, limit = LOGIN_FAILURE_LIMIT, windowMs = LOGIN_WINDOW_MS): number | null {
+export function retryAfterSec(
+  failures: readonly number[],
+  now: number,
+  limit = LOGIN_FAILURE_LIMIT,
+  windowMs = LOGIN_WINDOW_MS,
+): number | null {
   const recent = failures.filter((at) => at > now - windowMs).sort((x, y) => y - x);
   if (recent.length < limit) return null;
   const opensAt = recent[limit - 1]! + windowMs;

@@ -7,7 +7,12 @@ const fresh = { stdoutBytes: 0, stderrBytes: 0, frames: 0 };
 
 describe('edge output caps', () => {
   it('stores output within the cap whole', () => {
-    expect(admitOutput(fresh, 'stdout', 'abc', caps, 10)).toEqual({ kind: 'store', data: 'abc', bytes: 3, truncated: false });
+    expect(admitOutput(fresh, 'stdout', 'abc', caps, 10)).toEqual({
+      kind: 'store',
+      data: 'abc',
+      bytes: 3,
+      truncated: false,
+    });
   });
 
   it('counts UTF-8 bytes, not characters, and never splits a character', () => {
@@ -20,13 +25,26 @@ describe('edge output caps', () => {
   });
 
   it('keeps each stream to its own cap; a full stream stores empty frames (their seq keeps acks contiguous)', () => {
-    expect(admitOutput({ ...fresh, stderrBytes: 4 }, 'stderr', 'more', caps, 10)).toEqual({ kind: 'store', data: '', bytes: 0, truncated: true });
-    expect(admitOutput({ ...fresh, stderrBytes: 4 }, 'stdout', 'more', caps, 10)).toMatchObject({ data: 'more', truncated: false });
+    expect(admitOutput({ ...fresh, stderrBytes: 4 }, 'stderr', 'more', caps, 10)).toEqual({
+      kind: 'store',
+      data: '',
+      bytes: 0,
+      truncated: true,
+    });
+    expect(admitOutput({ ...fresh, stderrBytes: 4 }, 'stdout', 'more', caps, 10)).toMatchObject({
+      data: 'more',
+      truncated: false,
+    });
   });
 
   it('refuses frames past the budget an honest runner could reach', () => {
-    expect(admitOutput({ ...fresh, frames: 10 }, 'stdout', 'a', caps, 10)).toEqual({ kind: 'over_frame_budget', maxFrames: 10 });
+    expect(admitOutput({ ...fresh, frames: 10 }, 'stdout', 'a', caps, 10)).toEqual({
+      kind: 'over_frame_budget',
+      maxFrames: 10,
+    });
     // An honest runner: one frame per stream per 250 ms for the whole timeout, plus full chunks.
-    expect(frameBudget(3600, { stdoutMaxBytes: 16 << 20, stderrMaxBytes: 4 << 20 })).toBeGreaterThan(2 * 4 * 3600 + (20 << 20) / 65536);
+    expect(frameBudget(3600, { stdoutMaxBytes: 16 << 20, stderrMaxBytes: 4 << 20 })).toBeGreaterThan(
+      2 * 4 * 3600 + (20 << 20) / 65536,
+    );
   });
 });

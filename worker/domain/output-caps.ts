@@ -30,7 +30,13 @@ export function frameBudget(timeoutSec: number, caps: OutputCaps): number {
   return 8 * timeoutSec + Math.ceil((caps.stdoutMaxBytes + caps.stderrMaxBytes) / 1024) + 1024;
 }
 
-export function admitOutput(usage: OutputUsage, stream: Stream, data: string, caps: OutputCaps, maxFrames: number): Admission {
+export function admitOutput(
+  usage: OutputUsage,
+  stream: Stream,
+  data: string,
+  caps: OutputCaps,
+  maxFrames: number,
+): Admission {
   if (usage.frames >= maxFrames) return { kind: 'over_frame_budget', maxFrames };
   const used = stream === 'stdout' ? usage.stdoutBytes : usage.stderrBytes;
   const cap = stream === 'stdout' ? caps.stdoutMaxBytes : caps.stderrMaxBytes;

@@ -16,9 +16,14 @@ export function poolFor(principal: Principal, requested: string | undefined): st
   const pool = requested ?? principal.pool;
   if (principal.global || pool === principal.pool) return pool;
   throw new ScangateError(
-    scanError('forbidden', `This admin token is scoped to pool ${principal.pool}; it cannot act on pool ${pool}`, `Use an admin token of pool ${pool}, or a global admin token.`, {
-      details: { pool, tokenPool: principal.pool },
-    }),
+    scanError(
+      'forbidden',
+      `This admin token is scoped to pool ${principal.pool}; it cannot act on pool ${pool}`,
+      `Use an admin token of pool ${pool}, or a global admin token.`,
+      {
+        details: { pool, tokenPool: principal.pool },
+      },
+    ),
   );
 }
 

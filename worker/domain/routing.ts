@@ -50,7 +50,8 @@ function parseNetwork(text: string): Parsed | undefined {
 /** The longest prefix among a runner's networks that contains the target, or -1 when none does. */
 function bestMatch(networks: readonly Parsed[], target: Target): number {
   if (target.kind === 'hostname') return 0;
-  const [address, prefix] = parseNetwork(target.kind === 'network' ? target.value : `${target.value}/${target.family === 4 ? 32 : 128}`) ?? [];
+  const [address, prefix] =
+    parseNetwork(target.kind === 'network' ? target.value : `${target.value}/${target.family === 4 ? 32 : 128}`) ?? [];
   if (!address || prefix === undefined) return -1;
   let best = -1;
   for (const [net, bits] of networks) {
@@ -72,13 +73,27 @@ export interface TokenShare {
 }
 
 /** How many scans a token may run on runners with `slots` slots between them. */
-export function tokenLimit(slots: number, share: Pick<TokenShare, 'maxConcurrentScans' | 'maxSlotSharePercent'>): number {
+export function tokenLimit(
+  slots: number,
+  share: Pick<TokenShare, 'maxConcurrentScans' | 'maxSlotSharePercent'>,
+): number {
   return Math.max(1, Math.min(share.maxConcurrentScans, Math.ceil((slots * share.maxSlotSharePercent) / 100)));
 }
 
-export function chooseRunner(request: { targets: readonly Target[]; needsPrivilege: boolean; share?: TokenShare }, runners: readonly RunnerView[], now: number): RouteDecision {
+export function chooseRunner(
+  request: { targets: readonly Target[]; needsPrivilege: boolean; share?: TokenShare },
+  runners: readonly RunnerView[],
+  now: number,
+): RouteDecision {
   if (runners.length === 0) {
-    return { kind: 'refuse', error: scanError('no_runner', 'No runner is connected', 'Start a runner for the lab network (scangate-runner run) and try again.') };
+    return {
+      kind: 'refuse',
+      error: scanError(
+        'no_runner',
+        'No runner is connected',
+        'Start a runner for the lab network (scangate-runner run) and try again.',
+      ),
+    };
   }
   const scored = runners
     .map((runner) => {
@@ -91,16 +106,25 @@ export function chooseRunner(request: { targets: readonly Target[]; needsPrivile
     const served = [...new Set(runners.flatMap((r) => r.networks))].join(', ');
     return {
       kind: 'refuse',
-      error: scanError('no_runner', `No connected runner covers ${describe(request.targets)}`, `Connected runners serve ${served}; scan inside those, or start a runner for that network.`, {
-        details: { servedNetworks: served.split(', ') },
-      }),
+      error: scanError(
+        'no_runner',
+        `No connected runner covers ${describe(request.targets)}`,
+        `Connected runners serve ${served}; scan inside those, or start a runner for that network.`,
+        {
+          details: { servedNetworks: served.split(', ') },
+        },
+      ),
     };
   }
   const capable = scored.filter((s) => s.runner.privileged || !request.needsPrivilege);
   if (capable.length === 0) {
     return {
       kind: 'refuse',
-      error: scanError('no_runner', 'This scan needs raw sockets, and no privileged runner covers its targets', 'Use a connect scan (-sT) without -O/--traceroute, or grant a runner CAP_NET_RAW.'),
+      error: scanError(
+        'no_runner',
+        'This scan needs raw sockets, and no privileged runner covers its targets',
+        'Use a connect scan (-sT) without -O/--traceroute, or grant a runner CAP_NET_RAW.',
+      ),
     };
   }
   const admitted = capable.filter((s) => admits(s.runner.breaker));
@@ -120,7 +144,10 @@ export function chooseRunner(request: { targets: readonly Target[]; needsPrivile
   if (free.length === 0) return { kind: 'queue', reason: 'capacity' };
   // A slot is free, but this token may already hold its share: the slot stays for other tokens.
   if (request.share) {
-    const limit = tokenLimit(admitted.reduce((sum, s) => sum + s.runner.maxConcurrency, 0), request.share);
+    const limit = tokenLimit(
+      admitted.reduce((sum, s) => sum + s.runner.maxConcurrency, 0),
+      request.share,
+    );
     if (request.share.running >= limit) return { kind: 'queue', reason: 'token_share', limit };
   }
   free.sort(
@@ -134,6 +161,9 @@ export function chooseRunner(request: { targets: readonly Target[]; needsPrivile
 }
 
 function describe(targets: readonly Target[]): string {
-  const shown = targets.slice(0, 3).map((t) => t.value).join(', ');
+  const shown = targets
+    .slice(0, 3)
+    .map((t) => t.value)
+    .join(', ');
   return targets.length > 3 ? `${shown} and ${targets.length - 3} more` : shown;
 }

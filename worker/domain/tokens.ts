@@ -29,7 +29,11 @@ export function randomShard(): string {
 }
 
 export function mintToken(kind: TokenKind, shard = randomShard()): { token: string; id: string; shard: string } {
-  return { token: `${kind === 'api' ? 'sgt' : 'sgr'}_${shard}${randomChars(32)}`, id: `tok_${shard}${randomChars(12)}`, shard };
+  return {
+    token: `${kind === 'api' ? 'sgt' : 'sgr'}_${shard}${randomChars(32)}`,
+    id: `tok_${shard}${randomChars(12)}`,
+    shard,
+  };
 }
 
 /** The shard and kind of a well-formed token, or undefined for anything else. */

@@ -47,7 +47,12 @@ describe('auth matrix', () => {
   it('refuses the runner endpoint to API tokens and bad tokens before any Durable Object', async () => {
     const scan = await mintToken('scan');
     const admin = await mintToken('admin');
-    for (const [token, status] of [[scan, 403], [admin, 403], ['garbage', 401], [undefined, 401]] as const) {
+    for (const [token, status] of [
+      [scan, 403],
+      [admin, 403],
+      ['garbage', 401],
+      [undefined, 401],
+    ] as const) {
       const res = await api('/v1/runners/connect', { headers: { upgrade: 'websocket' }, ...(token && { token }) });
       expect(res.status).toBe(status);
       expect(res.webSocket).toBeNull();
@@ -55,7 +60,9 @@ describe('auth matrix', () => {
   });
 
   it('mints tokens shown once and stored as hashes; revocation takes effect at once', async () => {
-    const minted = await json(await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'ci', role: 'scan' } }));
+    const minted = await json(
+      await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'ci', role: 'scan' } }),
+    );
     expect(minted).toMatchObject({ name: 'ci', role: 'scan' });
     expect(minted.token).toMatch(/^sgt_[0-9a-f][A-Za-z0-9_-]{43}$/);
     const list = await json(await api('/v1/tokens', { token: ADMIN }));
@@ -69,7 +76,9 @@ describe('auth matrix', () => {
 
   it('an admin token minted by the bootstrap admin can mint in turn', async () => {
     const admin = await mintToken('admin', 'second admin');
-    expect((await api('/v1/tokens', { method: 'POST', token: admin, json: { name: 'x', role: 'scan' } })).status).toBe(201);
+    expect((await api('/v1/tokens', { method: 'POST', token: admin, json: { name: 'x', role: 'scan' } })).status).toBe(
+      201,
+    );
   });
 
   it('answers unknown routes with the error shape', async () => {
@@ -90,7 +99,10 @@ describe('the script catalog through the API', () => {
     const scan = await mintToken('scan');
     const res = await api('/v1/scripts', { token: scan });
     expect(res.status).toBe(200);
-    const body = await json<{ nmapReleases: string[]; scripts: Array<{ name: string; class: string; allowed: boolean; why: string; categories: string[] }> }>(res);
+    const body = await json<{
+      nmapReleases: string[];
+      scripts: Array<{ name: string; class: string; allowed: boolean; why: string; categories: string[] }>;
+    }>(res);
     expect(body.nmapReleases).toEqual(['7.90', '7.99']);
     expect(body.scripts.length).toBeGreaterThan(600);
     const byName = new Map(body.scripts.map((s) => [s.name, s]));
@@ -99,7 +111,9 @@ describe('the script catalog through the API', () => {
     expect(byName.get('broadcast-ping')).toMatchObject({ class: 'no-target', allowed: false });
     expect(byName.get('ssl-heartbleed')!.why).toMatch(/trigger/);
 
-    const allowed = await json<{ scripts: Array<{ allowed: boolean; class: string; categories: string[] }> }>(await api('/v1/scripts?allowed=true&category=default', { token: scan }));
+    const allowed = await json<{ scripts: Array<{ allowed: boolean; class: string; categories: string[] }> }>(
+      await api('/v1/scripts?allowed=true&category=default', { token: scan }),
+    );
     expect(allowed.scripts.length).toBeGreaterThan(50);
     for (const s of allowed.scripts) {
       expect(s.allowed).toBe(true);
@@ -112,9 +126,17 @@ describe('the script catalog through the API', () => {
 describe('validation through the API', () => {
   it('returns the canonical argv for a good request', async () => {
     const scan = await mintToken('scan');
-    const res = await api('/v1/validate', { method: 'POST', token: scan, json: { target: '10.0.0.5', template: 'quick' } });
+    const res = await api('/v1/validate', {
+      method: 'POST',
+      token: scan,
+      json: { target: '10.0.0.5', template: 'quick' },
+    });
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ valid: true, argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'], needsPrivilege: false });
+    expect(await json(res)).toMatchObject({
+      valid: true,
+      argv: ['--top-ports', '100', '-Pn', '-n', '-T4', '--max-parallelism', '10', '--', '10.0.0.5'],
+      needsPrivilege: false,
+    });
   });
 
   it.each([
@@ -136,12 +158,22 @@ describe('validation through the API', () => {
 
   it('refuses malformed bodies as validation errors naming the field', async () => {
     const scan = await mintToken('scan');
-    for (const [body, field] of [[{}, 'target'], [{ target: 5 }, 'target'], [{ target: '10.0.0.5', timeoutSec: 99999 }, 'timeoutSec'], [{ target: '10.0.0.5', extra: 1 }, 'json']] as const) {
+    for (const [body, field] of [
+      [{}, 'target'],
+      [{ target: 5 }, 'target'],
+      [{ target: '10.0.0.5', timeoutSec: 99999 }, 'timeoutSec'],
+      [{ target: '10.0.0.5', extra: 1 }, 'json'],
+    ] as const) {
       const res = await api('/v1/scans', { method: 'POST', token: scan, json: body });
       expect(res.status).toBe(400);
       expect((await json(res)).error.message).toContain(field);
     }
-    const notJson = await api('/v1/scans', { method: 'POST', token: scan, body: '{nope', headers: { 'content-type': 'application/json' } });
+    const notJson = await api('/v1/scans', {
+      method: 'POST',
+      token: scan,
+      body: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(notJson.status).toBe(400);
   });
 });

@@ -9,7 +9,13 @@ export type { Principal } from '../domain/principal.ts';
 
 export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
 
-const BOOTSTRAP_ADMIN: Principal = { tokenId: 'admin-bootstrap', name: 'bootstrap admin', role: 'admin', pool: 'default', global: true };
+const BOOTSTRAP_ADMIN: Principal = {
+  tokenId: 'admin-bootstrap',
+  name: 'bootstrap admin',
+  role: 'admin',
+  pool: 'default',
+  global: true,
+};
 
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header ?? '');
@@ -27,11 +33,24 @@ export async function authenticate(header: string | undefined, env: Env): Promis
   if (!record || (record.kind === 'runner') !== (parsed.kind === 'runner')) return undefined;
   // A global admin token is stored with pool `*`; it works on `default` unless a request names another pool.
   const global = record.role === 'admin' && record.pool === '*';
-  return { tokenId: record.id, name: record.name, role: record.role, pool: global ? 'default' : record.pool, ...(global && { global }), ...(record.runnerId && { runnerId: record.runnerId }) };
+  return {
+    tokenId: record.id,
+    name: record.name,
+    role: record.role,
+    pool: global ? 'default' : record.pool,
+    ...(global && { global }),
+    ...(record.runnerId && { runnerId: record.runnerId }),
+  };
 }
 
 export function unauthorized(): ScangateError {
-  return new ScangateError(scanError('unauthorized', 'Missing or invalid bearer token', 'Send Authorization: Bearer <token>; an admin can mint one with POST /v1/tokens.'));
+  return new ScangateError(
+    scanError(
+      'unauthorized',
+      'Missing or invalid bearer token',
+      'Send Authorization: Bearer <token>; an admin can mint one with POST /v1/tokens.',
+    ),
+  );
 }
 
 /**
@@ -45,7 +64,13 @@ export function requireRole(...roles: Array<'scan' | 'admin'>) {
     const allowed = principal.role === 'admin' || (roles as string[]).includes(principal.role);
     if (!allowed) {
       throw new ScangateError(
-        scanError('forbidden', `This needs a ${roles.join(' or ')} token; yours is a ${principal.role} token`, principal.role === 'runner' ? 'Runner tokens only open /v1/runners/connect.' : 'Ask an admin for a token with the right role.'),
+        scanError(
+          'forbidden',
+          `This needs a ${roles.join(' or ')} token; yours is a ${principal.role} token`,
+          principal.role === 'runner'
+            ? 'Runner tokens only open /v1/runners/connect.'
+            : 'Ask an admin for a token with the right role.',
+        ),
       );
     }
     c.set('principal', principal);

@@ -1,5 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
-import { validateScanRequest, type Policy, type PolicyClamp, type ValidationResult } from '../../shared/policy/index.ts';
+import {
+  validateScanRequest,
+  type Policy,
+  type PolicyClamp,
+  type ValidationResult,
+} from '../../shared/policy/index.ts';
 import { PING_FRAME, PONG_FRAME } from '../../shared/protocol/index.ts';
 import type { Principal } from '../domain/principal.ts';
 import type * as breakers from '../domain/breaker.ts';
@@ -53,7 +58,10 @@ export class Coordinator extends DurableObject<Env> {
     super(ctx, env);
     const sql = ctx.storage.sql;
     this.#schemaVersion = applyMigrations(sql, COORDINATOR_MIGRATIONS);
-    sql.exec(`INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`, new Date().toISOString());
+    sql.exec(
+      `INSERT INTO meta (key, value) VALUES ('started_at', ?) ON CONFLICT(key) DO NOTHING`,
+      new Date().toISOString(),
+    );
     const audit = new AuditStore(sql, auditRetention(env));
     const jobs = new JobStore(sql);
     this.#policy = new PolicyBook(sql, audit);
@@ -82,7 +90,13 @@ export class Coordinator extends DurableObject<Env> {
 
   // ── health, policy, audit, metrics ──────────────────────────────────────────────────────────────────
 
-  health(): { schemaVersion: number; startedAt: string; runnersConnected: number; breakersOpen: number; queueDepth: number } {
+  health(): {
+    schemaVersion: number;
+    startedAt: string;
+    runnersConnected: number;
+    breakersOpen: number;
+    queueDepth: number;
+  } {
     const runners = this.#core.runners.list().filter((r) => !r.revokedAt);
     return {
       schemaVersion: this.#schemaVersion,
@@ -124,11 +138,19 @@ export class Coordinator extends DurableObject<Env> {
     return ok(value);
   }
 
-  createScan(principal: Principal, body: ScanRequestBody, options: { idempotencyKey?: string; waitSec?: number } = {}): Promise<Result<{ scan: Scan; created: boolean }>> {
+  createScan(
+    principal: Principal,
+    body: ScanRequestBody,
+    options: { idempotencyKey?: string; waitSec?: number } = {},
+  ): Promise<Result<{ scan: Scan; created: boolean }>> {
     return this.#scans.create(principal, body, options);
   }
 
-  getScan(principal: Principal, id: string, options: { outputTailBytes?: number } = {}): Result<Scan & { output: string; outputOmittedBytes: number }> {
+  getScan(
+    principal: Principal,
+    id: string,
+    options: { outputTailBytes?: number } = {},
+  ): Result<Scan & { output: string; outputOmittedBytes: number }> {
     return this.#scans.get(principal, id, options);
   }
 
@@ -136,7 +158,10 @@ export class Coordinator extends DurableObject<Env> {
     return this.#scans.readOutput(principal, id, afterSeq);
   }
 
-  listScans(principal: Principal, filter: { status?: JobStatus; limit: number; cursor?: string; mine?: boolean }): { scans: Scan[]; nextCursor: string | null } {
+  listScans(
+    principal: Principal,
+    filter: { status?: JobStatus; limit: number; cursor?: string; mine?: boolean },
+  ): { scans: Scan[]; nextCursor: string | null } {
     return this.#scans.list(principal, filter);
   }
 
@@ -144,13 +169,26 @@ export class Coordinator extends DurableObject<Env> {
     return this.#scans.cancel(principal, id);
   }
 
-  watchScan(principal: Principal, id: string, afterEid: number, waitMs: number): Promise<Result<{ scan: Scan; lastEid: number }>> {
+  watchScan(
+    principal: Principal,
+    id: string,
+    afterEid: number,
+    waitMs: number,
+  ): Promise<Result<{ scan: Scan; lastEid: number }>> {
     return this.#scans.watch(principal, id, afterEid, waitMs);
   }
 
   // ── MCP tasks (records; the Worker words them for MCP) ────────────────────────────────────────────────
 
-  mcpTaskCreate(principal: Principal, options: { scanId: string | null; ttl: number | null; pollInterval: number; failure: { message: string; result: string } | null }): TaskRecord {
+  mcpTaskCreate(
+    principal: Principal,
+    options: {
+      scanId: string | null;
+      ttl: number | null;
+      pollInterval: number;
+      failure: { message: string; result: string } | null;
+    },
+  ): TaskRecord {
     return this.#tasks.create(principal, options);
   }
 
@@ -237,7 +275,8 @@ export class Coordinator extends DurableObject<Env> {
     if (url.pathname === '/dashboard-stream') return this.#dashboard.stream(owner);
     const events = /^\/events\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
     if (events) return this.#streams.open(events[1]!, Number(request.headers.get('last-event-id') ?? 0) || 0, owner);
-    if (url.pathname !== '/connect' || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('not found', { status: 404 });
+    if (url.pathname !== '/connect' || request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
+      return new Response('not found', { status: 404 });
     return this.#link.connect(request.headers.get('x-runner-id') ?? '');
   }
 

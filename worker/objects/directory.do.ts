@@ -107,13 +107,22 @@ export class Directory extends DurableObject<Env> {
   store(record: Omit<TokenRecord, 'lastUsedAt' | 'revokedAt'> & { hash: string }): void {
     this.ctx.storage.sql.exec(
       'INSERT INTO tokens (id, hash, kind, role, name, pool, runner_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      record.id, record.hash, record.kind, record.role, record.name, record.pool, record.runnerId, record.createdAt,
+      record.id,
+      record.hash,
+      record.kind,
+      record.role,
+      record.name,
+      record.pool,
+      record.runnerId,
+      record.createdAt,
     );
   }
 
   /** The live (not revoked) token with this hash, or null. */
   verify(hash: string): TokenRecord | null {
-    const row = this.ctx.storage.sql.exec<Row>('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL', hash).toArray()[0];
+    const row = this.ctx.storage.sql
+      .exec<Row>('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL', hash)
+      .toArray()[0];
     if (!row) return null;
     const now = Date.now();
     if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) {
@@ -132,7 +141,13 @@ export class Directory extends DurableObject<Env> {
     this.ctx.storage.sql.exec('DELETE FROM sessions WHERE expires_at < ?', now);
     this.ctx.storage.sql.exec(
       'INSERT INTO sessions (hash, csrf, token_id, name, pool, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      hash, session.csrf, session.tokenId, session.name, session.pool, now, session.expiresAt,
+      hash,
+      session.csrf,
+      session.tokenId,
+      session.name,
+      session.pool,
+      now,
+      session.expiresAt,
     );
   }
 
@@ -156,7 +171,11 @@ export class Directory extends DurableObject<Env> {
 
   /** Failed dashboard logins of a throttling bucket (worker/dashboard/login.ts) inside the window, newest first. */
   loginFailures(bucket: string): number[] {
-    return new LoginFailureStore(this.ctx.storage.sql).recent(bucket, Date.now() - LOGIN_WINDOW_MS, LOGIN_FAILURE_LIMIT);
+    return new LoginFailureStore(this.ctx.storage.sql).recent(
+      bucket,
+      Date.now() - LOGIN_WINDOW_MS,
+      LOGIN_FAILURE_LIMIT,
+    );
   }
 
   loginFailed(bucket: string): void {
@@ -168,7 +187,11 @@ export class Directory extends DurableObject<Env> {
   revoke(selector: { id: string } | { runnerId: string }): TokenRecord[] {
     const now = Date.now();
     const [column, value] = 'id' in selector ? ['id', selector.id] : ['runner_id', selector.runnerId];
-    this.ctx.storage.sql.exec(`UPDATE tokens SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL`, now, value);
+    this.ctx.storage.sql.exec(
+      `UPDATE tokens SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL`,
+      now,
+      value,
+    );
     return this.ctx.storage.sql.exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value).toArray().map(toRecord);
   }
 }

@@ -28,7 +28,12 @@ export const DEFAULT_AUDIT_RETENTION: AuditRetention = {
   scan: { maxRows: 10_000, maxAgeMs: 90 * DAY_MS },
 };
 
-type RetentionEnv = Partial<Record<'AUDIT_SECURITY_MAX_ROWS' | 'AUDIT_SECURITY_MAX_AGE_DAYS' | 'AUDIT_SCAN_MAX_ROWS' | 'AUDIT_SCAN_MAX_AGE_DAYS', string>>;
+type RetentionEnv = Partial<
+  Record<
+    'AUDIT_SECURITY_MAX_ROWS' | 'AUDIT_SECURITY_MAX_AGE_DAYS' | 'AUDIT_SCAN_MAX_ROWS' | 'AUDIT_SCAN_MAX_AGE_DAYS',
+    string
+  >
+>;
 
 /** Retention from the Worker's vars; a missing, non-numeric or non-positive value keeps the default. */
 export function auditRetention(env: RetentionEnv): AuditRetention {
@@ -38,8 +43,14 @@ export function auditRetention(env: RetentionEnv): AuditRetention {
   };
   const d = DEFAULT_AUDIT_RETENTION;
   return {
-    security: { maxRows: Math.floor(num(env.AUDIT_SECURITY_MAX_ROWS, d.security.maxRows)), maxAgeMs: num(env.AUDIT_SECURITY_MAX_AGE_DAYS, d.security.maxAgeMs / DAY_MS) * DAY_MS },
-    scan: { maxRows: Math.floor(num(env.AUDIT_SCAN_MAX_ROWS, d.scan.maxRows)), maxAgeMs: num(env.AUDIT_SCAN_MAX_AGE_DAYS, d.scan.maxAgeMs / DAY_MS) * DAY_MS },
+    security: {
+      maxRows: Math.floor(num(env.AUDIT_SECURITY_MAX_ROWS, d.security.maxRows)),
+      maxAgeMs: num(env.AUDIT_SECURITY_MAX_AGE_DAYS, d.security.maxAgeMs / DAY_MS) * DAY_MS,
+    },
+    scan: {
+      maxRows: Math.floor(num(env.AUDIT_SCAN_MAX_ROWS, d.scan.maxRows)),
+      maxAgeMs: num(env.AUDIT_SCAN_MAX_AGE_DAYS, d.scan.maxAgeMs / DAY_MS) * DAY_MS,
+    },
   };
 }
 
@@ -52,7 +63,13 @@ export function kindOf(action: string): AuditKind {
  * The aggregation key of a decision, or null when it is kept as its own row. Refusals aggregate per action, token
  * (or actor when there is no token), reason and minute: the key says which row a refusal adds to.
  */
-export function aggregationKey(at: number, actor: string, action: string, decision: string, detail: JsonObject): string | null {
+export function aggregationKey(
+  at: number,
+  actor: string,
+  action: string,
+  decision: string,
+  detail: JsonObject,
+): string | null {
   if (decision !== 'refused') return null;
   const minute = Math.floor(at / 60_000);
   const who = typeof detail.tokenId === 'string' ? `token:${detail.tokenId}` : `actor:${actor}`;
@@ -65,14 +82,20 @@ export function aggregationKey(at: number, actor: string, action: string, decisi
  * cut to 200 characters, lists to 16 items, nesting to 3 levels. An audit row stays small whatever was sent.
  */
 export function excerpt(value: unknown, depth = 0): JsonValue {
-  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}… (${value.length} characters)` : value;
-  if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
+  if (typeof value === 'string')
+    return value.length > 200 ? `${value.slice(0, 200)}… (${value.length} characters)` : value;
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
   if (depth >= 3) return '…';
   if (Array.isArray(value)) {
     const items = value.slice(0, 16).map((v) => excerpt(v, depth + 1));
     return value.length > 16 ? [...items, `… (${value.length} items)`] : items;
   }
-  return Object.fromEntries(Object.entries(value).slice(0, 16).map(([k, v]) => [k.slice(0, 64), excerpt(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .slice(0, 16)
+      .map(([k, v]) => [k.slice(0, 64), excerpt(v, depth + 1)]),
+  );
 }
 
 /** One row of `GET /v1/audit`. An aggregated refusal has `count` > 1; `at` is its first time, `lastAt` its last. */
@@ -100,7 +123,17 @@ export interface AuditQuery {
   until?: number;
 }
 
-type Row = { id: number; at: number; last_at: number; count: number; kind: AuditKind; actor: string; action: string; decision: string; detail: string };
+type Row = {
+  id: number;
+  at: number;
+  last_at: number;
+  count: number;
+  kind: AuditKind;
+  actor: string;
+  action: string;
+  decision: string;
+  detail: string;
+};
 
 const TABLE: Record<AuditKind, string> = { security: 'audit_security', scan: 'audit_scan' };
 
@@ -113,7 +146,11 @@ export class AuditStore {
   constructor(sql: SqlStorage, retention: AuditRetention = DEFAULT_AUDIT_RETENTION) {
     this.#sql = sql;
     this.#retention = retention;
-    const max = sql.exec<{ m: number | null }>('SELECT MAX(m) AS m FROM (SELECT MAX(id) AS m FROM audit_security UNION ALL SELECT MAX(id) FROM audit_scan)').one().m;
+    const max = sql
+      .exec<{ m: number | null }>(
+        'SELECT MAX(m) AS m FROM (SELECT MAX(id) AS m FROM audit_security UNION ALL SELECT MAX(id) FROM audit_scan)',
+      )
+      .one().m;
     this.#nextId = (max ?? 0) + 1;
   }
 
@@ -122,10 +159,21 @@ export class AuditStore {
     const kind = kindOf(action);
     const table = TABLE[kind];
     const key = aggregationKey(now, actor, action, decision, detail);
-    if (key !== null && this.#sql.exec(`UPDATE ${table} SET count = count + 1, last_at = ? WHERE agg_key = ?`, now, key).rowsWritten > 0) return;
+    if (
+      key !== null &&
+      this.#sql.exec(`UPDATE ${table} SET count = count + 1, last_at = ? WHERE agg_key = ?`, now, key).rowsWritten > 0
+    )
+      return;
     this.#sql.exec(
       `INSERT INTO ${table} (id, at, last_at, count, actor, action, decision, detail, agg_key) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
-      this.#nextId++, now, now, actor, action, decision, JSON.stringify(detail), key,
+      this.#nextId++,
+      now,
+      now,
+      actor,
+      action,
+      decision,
+      JSON.stringify(detail),
+      key,
     );
     this.#prune(kind, now);
   }
@@ -139,7 +187,10 @@ export class AuditStore {
     if (++this.#inserts[kind] % Math.max(1, Math.floor(maxRows / 100)) !== 0) return;
     const table = TABLE[kind];
     this.#sql.exec(`DELETE FROM ${table} WHERE at < ?`, now - maxAgeMs);
-    this.#sql.exec(`DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`, maxRows);
+    this.#sql.exec(
+      `DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+      maxRows,
+    );
   }
 
   /** Newest first across both tables (or one `kind`); `before` is the id cursor from the previous page. */
@@ -167,9 +218,16 @@ export class AuditStore {
       args.push(query.until);
     }
     const kinds: AuditKind[] = query.kind ? [query.kind] : ['security', 'scan'];
-    const select = kinds.map((k) => `SELECT id, at, last_at, count, '${k}' AS kind, actor, action, decision, detail FROM ${TABLE[k]} WHERE ${where.join(' AND ')}`);
+    const select = kinds.map(
+      (k) =>
+        `SELECT id, at, last_at, count, '${k}' AS kind, actor, action, decision, detail FROM ${TABLE[k]} WHERE ${where.join(' AND ')}`,
+    );
     const rows = this.#sql
-      .exec<Row>(`${select.join(' UNION ALL ')} ORDER BY id DESC LIMIT ?`, ...kinds.flatMap(() => args), query.limit + 1)
+      .exec<Row>(
+        `${select.join(' UNION ALL ')} ORDER BY id DESC LIMIT ?`,
+        ...kinds.flatMap(() => args),
+        query.limit + 1,
+      )
       .toArray();
     const entries = rows.slice(0, query.limit).map((r) => ({
       id: r.id,

@@ -40,7 +40,10 @@ export type JobRow = {
 };
 
 /** What a finished job keeps of the runner's `job.finished`. */
-export type JobResult = Pick<JobFinished, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'durationMs' | 'truncated'> & { report: Report | null };
+export type JobResult = Pick<
+  JobFinished,
+  'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'durationMs' | 'truncated'
+> & { report: Report | null };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -94,38 +97,98 @@ export class JobStore {
   }
 
   byIdempotencyKey(tokenId: string, key: string): JobRow | undefined {
-    return this.#sql.exec<JobRow>('SELECT * FROM jobs WHERE token_id = ? AND idempotency_key = ?', tokenId, key).toArray()[0];
+    return this.#sql
+      .exec<JobRow>('SELECT * FROM jobs WHERE token_id = ? AND idempotency_key = ?', tokenId, key)
+      .toArray()[0];
   }
 
-  insert(row: Pick<JobRow, 'id' | 'status' | 'token_id' | 'token_name' | 'request' | 'argv' | 'targets' | 'warnings' | 'needs_privilege' | 'timeout_sec' | 'created_at' | 'idempotency_key' | 'fingerprint'>): void {
+  insert(
+    row: Pick<
+      JobRow,
+      | 'id'
+      | 'status'
+      | 'token_id'
+      | 'token_name'
+      | 'request'
+      | 'argv'
+      | 'targets'
+      | 'warnings'
+      | 'needs_privilege'
+      | 'timeout_sec'
+      | 'created_at'
+      | 'idempotency_key'
+      | 'fingerprint'
+    >,
+  ): void {
     this.#sql.exec(
       `INSERT INTO jobs (id, status, token_id, token_name, request, argv, targets, warnings, needs_privilege, timeout_sec, created_at, idempotency_key, fingerprint)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row.id, row.status, row.token_id, row.token_name, row.request, row.argv, row.targets, row.warnings, row.needs_privilege, row.timeout_sec, row.created_at, row.idempotency_key, row.fingerprint,
+      row.id,
+      row.status,
+      row.token_id,
+      row.token_name,
+      row.request,
+      row.argv,
+      row.targets,
+      row.warnings,
+      row.needs_privilege,
+      row.timeout_sec,
+      row.created_at,
+      row.idempotency_key,
+      row.fingerprint,
     );
   }
 
   update(id: string, fields: Partial<Omit<JobRow, 'id'>>): void {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
-    this.#sql.exec(`UPDATE jobs SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`, ...keys.map((k) => (fields as Record<string, SqlStorageValue>)[k]!), id);
+    this.#sql.exec(
+      `UPDATE jobs SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`,
+      ...keys.map((k) => (fields as Record<string, SqlStorageValue>)[k]!),
+      id,
+    );
   }
 
   /** Appends an event; output with a seq already stored is dropped (returns undefined). */
-  append(jobId: string, type: EventType, data: unknown, output?: { seq: number; stream: string }): StoredEvent | undefined {
-    if (output && this.#sql.exec('SELECT 1 FROM job_events WHERE job_id = ? AND seq = ?', jobId, output.seq).toArray().length > 0) return undefined;
-    const eid = this.#sql.exec<{ next_eid: number }>('UPDATE jobs SET next_eid = next_eid + 1 WHERE id = ? RETURNING next_eid', jobId).one().next_eid - 1;
+  append(
+    jobId: string,
+    type: EventType,
+    data: unknown,
+    output?: { seq: number; stream: string },
+  ): StoredEvent | undefined {
+    if (
+      output &&
+      this.#sql.exec('SELECT 1 FROM job_events WHERE job_id = ? AND seq = ?', jobId, output.seq).toArray().length > 0
+    )
+      return undefined;
+    const eid =
+      this.#sql
+        .exec<{ next_eid: number }>('UPDATE jobs SET next_eid = next_eid + 1 WHERE id = ? RETURNING next_eid', jobId)
+        .one().next_eid - 1;
     const text = JSON.stringify(data);
     this.#sql.exec(
       'INSERT INTO job_events (job_id, eid, type, seq, stream, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      jobId, eid, type, output?.seq ?? null, output?.stream ?? null, text, Date.now(),
+      jobId,
+      eid,
+      type,
+      output?.seq ?? null,
+      output?.stream ?? null,
+      text,
+      Date.now(),
     );
     return { eid, type, data: text };
   }
 
   /** Events after `afterEid`, oldest first, at most `limit` of them (streams page through long histories). */
   events(jobId: string, afterEid: number, limit = 500): StoredEvent[] {
-    return this.#sql.exec<StoredEvent>('SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid LIMIT ?', jobId, afterEid, limit).toArray();
+    return this.#sql
+      .exec<StoredEvent>(
+        'SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid LIMIT ?',
+        jobId,
+        afterEid,
+        limit,
+      )
+      .toArray();
   }
 
   /** The contiguous seq already established per job, so each new frame scans only what came after it. */
@@ -134,7 +197,9 @@ export class JobStore {
   /** The highest seq stored with every seq below it stored too (what can be acked). */
   contiguousSeq(jobId: string): number {
     let n = this.#contiguous.get(jobId) ?? 0;
-    const seqs = this.#sql.exec<{ seq: number }>('SELECT seq FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq', jobId, n).toArray();
+    const seqs = this.#sql
+      .exec<{ seq: number }>('SELECT seq FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq', jobId, n)
+      .toArray();
     for (const { seq } of seqs) {
       if (seq !== n + 1) break;
       n = seq;
@@ -153,7 +218,13 @@ export class JobStore {
     let bytes = 0;
     let seq = afterSeq;
     for (;;) {
-      const rows = this.#sql.exec<{ seq: number; data: string }>('SELECT seq, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 256', jobId, seq).toArray();
+      const rows = this.#sql
+        .exec<{ seq: number; data: string }>(
+          'SELECT seq, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 256',
+          jobId,
+          seq,
+        )
+        .toArray();
       if (rows.length === 0) return { data: parts.join(''), nextSeq: null };
       for (const row of rows) {
         const text = (JSON.parse(row.data) as { data: string }).data;
@@ -172,12 +243,19 @@ export class JobStore {
     let bytes = 0;
     let before = Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const rows = this.#sql.exec<{ seq: number; data: string }>('SELECT seq, data FROM job_events WHERE job_id = ? AND seq IS NOT NULL AND seq < ? ORDER BY seq DESC LIMIT 256', jobId, before).toArray();
+      const rows = this.#sql
+        .exec<{ seq: number; data: string }>(
+          'SELECT seq, data FROM job_events WHERE job_id = ? AND seq IS NOT NULL AND seq < ? ORDER BY seq DESC LIMIT 256',
+          jobId,
+          before,
+        )
+        .toArray();
       if (rows.length === 0) break;
       for (const row of rows) {
         const text = (JSON.parse(row.data) as { data: string }).data;
         const size = utf8ByteLength(text);
-        if (bytes + size > maxBytes) return { data: parts.reverse().join(''), omittedBytes: Math.max(0, totalBytes - bytes) };
+        if (bytes + size > maxBytes)
+          return { data: parts.reverse().join(''), omittedBytes: Math.max(0, totalBytes - bytes) };
         parts.push(text);
         bytes += size;
         before = row.seq;
@@ -187,13 +265,20 @@ export class JobStore {
   }
 
   byStatus(statuses: readonly JobStatus[]): JobRow[] {
-    return this.#sql.exec<JobRow>(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at`, ...statuses).toArray();
+    return this.#sql
+      .exec<JobRow>(
+        `SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at`,
+        ...statuses,
+      )
+      .toArray();
   }
 
   /** Dispatched or running jobs per runner, in one query (routing reads it for every scan). */
   activeCounts(): Map<string, number> {
     const rows = this.#sql
-      .exec<{ runner_id: string; n: number }>("SELECT runner_id, COUNT(*) AS n FROM jobs WHERE status IN ('dispatched', 'running') AND runner_id IS NOT NULL GROUP BY runner_id")
+      .exec<{ runner_id: string; n: number }>(
+        "SELECT runner_id, COUNT(*) AS n FROM jobs WHERE status IN ('dispatched', 'running') AND runner_id IS NOT NULL GROUP BY runner_id",
+      )
       .toArray();
     return new Map(rows.map((r) => [r.runner_id, r.n]));
   }
@@ -201,17 +286,26 @@ export class JobStore {
   /** A token's scans dispatched or running, and waiting in the queue (its fair share is judged on these). */
   tokenLoad(tokenId: string): { running: number; queued: number } {
     const rows = this.#sql
-      .exec<{ status: JobStatus; n: number }>("SELECT status, COUNT(*) AS n FROM jobs WHERE token_id = ? AND status IN ('queued', 'dispatched', 'running') GROUP BY status", tokenId)
+      .exec<{ status: JobStatus; n: number }>(
+        "SELECT status, COUNT(*) AS n FROM jobs WHERE token_id = ? AND status IN ('queued', 'dispatched', 'running') GROUP BY status",
+        tokenId,
+      )
       .toArray();
-    const count = (statuses: JobStatus[]) => rows.filter((r) => statuses.includes(r.status)).reduce((sum, r) => sum + r.n, 0);
+    const count = (statuses: JobStatus[]) =>
+      rows.filter((r) => statuses.includes(r.status)).reduce((sum, r) => sum + r.n, 0);
     return { running: count(['dispatched', 'running']), queued: count(['queued']) };
   }
 
   activeOnRunner(runnerId: string): JobRow[] {
-    return this.#sql.exec<JobRow>("SELECT * FROM jobs WHERE runner_id = ? AND status IN ('dispatched', 'running')", runnerId).toArray();
+    return this.#sql
+      .exec<JobRow>("SELECT * FROM jobs WHERE runner_id = ? AND status IN ('dispatched', 'running')", runnerId)
+      .toArray();
   }
 
-  list(filter: { tokenId?: string; status?: JobStatus; limit: number; before?: string }): { scans: Scan[]; nextCursor: string | null } {
+  list(filter: { tokenId?: string; status?: JobStatus; limit: number; before?: string }): {
+    scans: Scan[];
+    nextCursor: string | null;
+  } {
     const where: string[] = [];
     const args: SqlStorageValue[] = [];
     if (filter.tokenId) {
@@ -228,11 +322,18 @@ export class JobStore {
       args.push(Number(at), Number(at), id ?? '');
     }
     const rows = this.#sql
-      .exec<JobRow>(`SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, ...args, filter.limit + 1)
+      .exec<JobRow>(
+        `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
+        ...args,
+        filter.limit + 1,
+      )
       .toArray();
     const page = rows.slice(0, filter.limit);
     const last = page.at(-1);
-    return { scans: page.map(toScan), nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null };
+    return {
+      scans: page.map(toScan),
+      nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null,
+    };
   }
 
   /**
@@ -240,7 +341,14 @@ export class JobStore {
    * so one alarm never deletes without end; the alarm comes back while more are due.
    */
   prune(before: number, limit: number): number {
-    const ids = this.#sql.exec<{ id: string }>('SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?', before, limit).toArray().map((r) => r.id);
+    const ids = this.#sql
+      .exec<{ id: string }>(
+        'SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?',
+        before,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.id);
     for (const id of ids) {
       this.#sql.exec('DELETE FROM job_events WHERE job_id = ?', id);
       this.#sql.exec('DELETE FROM jobs WHERE id = ?', id);
@@ -251,12 +359,19 @@ export class JobStore {
 
   /** When the oldest ended scan ended (null when none has), for the next prune. */
   oldestFinish(): number | null {
-    return this.#sql.exec<{ t: number | null }>('SELECT MIN(finished_at) AS t FROM jobs WHERE finished_at IS NOT NULL').one().t;
+    return this.#sql
+      .exec<{ t: number | null }>('SELECT MIN(finished_at) AS t FROM jobs WHERE finished_at IS NOT NULL')
+      .one().t;
   }
 
   /** When each scan that ended since `since` ended, and how (for the dashboard's per-minute chart). */
   endedSince(since: number): Array<{ finished_at: number; status: JobStatus }> {
-    return this.#sql.exec<{ finished_at: number; status: JobStatus }>('SELECT finished_at, status FROM jobs WHERE finished_at >= ?', since).toArray();
+    return this.#sql
+      .exec<{ finished_at: number; status: JobStatus }>(
+        'SELECT finished_at, status FROM jobs WHERE finished_at >= ?',
+        since,
+      )
+      .toArray();
   }
 
   /**

@@ -11,7 +11,15 @@ export class LoginFailureStore {
 
   /** The bucket's failure times after `since`, newest first, at most `limit`. */
   recent(bucket: string, since: number, limit: number): number[] {
-    return this.#sql.exec<{ at: number }>('SELECT at FROM login_failures WHERE bucket = ? AND at > ? ORDER BY at DESC LIMIT ?', bucket, since, limit).toArray().map((r) => r.at);
+    return this.#sql
+      .exec<{ at: number }>(
+        'SELECT at FROM login_failures WHERE bucket = ? AND at > ? ORDER BY at DESC LIMIT ?',
+        bucket,
+        since,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.at);
   }
 
   add(bucket: string, at: number, pruneBefore: number): void {

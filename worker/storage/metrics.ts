@@ -14,19 +14,26 @@ export class Counters {
   add(name: string, labels: Record<string, string>, by = 1): void {
     this.#sql.exec(
       'INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value',
-      name, labelText(labels), by,
+      name,
+      labelText(labels),
+      by,
     );
   }
 
   observeDuration(seconds: number): void {
-    for (const le of DURATION_BUCKETS_SEC) this.add('scangate_scan_duration_seconds_bucket', { le: String(le) }, seconds <= le ? 1 : 0);
+    for (const le of DURATION_BUCKETS_SEC)
+      this.add('scangate_scan_duration_seconds_bucket', { le: String(le) }, seconds <= le ? 1 : 0);
     this.add('scangate_scan_duration_seconds_bucket', { le: '+Inf' });
     this.add('scangate_scan_duration_seconds_sum', {}, seconds);
     this.add('scangate_scan_duration_seconds_count', {});
   }
 
   all(): Array<{ name: string; labels: string; value: number }> {
-    return this.#sql.exec<{ name: string; labels: string; value: number }>('SELECT name, labels, value FROM counters ORDER BY name, labels').toArray();
+    return this.#sql
+      .exec<{ name: string; labels: string; value: number }>(
+        'SELECT name, labels, value FROM counters ORDER BY name, labels',
+      )
+      .toArray();
   }
 }
 
@@ -48,13 +55,22 @@ export const FAMILIES: Record<string, Family> = {
   scangate_scans_total: { help: 'Scans that ended, by outcome.', type: 'counter' },
   scangate_scan_duration_seconds: { help: 'Scan duration, from dispatch to result.', type: 'histogram' },
   scangate_rejections_total: { help: 'Requests refused before a scan ran, by reason.', type: 'counter' },
-  scangate_breaker_transitions_total: { help: 'Circuit breaker state changes, by runner and new state.', type: 'counter' },
+  scangate_breaker_transitions_total: {
+    help: 'Circuit breaker state changes, by runner and new state.',
+    type: 'counter',
+  },
   scangate_breaker_state: { help: 'Circuit breaker state per runner (1 for the current state).', type: 'gauge' },
   scangate_runners_connected: { help: 'Runners with a live link.', type: 'gauge' },
   scangate_queue_depth: { help: 'Scans waiting for a free runner.', type: 'gauge' },
   scangate_relayed_bytes_total: { help: 'Bytes of scan output relayed from runners.', type: 'counter' },
-  scangate_output_truncated_total: { help: 'Output frames the edge cut at the policy cap, by stream.', type: 'counter' },
-  scangate_output_frames_refused_total: { help: 'Output frames refused by the edge (for a job that had ended).', type: 'counter' },
+  scangate_output_truncated_total: {
+    help: 'Output frames the edge cut at the policy cap, by stream.',
+    type: 'counter',
+  },
+  scangate_output_frames_refused_total: {
+    help: 'Output frames refused by the edge (for a job that had ended).',
+    type: 'counter',
+  },
   scangate_scans_pruned_total: { help: 'Ended scans pruned past JOB_RETENTION_DAYS.', type: 'counter' },
 };
 

@@ -28,7 +28,18 @@ export interface RunnerConflict {
   attempts: number;
 }
 
-type Row = { id: string; name: string; created_at: number; revoked_at: number | null; connected: number; last_seen: number | null; hello: string | null; granted: string | null; breaker: string; conflict: string | null };
+type Row = {
+  id: string;
+  name: string;
+  created_at: number;
+  revoked_at: number | null;
+  connected: number;
+  last_seen: number | null;
+  hello: string | null;
+  granted: string | null;
+  breaker: string;
+  conflict: string | null;
+};
 
 function toRecord(r: Row): RunnerRecord {
   return {
@@ -59,7 +70,12 @@ export class RunnerStore {
   }
 
   #all(): Map<string, RunnerRecord> {
-    this.#cache ??= new Map(this.#sql.exec<Row>('SELECT * FROM runners ORDER BY name').toArray().map((r) => [r.id, toRecord(r)]));
+    this.#cache ??= new Map(
+      this.#sql
+        .exec<Row>('SELECT * FROM runners ORDER BY name')
+        .toArray()
+        .map((r) => [r.id, toRecord(r)]),
+    );
     return this.#cache;
   }
 
@@ -78,12 +94,24 @@ export class RunnerStore {
   }
 
   insert(id: string, name: string, granted: readonly string[], breaker: Breaker, now: number): void {
-    this.#sql.exec('INSERT INTO runners (id, name, created_at, granted, breaker) VALUES (?, ?, ?, ?, ?)', id, name, now, JSON.stringify(granted), JSON.stringify(breaker));
+    this.#sql.exec(
+      'INSERT INTO runners (id, name, created_at, granted, breaker) VALUES (?, ?, ?, ?, ?)',
+      id,
+      name,
+      now,
+      JSON.stringify(granted),
+      JSON.stringify(breaker),
+    );
     this.#cache = undefined; // re-read, to keep name order
   }
 
   connected(id: string, hello: Hello, now: number): void {
-    this.#sql.exec('UPDATE runners SET connected = 1, last_seen = ?, hello = ? WHERE id = ?', now, JSON.stringify(hello), id);
+    this.#sql.exec(
+      'UPDATE runners SET connected = 1, last_seen = ?, hello = ? WHERE id = ?',
+      now,
+      JSON.stringify(hello),
+      id,
+    );
     this.#patch(id, { connected: true, lastSeen: now, hello });
   }
 

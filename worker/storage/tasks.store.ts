@@ -50,23 +50,55 @@ export class TaskStore {
   insert(row: TaskRow): void {
     this.#sql.exec(
       'INSERT INTO mcp_tasks (task_id, token_id, scan_id, ttl_ms, poll_interval_ms, created_at, updated_at, status, status_message, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      row.task_id, row.token_id, row.scan_id, row.ttl_ms, row.poll_interval_ms, row.created_at, row.updated_at, row.status, row.status_message, row.result,
+      row.task_id,
+      row.token_id,
+      row.scan_id,
+      row.ttl_ms,
+      row.poll_interval_ms,
+      row.created_at,
+      row.updated_at,
+      row.status,
+      row.status_message,
+      row.result,
     );
   }
 
   get(tokenId: string, taskId: string): TaskRow | undefined {
-    return this.#sql.exec<TaskRow>('SELECT * FROM mcp_tasks WHERE task_id = ? AND token_id = ?', taskId, tokenId).toArray()[0];
+    return this.#sql
+      .exec<TaskRow>('SELECT * FROM mcp_tasks WHERE task_id = ? AND token_id = ?', taskId, tokenId)
+      .toArray()[0];
   }
 
   setStatus(taskId: string, status: TaskStatus, message: string | null, now: number): void {
-    this.#sql.exec('UPDATE mcp_tasks SET status = ?, status_message = ?, updated_at = ? WHERE task_id = ?', status, message, now, taskId);
+    this.#sql.exec(
+      'UPDATE mcp_tasks SET status = ?, status_message = ?, updated_at = ? WHERE task_id = ?',
+      status,
+      message,
+      now,
+      taskId,
+    );
   }
 
   list(tokenId: string, limit: number, before?: string): TaskRow[] {
     const [at, id] = (before ?? '').split('.');
     return before
-      ? this.#sql.exec<TaskRow>('SELECT * FROM mcp_tasks WHERE token_id = ? AND (created_at < ? OR (created_at = ? AND task_id < ?)) ORDER BY created_at DESC, task_id DESC LIMIT ?', tokenId, Number(at), Number(at), id ?? '', limit).toArray()
-      : this.#sql.exec<TaskRow>('SELECT * FROM mcp_tasks WHERE token_id = ? ORDER BY created_at DESC, task_id DESC LIMIT ?', tokenId, limit).toArray();
+      ? this.#sql
+          .exec<TaskRow>(
+            'SELECT * FROM mcp_tasks WHERE token_id = ? AND (created_at < ? OR (created_at = ? AND task_id < ?)) ORDER BY created_at DESC, task_id DESC LIMIT ?',
+            tokenId,
+            Number(at),
+            Number(at),
+            id ?? '',
+            limit,
+          )
+          .toArray()
+      : this.#sql
+          .exec<TaskRow>(
+            'SELECT * FROM mcp_tasks WHERE token_id = ? ORDER BY created_at DESC, task_id DESC LIMIT ?',
+            tokenId,
+            limit,
+          )
+          .toArray();
   }
 
   /** Drops tasks past their time to live (counted from creation, bounded by MAX_TASK_TTL_MS). */

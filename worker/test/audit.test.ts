@@ -14,15 +14,31 @@ import { ADMIN, api, json } from './helpers/runner-client.ts';
  */
 const SCAN_MAX_ROWS = 50;
 
-type Entry = { id: number; at: string; lastAt: string; count: number; kind: 'security' | 'scan'; actor: string; action: string; decision: string; detail: Record<string, any> };
+type Entry = {
+  id: number;
+  at: string;
+  lastAt: string;
+  count: number;
+  kind: 'security' | 'scan';
+  actor: string;
+  action: string;
+  decision: string;
+  detail: Record<string, any>;
+};
 
 async function audit(pool: string, query = ''): Promise<{ entries: Entry[]; nextCursor: string | null }> {
-  const res = await api(`/v1/audit?pool=${pool}${query.includes('limit=') ? '' : '&limit=500'}${query}`, { token: ADMIN });
+  const res = await api(`/v1/audit?pool=${pool}${query.includes('limit=') ? '' : '&limit=500'}${query}`, {
+    token: ADMIN,
+  });
   expect(res.status, await res.clone().text()).toBe(200);
   return json(res);
 }
 
-async function mint(pool: string, name: string, role: 'scan' | 'admin' = 'scan'): Promise<{ id: string; token: string }> {
+async function mint(
+  pool: string,
+  name: string,
+  role: 'scan' | 'admin' = 'scan',
+): Promise<{ id: string; token: string }> {
   const res = await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name, role, pool } });
   expect(res.status).toBe(201);
   return json(res);
@@ -33,7 +49,8 @@ async function inBatches<T>(items: T[], width: number, task: (item: T) => Promis
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(task));
 }
 
-const refusedScan = (token: string) => api('/v1/scans', { method: 'POST', token, json: { target: '8.8.8.8', args: '-sT -p 22' } });
+const refusedScan = (token: string) =>
+  api('/v1/scans', { method: 'POST', token, json: { target: '8.8.8.8', args: '-sT -p 22' } });
 
 describe('audit log under a flood of refusals', () => {
   it('keeps every security event while scan rows overflow their retention; one hostile token is a few counted rows', async () => {
@@ -41,10 +58,18 @@ describe('audit log under a flood of refusals', () => {
     // The security events an attacker would want gone, made first: they are the oldest rows.
     const victim = await mint(pool, 'victim-admin', 'admin');
     expect((await api(`/v1/tokens/${victim.id}`, { method: 'DELETE', token: ADMIN })).status).toBe(200);
-    const runner = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: 'audit-attack-runner', pool, networks: ['127.0.0.0/8'] } });
+    const runner = await api('/v1/runners', {
+      method: 'POST',
+      token: ADMIN,
+      json: { name: 'audit-attack-runner', pool, networks: ['127.0.0.0/8'] },
+    });
     expect(runner.status).toBe(201);
-    expect((await api(`/v1/policy?pool=${pool}`, { method: 'PUT', token: ADMIN, json: { maxHosts: 512 } })).status).toBe(200);
-    expect((await api(`/v1/breakers/audit-attack-runner/open?pool=${pool}`, { method: 'POST', token: ADMIN })).status).toBe(200);
+    expect(
+      (await api(`/v1/policy?pool=${pool}`, { method: 'PUT', token: ADMIN, json: { maxHosts: 512 } })).status,
+    ).toBe(200);
+    expect(
+      (await api(`/v1/breakers/audit-attack-runner/open?pool=${pool}`, { method: 'POST', token: ADMIN })).status,
+    ).toBe(200);
 
     // More distinct scan rows than the scan retention: 60 tokens, one refusal each (one aggregation row per token).
     const flood = await Promise.all(Array.from({ length: SCAN_MAX_ROWS + 10 }, (_, i) => mint(pool, `flood-${i}`)));
@@ -82,11 +107,16 @@ describe('audit log under a flood of refusals', () => {
     expect(mine.reduce((sum, e) => sum + e.count, 0)).toBe(SENT);
     expect(new Set(mine.map((e) => e.detail.reason))).toEqual(new Set(['validation_error', 'rate_limited']));
     for (const row of mine) {
-      expect(row).toMatchObject({ action: 'scan.create', decision: 'refused', detail: { tokenId: expect.stringMatching(/^tok_/), target: '8.8.8.8' } });
+      expect(row).toMatchObject({
+        action: 'scan.create',
+        decision: 'refused',
+        detail: { tokenId: expect.stringMatching(/^tok_/), target: '8.8.8.8' },
+      });
       expect(Math.floor(Date.parse(row.at) / 60_000)).toBe(Math.floor(Date.parse(row.lastAt) / 60_000));
       expect(Date.parse(row.lastAt)).toBeGreaterThanOrEqual(Date.parse(row.at));
     }
-    const byReason = (reason: string) => mine.filter((e) => e.detail.reason === reason).reduce((sum, e) => sum + e.count, 0);
+    const byReason = (reason: string) =>
+      mine.filter((e) => e.detail.reason === reason).reduce((sum, e) => sum + e.count, 0);
     expect(byReason('validation_error') + byReason('rate_limited')).toBe(SENT);
     expect(byReason('rate_limited')).toBe(statuses.get(429));
   });
@@ -104,24 +134,40 @@ describe('audit log under a flood of refusals', () => {
 
     const all = (await audit(pool)).entries;
     expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => b - a));
-    expect(all.filter((e) => e.kind === 'security').map((e) => `${e.action} ${e.detail.name}`)).toEqual(['token.create filter-second', 'token.create filter-scanner']);
+    expect(all.filter((e) => e.kind === 'security').map((e) => `${e.action} ${e.detail.name}`)).toEqual([
+      'token.create filter-second',
+      'token.create filter-scanner',
+    ]);
     // Both refusals in one row, or in two should the minute turn between them.
     const refusals = all.filter((e) => e.kind === 'scan');
-    expect(refusals.every((e) => e.action === 'scan.create' && e.actor === 'filter-scanner' && e.detail.reason === 'validation_error')).toBe(true);
+    expect(
+      refusals.every(
+        (e) => e.action === 'scan.create' && e.actor === 'filter-scanner' && e.detail.reason === 'validation_error',
+      ),
+    ).toBe(true);
     expect(refusals.reduce((sum, e) => sum + e.count, 0)).toBe(2);
     expect((await audit(pool, '&kind=scan')).entries).toEqual(refusals);
 
-    expect((await audit(pool, '&action=token.*')).entries.map((e) => e.detail.name)).toEqual(['filter-second', 'filter-scanner']);
+    expect((await audit(pool, '&action=token.*')).entries.map((e) => e.detail.name)).toEqual([
+      'filter-second',
+      'filter-scanner',
+    ]);
     expect((await audit(pool, '&action=token.create&actor=bootstrap%20admin')).entries).toHaveLength(2);
     expect((await audit(pool, '&actor=filter-scanner')).entries).toEqual(refusals);
-    expect((await audit(pool, `&since=${encodeURIComponent(before)}&kind=security`)).entries.map((e) => e.detail.name)).toEqual(['filter-second']);
-    expect((await audit(pool, `&until=${encodeURIComponent(before)}`)).entries.map((e) => e.detail.name)).toEqual(['filter-scanner']);
+    expect(
+      (await audit(pool, `&since=${encodeURIComponent(before)}&kind=security`)).entries.map((e) => e.detail.name),
+    ).toEqual(['filter-second']);
+    expect((await audit(pool, `&until=${encodeURIComponent(before)}`)).entries.map((e) => e.detail.name)).toEqual([
+      'filter-scanner',
+    ]);
 
     // Pages of two, cursor to cursor, give the whole listing once.
     const paged: number[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page: { entries: Entry[]; nextCursor: string | null } = await json(await api(`/v1/audit?pool=${pool}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN }));
+      const page: { entries: Entry[]; nextCursor: string | null } = await json(
+        await api(`/v1/audit?pool=${pool}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN }),
+      );
       expect(page.entries.length).toBeLessThanOrEqual(2);
       paged.push(...page.entries.map((e) => e.id));
       cursor = page.nextCursor;
@@ -143,9 +189,12 @@ describe('audit log under a flood of refusals', () => {
       const sql = state.storage.sql;
       sql.exec('DROP TABLE audit_security; DROP TABLE audit_scan; DELETE FROM schema_migrations WHERE version >= 5');
       // Undo what later migrations added, so they apply again after this one.
-      for (const column of ['stdout_bytes', 'stderr_bytes', 'output_frames', 'edge_truncated']) sql.exec(`ALTER TABLE jobs DROP COLUMN ${column}`);
+      for (const column of ['stdout_bytes', 'stderr_bytes', 'output_frames', 'edge_truncated'])
+        sql.exec(`ALTER TABLE jobs DROP COLUMN ${column}`);
       sql.exec('ALTER TABLE runners DROP COLUMN conflict');
-      sql.exec('CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)');
+      sql.exec(
+        'CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)',
+      );
       const old: Array<[string, string, string]> = [
         ['admin', 'token.create', 'accepted'],
         ['scanner', 'scan.create', 'refused'],
@@ -154,7 +203,17 @@ describe('audit log under a flood of refusals', () => {
         ['admin', 'policy.update', 'accepted'],
         ['runner-1', 'runner.hello', 'refused'],
       ];
-      old.forEach(([actor, action, decision], i) => void sql.exec('INSERT INTO audit (at, actor, action, decision, detail) VALUES (?, ?, ?, ?, ?)', 1_700_000_000_000 + i, actor, action, decision, JSON.stringify({ n: i })));
+      old.forEach(
+        ([actor, action, decision], i) =>
+          void sql.exec(
+            'INSERT INTO audit (at, actor, action, decision, detail) VALUES (?, ?, ?, ?, ?)',
+            1_700_000_000_000 + i,
+            actor,
+            action,
+            decision,
+            JSON.stringify({ n: i }),
+          ),
+      );
       expect(applyMigrations(sql, COORDINATOR_MIGRATIONS)).toBe(COORDINATOR_MIGRATIONS.at(-1)!.version);
     });
     await evictDurableObject(stub);
@@ -176,7 +235,17 @@ describe('audit log under a flood of refusals', () => {
 describe('audit classification and aggregation rules', () => {
   it('files scan decisions apart from everything else', () => {
     for (const action of ['scan.create', 'scan.cancel', 'scan.finish']) expect(kindOf(action)).toBe('scan');
-    for (const action of ['token.create', 'token.revoke', 'runner.create', 'runner.hello', 'policy.update', 'breaker.open', 'login.failure', 'login.throttled']) expect(kindOf(action)).toBe('security');
+    for (const action of [
+      'token.create',
+      'token.revoke',
+      'runner.create',
+      'runner.hello',
+      'policy.update',
+      'breaker.open',
+      'login.failure',
+      'login.throttled',
+    ])
+      expect(kindOf(action)).toBe('security');
   });
 
   it('aggregates refusals only, per action, token, reason and minute', () => {
@@ -188,6 +257,8 @@ describe('audit classification and aggregation rules', () => {
     expect(aggregationKey(t + 50_000, 'a', 'scan.create', 'refused', detail)).not.toBe(key); // next minute
     expect(aggregationKey(t, 'a', 'scan.create', 'refused', { ...detail, tokenId: 'tok_2' })).not.toBe(key);
     expect(aggregationKey(t, 'a', 'scan.create', 'refused', { ...detail, reason: 'rate_limited' })).not.toBe(key);
-    expect(aggregationKey(t, 'a', 'login.failure', 'refused', { reason: 'invalid_token' })).toBe(aggregationKey(t, 'a', 'login.failure', 'refused', { reason: 'invalid_token', address: 'x' }));
+    expect(aggregationKey(t, 'a', 'login.failure', 'refused', { reason: 'invalid_token' })).toBe(
+      aggregationKey(t, 'a', 'login.failure', 'refused', { reason: 'invalid_token', address: 'x' }),
+    );
   });
 });

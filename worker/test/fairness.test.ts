@@ -24,7 +24,12 @@ describe('fair share of runners and queue per token', () => {
     onTestFinished(() => setPerToken({ maxConcurrentScans: 4, maxSlotSharePercent: 50, maxQueuedScans: 8 }));
     const hog = await mintToken('scan', `hog-${net}`);
     const other = await mintToken('scan', `other-${net}`);
-    const long = (token: string) => api('/v1/scans', { method: 'POST', token, json: { target: `127.${net}.0.1`, args: '-sT -p 1-65535', timeoutSec: 3600 } });
+    const long = (token: string) =>
+      api('/v1/scans', {
+        method: 'POST',
+        token,
+        json: { target: `127.${net}.0.1`, args: '-sT -p 1-65535', timeoutSec: 3600 },
+      });
 
     const first = await json(await long(hog));
     await runner.next((m) => isDispatch(m) && m.jobId === first.scan.id);
@@ -38,7 +43,10 @@ describe('fair share of runners and queue per token', () => {
     expect(waiting.map((s) => s.status)).toEqual(['queued', 'queued', 'queued']);
     const refused = await long(hog);
     expect(refused.status).toBe(429);
-    expect((await json(refused)).error).toMatchObject({ type: 'rate_limited', message: expect.stringContaining('perToken.maxQueuedScans') });
+    expect((await json(refused)).error).toMatchObject({
+      type: 'rate_limited',
+      message: expect.stringContaining('perToken.maxQueuedScans'),
+    });
 
     // Another token is dispatched at once to the slot the hog may not take.
     const theirs = await json(await long(other));
@@ -53,10 +61,11 @@ describe('fair share of runners and queue per token', () => {
     expect(runner.received.filter(isDispatch)).toHaveLength(3);
   });
 
-  it('fails a scan that waited past the queue time on its own token\'s share with an error that says so', async () => {
+  it("fails a scan that waited past the queue time on its own token's share with an error that says so", async () => {
     const { net, runner } = await newRunner({ maxConcurrency: 2 });
     const token = await mintToken('scan', `waiter-${net}`);
-    const scan = () => api('/v1/scans', { method: 'POST', token, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    const scan = () =>
+      api('/v1/scans', { method: 'POST', token, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
     const first = await json(await scan());
     await runner.next((m) => isDispatch(m) && m.jobId === first.scan.id);
     const waiting = (await json(await scan())).scan.id;
@@ -66,6 +75,9 @@ describe('fair share of runners and queue per token', () => {
     while (Date.now() <= queuedUntil) await new Promise((r) => setTimeout(r, queuedUntil - Date.now() + 10));
     await runDurableObjectAlarm(getCoordinator(env));
     const failed = (await json(await api(`/v1/scans/${waiting}`, { token }))).scan;
-    expect(failed).toMatchObject({ status: 'failed', error: { type: 'rate_limited', message: expect.stringContaining("This token's own running scans") } });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: { type: 'rate_limited', message: expect.stringContaining("This token's own running scans") },
+    });
   });
 });

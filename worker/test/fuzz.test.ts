@@ -23,7 +23,12 @@ interface Answer {
 }
 
 async function send(c: FuzzCase): Promise<Answer> {
-  const res = await SELF.fetch(`${BASE}${c.path}`, { method: c.method, headers: { 'cf-connecting-ip': FUZZ_ADDRESS, ...c.headers }, ...(c.body !== undefined && { body: c.body }), redirect: 'manual' });
+  const res = await SELF.fetch(`${BASE}${c.path}`, {
+    method: c.method,
+    headers: { 'cf-connecting-ip': FUZZ_ADDRESS, ...c.headers },
+    ...(c.body !== undefined && { body: c.body }),
+    redirect: 'manual',
+  });
   const contentType = res.headers.get('content-type') ?? '';
   // A stream that opened (an event stream) is not read to its end: only refusals are read.
   if (res.status < 400 && contentType.startsWith('text/event-stream') && !c.path.startsWith('/mcp')) {
@@ -44,14 +49,18 @@ function taxonomyProblem(text: string): string | undefined {
   const e = body?.error;
   if (!ERROR_TYPES.includes(e?.type)) return `no known error.type: ${text.slice(0, 200)}`;
   if (typeof e.message !== 'string' || e.message.length < 5) return `no message: ${text.slice(0, 200)}`;
-  if (typeof e.recoverySuggestion !== 'string' || e.recoverySuggestion.length < 5) return `no recoverySuggestion: ${text.slice(0, 200)}`;
+  if (typeof e.recoverySuggestion !== 'string' || e.recoverySuggestion.length < 5)
+    return `no recoverySuggestion: ${text.slice(0, 200)}`;
   return undefined;
 }
 
 /** The JSON-RPC messages of an MCP answer (a JSON body, or the data lines of an SSE one). */
 function rpcMessages(answer: Answer): any[] {
   if (answer.contentType.startsWith('text/event-stream')) {
-    return answer.text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    return answer.text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)));
   }
   return answer.text ? [JSON.parse(answer.text)] : [];
 }
@@ -62,7 +71,8 @@ function rpcMessages(answer: Answer): any[] {
  */
 function mcpRefusal(answer: Answer): { kind: 'jsonrpc' | 'tool' | 'taxonomy' | 'ignored' } | { problem: string } {
   if (answer.status === 202 && answer.text === '') return { kind: 'ignored' };
-  if (answer.status >= 400 && !taxonomyProblem(answer.text) && !JSON.parse(answer.text).jsonrpc) return { kind: 'taxonomy' };
+  if (answer.status >= 400 && !taxonomyProblem(answer.text) && !JSON.parse(answer.text).jsonrpc)
+    return { kind: 'taxonomy' };
   let messages: any[];
   try {
     messages = rpcMessages(answer);
@@ -73,7 +83,11 @@ function mcpRefusal(answer: Answer): { kind: 'jsonrpc' | 'tool' | 'taxonomy' | '
   if (messages.length !== 1) return { problem: `${messages.length} messages: ${answer.text.slice(0, 200)}` };
   if (message.jsonrpc !== '2.0') return { problem: `not JSON-RPC 2.0: ${answer.text.slice(0, 200)}` };
   if (message.error) {
-    return typeof message.error.code === 'number' && typeof message.error.message === 'string' && message.error.message.length > 0 ? { kind: 'jsonrpc' } : { problem: `malformed JSON-RPC error: ${answer.text.slice(0, 200)}` };
+    return typeof message.error.code === 'number' &&
+      typeof message.error.message === 'string' &&
+      message.error.message.length > 0
+      ? { kind: 'jsonrpc' }
+      : { problem: `malformed JSON-RPC error: ${answer.text.slice(0, 200)}` };
   }
   const text = ((message.result?.content ?? []) as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
   if (message.result?.isError === true && text.length > 10) return { kind: 'tool' };
@@ -85,16 +99,31 @@ function mcpRefusal(answer: Answer): { kind: 'jsonrpc' | 'tool' | 'taxonomy' | '
  * out or opening a scan page without a session is a redirect to the login page, `null` as a policy change is no change, and an admin token of another pool
  * reads the default pool until admin tokens are scoped to their pool (issue 12; refused after that, also fine).
  */
-const MAY_SUCCEED = [/: a header of 16 KiB and 60 junk headers$/, /^POST \/dashboard\/logout: /, /^\/dashboard\/logout: /, /^GET \/dashboard\/scans\/\{id\}: .*no session$/, /^PUT \/v1\/policy\?pool=fuzz-pool: JSON null$/, /: admin token of another pool$/];
-
+const MAY_SUCCEED = [
+  /: a header of 16 KiB and 60 junk headers$/,
+  /^POST \/dashboard\/logout: /,
+  /^\/dashboard\/logout: /,
+  /^GET \/dashboard\/scans\/\{id\}: .*no session$/,
+  /^PUT \/v1\/policy\?pool=fuzz-pool: JSON null$/,
+  /: admin token of another pool$/,
+];
 
 async function fuzzTokens(): Promise<FuzzTokens> {
-  const poolAdmin = await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'fuzz pool admin', role: 'admin', pool: 'fuzz-pool' } });
-  return { admin: ADMIN, scan: await mintToken('scan', 'fuzz-scan'), poolAdmin: (await json<{ token: string }>(poolAdmin)).token, runner: (await mintRunner('fuzz-runner-token', ['127.253.0.0/16'])).token };
+  const poolAdmin = await api('/v1/tokens', {
+    method: 'POST',
+    token: ADMIN,
+    json: { name: 'fuzz pool admin', role: 'admin', pool: 'fuzz-pool' },
+  });
+  return {
+    admin: ADMIN,
+    scan: await mintToken('scan', 'fuzz-scan'),
+    poolAdmin: (await json<{ token: string }>(poolAdmin)).token,
+    runner: (await mintRunner('fuzz-runner-token', ['127.253.0.0/16'])).token,
+  };
 }
 
 describe('fuzzing every surface with malformed requests', () => {
-  it('never answers 5xx, refuses in the taxonomy\'s shape, and leaves the service working for others', async () => {
+  it("never answers 5xx, refuses in the taxonomy's shape, and leaves the service working for others", async () => {
     const tokens = await fuzzTokens();
     const rest = restCases(tokens);
     const mcp = mcpCases(tokens);
@@ -109,7 +138,10 @@ describe('fuzzing every surface with malformed requests', () => {
       if (answer.status >= 500) serverErrors.push(`${c.name}: ${answer.status} ${answer.text.slice(0, 200)}`);
       else if (answer.status >= 400) {
         // The dashboard's login page is HTML: the one refusal a browser reads rather than a client.
-        const problem = answer.contentType.startsWith('text/html') && c.path.startsWith('/dashboard') ? undefined : taxonomyProblem(answer.text);
+        const problem =
+          answer.contentType.startsWith('text/html') && c.path.startsWith('/dashboard')
+            ? undefined
+            : taxonomyProblem(answer.text);
         if (problem) misshapen.push(`${c.name}: ${answer.status} ${problem}`);
       } else if (!MAY_SUCCEED.some((m) => m.test(c.name))) accepted.push(`${c.name}: ${answer.status}`);
     }
@@ -133,7 +165,11 @@ describe('fuzzing every surface with malformed requests', () => {
     // Another token's scan still goes out, runs and reads back.
     const { net, runner } = await newRunner();
     const other = await mintToken('scan', `fuzz-bystander-${net}`);
-    const created = await api('/v1/scans', { method: 'POST', token: other, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    const created = await api('/v1/scans', {
+      method: 'POST',
+      token: other,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+    });
     expect(created.status, await created.clone().text()).toBe(202);
     const dispatch = await runner.next(isDispatch);
     runner.finish(dispatch.jobId, ['Nmap scan report for 127.0.0.1\n']);
@@ -150,7 +186,13 @@ describe('fuzzing every surface with malformed requests', () => {
 
   it('refuses a policy body nested 5,000 deep as a validation_error (it would overflow the RPC serialiser)', async () => {
     for (const body of [`${'['.repeat(5000)}${']'.repeat(5000)}`, `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`]) {
-      const res = await send({ name: 'deep policy', method: 'PUT', path: '/v1/policy?pool=fuzz-pool', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body });
+      const res = await send({
+        name: 'deep policy',
+        method: 'PUT',
+        path: '/v1/policy?pool=fuzz-pool',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body,
+      });
       expect(res.status, res.text.slice(0, 200)).toBeLessThan(500);
       expect(taxonomyProblem(res.text)).toBeUndefined();
     }

@@ -10,7 +10,11 @@ import { ADMIN, api, BASE, json, mintToken, runnersOnOwnNets } from './helpers/r
 const newRunner = runnersOnOwnNets('limits-runner', 140);
 
 function postRaw(path: string, token: string, body: BodyInit, headers: Record<string, string> = {}) {
-  return SELF.fetch(`${BASE}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body });
+  return SELF.fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
 }
 
 describe('bounded request bodies', () => {
@@ -55,16 +59,26 @@ describe('bounded request bodies', () => {
     const attacker = await mintToken('scan', `attacker-${net}`);
     // Inside the body limit, inside the schema, refused by policy (too many targets): the largest row one request makes.
     const targets = Array.from({ length: 200 }, (_, i) => `${'x'.repeat(240)}${i}.lab.internal`.slice(-250));
-    const refused = await api('/v1/scans', { method: 'POST', token: attacker, json: { target: targets, args: Array.from({ length: 100 }, () => '-v') } });
+    const refused = await api('/v1/scans', {
+      method: 'POST',
+      token: attacker,
+      json: { target: targets, args: Array.from({ length: 100 }, () => '-v') },
+    });
     expect(refused.status).toBe(400);
     const audit = await json(await api('/v1/audit?limit=20', { token: ADMIN }));
-    const row = audit.entries.find((e: { actor: string; decision: string }) => e.actor === `attacker-${net}` && e.decision === 'refused');
+    const row = audit.entries.find(
+      (e: { actor: string; decision: string }) => e.actor === `attacker-${net}` && e.decision === 'refused',
+    );
     expect(JSON.stringify(row.detail).length).toBeLessThan(8 * 1024);
     expect(row.detail.target).toHaveLength(17);
     expect(row.detail.target[16]).toBe('… (200 items)');
     // Another token's scan still goes out.
     const other = await mintToken('scan');
-    const ok = await api('/v1/scans', { method: 'POST', token: other, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    const ok = await api('/v1/scans', {
+      method: 'POST',
+      token: other,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+    });
     expect(ok.status).toBe(202);
   });
 });

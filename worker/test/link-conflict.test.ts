@@ -14,7 +14,11 @@ const A = { instanceId: 'instance-aaaaaaaa', host: 'lab-a.example' };
 const B = { instanceId: 'instance-bbbbbbbb', host: 'lab-b.example' };
 
 async function logIn(): Promise<string> {
-  const res = await api('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: ADMIN }), redirect: 'manual' });
+  const res = await api('/dashboard/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token: ADMIN }),
+    redirect: 'manual',
+  });
   return res.headers.get('set-cookie')!.split(';')[0]!;
 }
 
@@ -23,7 +27,17 @@ describe('one runner token, one live link', () => {
     const { net, minted, runner: first } = await newRunner(A);
     const second = await TestRunner.connect(minted.token);
     if (second instanceof Response) throw new Error(`upgrade refused: ${second.status}`);
-    second.send({ type: 'hello', protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2, networks: [`127.${net}.0.0/16`], resume: [], ...B });
+    second.send({
+      type: 'hello',
+      protocol: 1,
+      runnerVersion: '0.1.0',
+      nmapVersion: '7.93',
+      privileged: false,
+      maxConcurrency: 2,
+      networks: [`127.${net}.0.0/16`],
+      resume: [],
+      ...B,
+    });
     const refusal = await second.next((m) => m.type === 'error');
     expect(refusal).toMatchObject({ type: 'error', code: 'runner_in_use' });
     expect((refusal as { message: string }).message).toContain('lab-a.example');
@@ -32,7 +46,9 @@ describe('one runner token, one live link', () => {
     // The first link is untouched: a scan goes to it and finishes.
     const owner = await mintToken('scan', `conflict-owner-${net}`);
     const from = first.received.length;
-    const created = await json(await api('/v1/scans', { method: 'POST', token: owner, json: { target: `127.${net}.0.1`, args: '-sT -p 80' } }));
+    const created = await json(
+      await api('/v1/scans', { method: 'POST', token: owner, json: { target: `127.${net}.0.1`, args: '-sT -p 80' } }),
+    );
     const dispatch = (await first.next((m) => m.type === 'job.dispatch', 5000, from)) as { jobId: string };
     expect(dispatch.jobId).toBe(created.scan.id);
     first.send({ type: 'job.accepted', jobId: dispatch.jobId });
@@ -42,12 +58,22 @@ describe('one runner token, one live link', () => {
     expect(first.closed).toBeUndefined();
 
     // Admins see the conflict, in the API and on the dashboard.
-    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find((r: { id: string }) => r.id === minted.id);
-    expect(listed).toMatchObject({ online: true, host: 'lab-a.example', conflict: { liveHost: 'lab-a.example', refusedHost: 'lab-b.example', attempts: 1 } });
+    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find(
+      (r: { id: string }) => r.id === minted.id,
+    );
+    expect(listed).toMatchObject({
+      online: true,
+      host: 'lab-a.example',
+      conflict: { liveHost: 'lab-a.example', refusedHost: 'lab-b.example', attempts: 1 },
+    });
     const page = await (await api('/dashboard', { headers: { cookie: await logIn() } })).text();
     expect(page).toContain('same runner token in use from two hosts: lab-a.example (live) and lab-b.example (refused)');
     const audit = await json(await api('/v1/audit?limit=50', { token: ADMIN }));
-    expect(audit.entries.some((e: { action: string; decision: string }) => e.action === 'runner.conflict' && e.decision === 'refused')).toBe(true);
+    expect(
+      audit.entries.some(
+        (e: { action: string; decision: string }) => e.action === 'runner.conflict' && e.decision === 'refused',
+      ),
+    ).toBe(true);
   });
 
   it('lets the same instance reconnect over a half-dead link (the old link is replaced)', async () => {
@@ -66,7 +92,9 @@ describe('one runner token, one live link', () => {
     });
     const second = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...B });
     expect((await first.closedWith()).code).toBe(4000);
-    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find((r: { id: string }) => r.id === minted.id);
+    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find(
+      (r: { id: string }) => r.id === minted.id,
+    );
     expect(listed).toMatchObject({ online: true, host: 'lab-b.example' });
     second.close();
   });

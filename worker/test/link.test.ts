@@ -10,28 +10,54 @@ async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {
   const { net, minted, runner } = await newRunner(hello);
   const scanToken = await mintToken('scan');
   const scan = async (body: Record<string, unknown> = {}) => {
-    const res = await api('/v1/scans', { method: 'POST', token: scanToken, json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body } });
+    const res = await api('/v1/scans', {
+      method: 'POST',
+      token: scanToken,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body },
+    });
     return { status: res.status, body: await json(res) };
   };
   return { net, minted, runner, scanToken, scan };
 }
 
 const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatch';
-const ackOf = (jobId: string, seq: number) => (m: EdgeMessage): m is Ack => m.type === 'ack' && m.jobId === jobId && m.seq === seq;
+const ackOf =
+  (jobId: string, seq: number) =>
+  (m: EdgeMessage): m is Ack =>
+    m.type === 'ack' && m.jobId === jobId && m.seq === seq;
 
 describe('runner link', () => {
   it('welcomes a runner and records what it declared', async () => {
     const { minted, net } = await setup({ privileged: true, maxConcurrency: 3 });
-    expect((await json(await api('/v1/runners', { token: ADMIN }))).runners.find((r: { id: string }) => r.id === minted.id)).toMatchObject({
-      online: true, privileged: true, maxConcurrency: 3, networks: [`127.${net}.0.0/16`], nmapVersion: '7.93', breaker: 'CLOSED',
+    expect(
+      (await json(await api('/v1/runners', { token: ADMIN }))).runners.find((r: { id: string }) => r.id === minted.id),
+    ).toMatchObject({
+      online: true,
+      privileged: true,
+      maxConcurrency: 3,
+      networks: [`127.${net}.0.0/16`],
+      nmapVersion: '7.93',
+      breaker: 'CLOSED',
     });
   });
 
   it('refuses an unsupported protocol with a clear error and closes', async () => {
     const minted = await mintRunner('old-protocol');
     const runner = (await TestRunner.connect(minted.token)) as TestRunner;
-    runner.send({ type: 'hello', protocol: 99, runnerVersion: '9.9.9', nmapVersion: null, privileged: false, maxConcurrency: 1, networks: ['127.0.0.0/8'], resume: [] });
-    expect(await runner.next((m) => m.type === 'error')).toMatchObject({ code: 'unsupported_protocol', supportedProtocols: [1] });
+    runner.send({
+      type: 'hello',
+      protocol: 99,
+      runnerVersion: '9.9.9',
+      nmapVersion: null,
+      privileged: false,
+      maxConcurrency: 1,
+      networks: ['127.0.0.0/8'],
+      resume: [],
+    });
+    expect(await runner.next((m) => m.type === 'error')).toMatchObject({
+      code: 'unsupported_protocol',
+      supportedProtocols: [1],
+    });
     expect((await runner.closedWith()).code).toBe(4002);
   });
 
@@ -50,7 +76,13 @@ describe('runner link', () => {
     const dispatch = await runner.next(isDispatch);
     let details: unknown = 'bottom';
     for (let i = 0; i < 2500; i++) details = { a: details };
-    runner.sendRaw(JSON.stringify({ type: 'job.rejected', jobId: dispatch.jobId, error: { type: 'validation_error', message: 'x', recoverySuggestion: 'y', details } }));
+    runner.sendRaw(
+      JSON.stringify({
+        type: 'job.rejected',
+        jobId: dispatch.jobId,
+        error: { type: 'validation_error', message: 'x', recoverySuggestion: 'y', details },
+      }),
+    );
     expect(await runner.next((m) => m.type === 'error')).toMatchObject({ code: 'malformed_frame' });
     for (const token of [scanToken, ADMIN]) {
       const list = await api('/v1/scans', { token });
@@ -61,10 +93,19 @@ describe('runner link', () => {
   });
 
   describe('a runner token cannot claim networks it was not granted', () => {
-    const hello = (networks: string[]) => ({ type: 'hello' as const, protocol: 1, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2, networks, resume: [] });
+    const hello = (networks: string[]) => ({
+      type: 'hello' as const,
+      protocol: 1,
+      runnerVersion: '0.1.0',
+      nmapVersion: '7.93',
+      privileged: false,
+      maxConcurrency: 2,
+      networks,
+      resume: [],
+    });
 
     it.each([
-      ['another runner\'s address', (net: number) => [`127.${net + 1}.0.1/32`]],
+      ["another runner's address", (net: number) => [`127.${net + 1}.0.1/32`]],
       ['everything', () => ['0.0.0.0/0']],
       ['its grant plus more', (net: number) => [`127.${net}.0.0/16`, '127.0.0.0/8']],
     ])('refuses a hello declaring %s, and the legitimate runner keeps its scans', async (_name, declared) => {
@@ -92,11 +133,19 @@ describe('runner link', () => {
 
     it('refuses to grant what the pool does not allow, or a network not in canonical form', async () => {
       for (const networks of [['8.8.8.0/24'], ['127.0.0.1/8'], []]) {
-        const res = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: `bad-grant-${networks.join()}`.replace(/[^a-z0-9-]/g, '-'), networks } });
+        const res = await api('/v1/runners', {
+          method: 'POST',
+          token: ADMIN,
+          json: { name: `bad-grant-${networks.join()}`.replace(/[^a-z0-9-]/g, '-'), networks },
+        });
         expect(res.status, networks.join()).toBe(400);
       }
       const listed = await json(await api('/v1/runners', { token: ADMIN }));
-      expect(listed.runners.every((r: { grantedNetworks: string[] | null }) => r.grantedNetworks === null || r.grantedNetworks.length > 0)).toBe(true);
+      expect(
+        listed.runners.every(
+          (r: { grantedNetworks: string[] | null }) => r.grantedNetworks === null || r.grantedNetworks.length > 0,
+        ),
+      ).toBe(true);
     });
   });
 
@@ -124,7 +173,12 @@ describe('runner link', () => {
     await runner.next(ackOf(dispatch.jobId, 4)); // the result counts as lastSeq + 1
     for (const seq of [1, 2, 3]) expect(runner.received.some(ackOf(dispatch.jobId, seq))).toBe(true);
     const got = await json(await api(`/v1/scans/${dispatch.jobId}`, { token: scanToken }));
-    expect(got.scan).toMatchObject({ status: 'succeeded', exitCode: 0, output: 'Starting Nmap\n22/tcp closed ssh\nNmap done\n', progress: { percent: 40, phase: 'Connect Scan', etaSec: 3 } });
+    expect(got.scan).toMatchObject({
+      status: 'succeeded',
+      exitCode: 0,
+      output: 'Starting Nmap\n22/tcp closed ssh\nNmap done\n',
+      progress: { percent: 40, phase: 'Connect Scan', etaSec: 3 },
+    });
   });
 
   it('drops duplicate output and acks only what is contiguous', async () => {
@@ -134,16 +188,43 @@ describe('runner link', () => {
     runner.send({ type: 'job.output', jobId, seq: 1, stream: 'stdout', data: 'one\n' });
     runner.send({ type: 'job.output', jobId, seq: 3, stream: 'stdout', data: 'three\n' });
     runner.send({ type: 'job.output', jobId, seq: 1, stream: 'stdout', data: 'one\n' });
-    runner.send({ type: 'job.finished', jobId, lastSeq: 3, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 5, truncated: { stdout: false, stderr: false }, report: null, error: null });
+    runner.send({
+      type: 'job.finished',
+      jobId,
+      lastSeq: 3,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 5,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
+    });
     await new Promise((r) => setTimeout(r, 200));
     // seq 2 is missing: the result is not taken and not acked, so the runner will resend it.
     expect(runner.received.some(ackOf(jobId, 4))).toBe(false);
     expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan.status).toBe('dispatched');
     runner.send({ type: 'job.output', jobId, seq: 2, stream: 'stdout', data: 'two\n' });
     await runner.next(ackOf(jobId, 3));
-    runner.send({ type: 'job.finished', jobId, lastSeq: 3, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 5, truncated: { stdout: false, stderr: false }, report: null, error: null });
+    runner.send({
+      type: 'job.finished',
+      jobId,
+      lastSeq: 3,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 5,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
+    });
     await runner.next(ackOf(jobId, 4));
-    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({ status: 'succeeded', output: 'one\ntwo\nthree\n' });
+    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({
+      status: 'succeeded',
+      output: 'one\ntwo\nthree\n',
+    });
   });
 
   it('keeps a job across a reconnect and takes the resent output once', async () => {
@@ -155,11 +236,17 @@ describe('runner link', () => {
     await runner.next(ackOf(jobId, 1));
     runner.close();
     await new Promise((r) => setTimeout(r, 100));
-    const again = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], resume: [{ jobId, lastSeq: 2, finished: true }] });
+    const again = await TestRunner.ready(minted.token, {
+      networks: [`127.${net}.0.0/16`],
+      resume: [{ jobId, lastSeq: 2, finished: true }],
+    });
     onTestFinished(() => again.close());
     again.finish(jobId, ['a\n', 'b\n']);
     await again.next(ackOf(jobId, 3));
-    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({ status: 'succeeded', output: 'a\nb\n' });
+    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({
+      status: 'succeeded',
+      output: 'a\nb\n',
+    });
   });
 
   it('marks a job runner_lost when the runner stays away past its lease (alarm), and counts it', async () => {
@@ -174,7 +261,10 @@ describe('runner link', () => {
     expect(got.status).toBe('failed');
     expect(got.error).toMatchObject({ type: 'runner_lost' });
     const breakers = (await json(await api('/v1/breakers', { token: ADMIN }))).breakers;
-    expect(breakers.find((b: { runnerId: string }) => b.runnerId === minted.id)).toMatchObject({ consecutiveFailures: 1, errors: [expect.objectContaining({ type: 'runner_lost', jobId })] });
+    expect(breakers.find((b: { runnerId: string }) => b.runnerId === minted.id)).toMatchObject({
+      consecutiveFailures: 1,
+      errors: [expect.objectContaining({ type: 'runner_lost', jobId })],
+    });
   });
 
   it('marks a job runner_lost at once when the runner comes back without it', async () => {
@@ -185,7 +275,9 @@ describe('runner link', () => {
     await new Promise((r) => setTimeout(r, 100));
     const again = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], resume: [] });
     onTestFinished(() => again.close());
-    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan.error).toMatchObject({ type: 'runner_lost' });
+    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan.error).toMatchObject({
+      type: 'runner_lost',
+    });
   });
 
   it('cuts a revoked runner off at once and keeps it out', async () => {
@@ -202,9 +294,16 @@ describe('runner link', () => {
     const { runner, scan, scanToken, minted } = await setup();
     const jobId = (await scan()).body.scan.id;
     await runner.next(isDispatch);
-    runner.send({ type: 'job.rejected', jobId, error: { type: 'validation_error', message: 'web.lab.internal resolves outside', recoverySuggestion: 'Fix DNS' } });
+    runner.send({
+      type: 'job.rejected',
+      jobId,
+      error: { type: 'validation_error', message: 'web.lab.internal resolves outside', recoverySuggestion: 'Fix DNS' },
+    });
     await new Promise((r) => setTimeout(r, 100));
-    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({ status: 'rejected', error: { message: 'web.lab.internal resolves outside' } });
+    expect((await json(await api(`/v1/scans/${jobId}`, { token: scanToken }))).scan).toMatchObject({
+      status: 'rejected',
+      error: { message: 'web.lab.internal resolves outside' },
+    });
     const breakers = (await json(await api('/v1/breakers', { token: ADMIN }))).breakers;
     expect(breakers.find((b: { runnerId: string }) => b.runnerId === minted.id).consecutiveFailures).toBe(0);
   });

@@ -36,7 +36,11 @@ async function waitForStatus(id: string, token: string, statuses: string[]): Pro
 }
 
 async function setCaps(stdoutMaxBytes: number, stderrMaxBytes: number): Promise<void> {
-  const res = await api('/v1/policy', { method: 'PUT', token: ADMIN, json: { output: { stdoutMaxBytes, stderrMaxBytes } } });
+  const res = await api('/v1/policy', {
+    method: 'PUT',
+    token: ADMIN,
+    json: { output: { stdoutMaxBytes, stderrMaxBytes } },
+  });
   expect(res.status).toBe(200);
 }
 
@@ -52,7 +56,19 @@ describe('edge output caps against a rogue runner', () => {
     frames.forEach((data, i) => void runner.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
     runner.send({ type: 'job.output', jobId, seq: 10, stream: 'stderr', data: 'é'.repeat(20_000) });
     // The rogue runner claims it truncated nothing.
-    runner.send({ type: 'job.finished', jobId, lastSeq: 10, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 10, truncated: { stdout: false, stderr: false }, report: null, error: null });
+    runner.send({
+      type: 'job.finished',
+      jobId,
+      lastSeq: 10,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 10,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
+    });
     const scan = await waitForStatus(jobId, owner, ['succeeded']);
     expect(scan.truncated).toEqual({ stdout: true, stderr: true });
     expect(utf8ByteLength(scan.output)).toBe(scan.outputBytes);
@@ -88,8 +104,21 @@ describe('edge output caps against a rogue runner', () => {
     const data = `${'n'.repeat(64 * 1024 - 8)}😀\n`.slice(0, 64 * 1024 - 8);
     const frame = `${data.slice(0, -3)}😀\n`;
     const frames = Math.ceil((16 * 1024 * 1024) / utf8ByteLength(frame)) + 4;
-    for (let seq = 1; seq <= frames; seq++) runner.send({ type: 'job.output', jobId, seq, stream: 'stdout', data: frame });
-    runner.send({ type: 'job.finished', jobId, lastSeq: frames, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 10, truncated: { stdout: false, stderr: false }, report: null, error: null });
+    for (let seq = 1; seq <= frames; seq++)
+      runner.send({ type: 'job.output', jobId, seq, stream: 'stdout', data: frame });
+    runner.send({
+      type: 'job.finished',
+      jobId,
+      lastSeq: frames,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 10,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
+    });
     const scan = await waitForStatus(jobId, owner, ['succeeded']);
     expect(scan.outputBytes).toBe(16 * 1024 * 1024);
     expect(utf8ByteLength(scan.output)).toBe(16 * 1024 * 1024);
@@ -106,7 +135,8 @@ describe('scan event streams page through long histories', () => {
     const owner = await mintToken('scan', `stream-owner-${net}`);
     const jobId = await dispatchedScan(runner, net, owner);
     // More events than one page: 700 output frames.
-    for (let seq = 1; seq <= 700; seq++) runner.send({ type: 'job.output', jobId, seq, stream: 'stdout', data: `line ${seq}\n` });
+    for (let seq = 1; seq <= 700; seq++)
+      runner.send({ type: 'job.output', jobId, seq, stream: 'stdout', data: `line ${seq}\n` });
     await runner.next((m) => m.type === 'ack' && m.jobId === jobId && m.seq === 700, 15_000);
     const res = await api(`/v1/scans/${jobId}/events`, { token: owner });
     expect(res.status).toBe(200);
@@ -121,7 +151,19 @@ describe('scan event streams page through long histories', () => {
       if (!finishing && text.includes('line 700\\n')) {
         finishing = true;
         runner.send({ type: 'job.output', jobId, seq: 701, stream: 'stdout', data: 'line 701\n' });
-        runner.send({ type: 'job.finished', jobId, lastSeq: 701, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 10, truncated: { stdout: false, stderr: false }, report: null, error: null });
+        runner.send({
+          type: 'job.finished',
+          jobId,
+          lastSeq: 701,
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          cancelled: false,
+          durationMs: 10,
+          truncated: { stdout: false, stderr: false },
+          report: null,
+          error: null,
+        });
       }
     }
     const lines = [...text.matchAll(/line (\d+)\\n/g)].map((m) => Number(m[1]));
@@ -145,7 +187,12 @@ describe('job retention', () => {
     await waitForStatus(fresh, owner, ['succeeded']);
     // Age the first scan past the 90-day default, then let the alarm run.
     await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
-      state.storage.sql.exec('UPDATE jobs SET finished_at = ?, created_at = ? WHERE id = ?', Date.now() - 91 * 86_400_000, Date.now() - 91 * 86_400_000, old);
+      state.storage.sql.exec(
+        'UPDATE jobs SET finished_at = ?, created_at = ? WHERE id = ?',
+        Date.now() - 91 * 86_400_000,
+        Date.now() - 91 * 86_400_000,
+        old,
+      );
     });
     await runDurableObjectAlarm(getCoordinator(env));
     expect((await api(`/v1/scans/${old}`, { token: owner })).status).toBe(404);
@@ -153,6 +200,8 @@ describe('job retention', () => {
       expect(state.storage.sql.exec('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?', old).one().n).toBe(0);
     });
     expect((await scanWhenDone(fresh, owner)).output).toBe('fresh output\n');
-    expect(await (await api('/metrics', { token: ADMIN })).text()).toMatch(/scangate_scans_pruned_total\{pool="default"\} [1-9]/);
+    expect(await (await api('/metrics', { token: ADMIN })).text()).toMatch(
+      /scangate_scans_pruned_total\{pool="default"\} [1-9]/,
+    );
   });
 });

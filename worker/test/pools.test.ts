@@ -6,7 +6,12 @@ import { ADMIN, api, json, mintToken } from './helpers/runner-client.ts';
  * audit, list or revoke its tokens, or mint tokens there. A global admin (the bootstrap token, or an admin token
  * minted with pool "*") reaches every pool. /health and /metrics cover every pool.
  */
-async function mintIn(pool: string, role: 'scan' | 'admin', name: string, by = ADMIN): Promise<{ id: string; token: string; status: number; body: Record<string, any> }> {
+async function mintIn(
+  pool: string,
+  role: 'scan' | 'admin',
+  name: string,
+  by = ADMIN,
+): Promise<{ id: string; token: string; status: number; body: Record<string, any> }> {
   const res = await api('/v1/tokens', { method: 'POST', token: by, json: { name, role, pool } });
   const body = await json(res);
   return { id: body.id, token: body.token, status: res.status, body };

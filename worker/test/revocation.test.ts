@@ -37,10 +37,16 @@ async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promi
 }
 
 describe('revocation ends what a token holds open', () => {
-  it('closes the revoked token\'s scan event stream at once; another token\'s stream on the same scan goes on', async () => {
+  it("closes the revoked token's scan event stream at once; another token's stream on the same scan goes on", async () => {
     const { net, runner } = await newRunner();
     const victim = await mint('scan', `revoked-reader-${net}`);
-    const created = await json(await api('/v1/scans', { method: 'POST', token: victim.token, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } }));
+    const created = await json(
+      await api('/v1/scans', {
+        method: 'POST',
+        token: victim.token,
+        json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+      }),
+    );
     const jobId = created.scan.id;
     await runner.next((m) => isDispatch(m) && m.jobId === jobId);
 
@@ -60,16 +66,21 @@ describe('revocation ends what a token holds open', () => {
     await admins.cancel();
   });
 
-  it('closes a revoked admin\'s dashboard stream; another admin\'s dashboard stays live', async () => {
+  it("closes a revoked admin's dashboard stream; another admin's dashboard stays live", async () => {
     const victim = await mint('admin', 'revoked-dashboard-admin');
     const other = await mint('admin', 'other-dashboard-admin');
     const login = async (token: string) => {
-      const res = await SELF.fetch(`${BASE}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+      const res = await SELF.fetch(`${BASE}/dashboard/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ token }),
+        redirect: 'manual',
+      });
       return res.headers.get('set-cookie')!.split(';')[0]!;
     };
     const victimCookie = await login(victim.token);
     const otherCookie = await login(other.token);
-    const open = async (cookie: string) => (await SELF.fetch(`${BASE}/dashboard/events`, { headers: { cookie } })).body!.getReader();
+    const open = async (cookie: string) =>
+      (await SELF.fetch(`${BASE}/dashboard/events`, { headers: { cookie } })).body!.getReader();
     const victimStream = await open(victimCookie);
     const otherStream = await open(otherCookie);
     await readUntil(victimStream, /data:/);
@@ -79,17 +90,26 @@ describe('revocation ends what a token holds open', () => {
     await readToEnd(victimStream);
     expect((await SELF.fetch(`${BASE}/dashboard/events`, { headers: { cookie: victimCookie } })).status).toBe(401);
     // The other admin's dashboard still gets a frame when something changes.
-    await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name: 'appears-after-revocation', networks: ['127.0.0.0/8'] } });
+    await api('/v1/runners', {
+      method: 'POST',
+      token: ADMIN,
+      json: { name: 'appears-after-revocation', networks: ['127.0.0.0/8'] },
+    });
     expect(await readUntil(otherStream, /appears-after-revocation/)).toMatch(/data:/);
     await otherStream.cancel();
   });
 
-  it('refuses the revoked token\'s next MCP task poll', async () => {
+  it("refuses the revoked token's next MCP task poll", async () => {
     const victim = await mint('scan', 'revoked-mcp');
     const call = (body: unknown) =>
       SELF.fetch(`${BASE}/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${victim.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          authorization: `Bearer ${victim.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify(body),
       });
     expect((await call({ jsonrpc: '2.0', id: 1, method: 'tasks/list', params: {} })).status).toBe(200);

@@ -27,14 +27,25 @@ describe('GET /v1/runners/self', () => {
     const { net, minted, runner } = await newRunner({ privileged: true });
     for (let i = 0; i < 3; i++) {
       const body = await json(await api('/v1/runners/self', { token: minted.token }));
-      expect(body.link).toMatchObject({ online: true, declaredNetworks: [`127.${net}.0.0/16`], privileged: true, nmapVersion: '7.93' });
+      expect(body.link).toMatchObject({
+        online: true,
+        declaredNetworks: [`127.${net}.0.0/16`],
+        privileged: true,
+        nmapVersion: '7.93',
+      });
     }
     expect(runner.closed).toBeUndefined();
-    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find((r: { id: string }) => r.id === minted.id);
+    const listed = (await json(await api('/v1/runners', { token: ADMIN }))).runners.find(
+      (r: { id: string }) => r.id === minted.id,
+    );
     expect(listed.online).toBe(true);
     // The link still carries work: a scan of its network reaches it.
     const scanToken = await mintToken('scan');
-    const created = await api('/v1/scans', { method: 'POST', token: scanToken, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    const created = await api('/v1/scans', {
+      method: 'POST',
+      token: scanToken,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+    });
     expect(created.status).toBe(202);
     expect((await runner.next(isDispatch)).argv).toContain(`127.${net}.0.1`);
     expect(runner.closed).toBeUndefined();
@@ -43,7 +54,9 @@ describe('GET /v1/runners/self', () => {
   it('is for runner tokens only: 401 without one, 403 for API tokens, 401 once revoked', async () => {
     const minted = await mintRunner('self-revoked', ['127.228.0.0/16']);
     expect((await api('/v1/runners/self')).status).toBe(401);
-    expect((await api('/v1/runners/self', { token: 'sgr_0garbagegarbagegarbagegarbagegarbagegarbagega' })).status).toBe(401);
+    expect((await api('/v1/runners/self', { token: 'sgr_0garbagegarbagegarbagegarbagegarbagegarbagega' })).status).toBe(
+      401,
+    );
     const scan = await mintToken('scan', 'self-scan');
     const forbidden = await api('/v1/runners/self', { token: scan });
     expect(forbidden.status).toBe(403);
@@ -62,7 +75,10 @@ describe('GET /v1/runners/connect checks who before how', () => {
     ['no token, an upgrade', undefined, true, 401],
     ['a bad token, no upgrade', 'sgr_0garbagegarbagegarbagegarbagegarbagegarbagega', false, 401],
   ] as const)('%s → %s', async (_name, token, upgrade, status) => {
-    const res = await api('/v1/runners/connect', { ...(upgrade && { headers: { upgrade: 'websocket' } }), ...(token && { token }) });
+    const res = await api('/v1/runners/connect', {
+      ...(upgrade && { headers: { upgrade: 'websocket' } }),
+      ...(token && { token }),
+    });
     expect(res.status).toBe(status);
     expect((await json(res)).error.type).toBe('unauthorized');
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);

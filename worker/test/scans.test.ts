@@ -9,7 +9,12 @@ async function setup(hello: Parameters<typeof TestRunner.ready>[1] = {}) {
   const { net, minted, runner } = await newRunner(hello);
   const token = await mintToken('scan');
   const scan = async (body: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
-    const res = await api('/v1/scans', { method: 'POST', token, headers, json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body } });
+    const res = await api('/v1/scans', {
+      method: 'POST',
+      token,
+      headers,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22', ...body },
+    });
     return { status: res.status, headers: res.headers, body: await json(res) };
   };
   return { net, minted, runner, token, scan };
@@ -27,14 +32,20 @@ async function failJob(runner: TestRunner, jobId: string) {
 /** Moves a runner's half-open time into the past, standing in for the 30 s minimum wait, then runs the alarm. */
 async function elapseRecovery(runnerId: string) {
   await runInDurableObject(getCoordinator(env), (coordinator: Coordinator, state) => {
-    state.storage.sql.exec("UPDATE runners SET breaker = json_set(breaker, '$.halfOpenAt', ?) WHERE id = ?", Date.now() - 1, runnerId);
+    state.storage.sql.exec(
+      "UPDATE runners SET breaker = json_set(breaker, '$.halfOpenAt', ?) WHERE id = ?",
+      Date.now() - 1,
+      runnerId,
+    );
     coordinator.dropCaches();
   });
   await runDurableObjectAlarm(getCoordinator(env));
 }
 
 async function breakerOf(runnerId: string) {
-  return (await json(await api('/v1/breakers', { token: ADMIN }))).breakers.find((b: { runnerId: string }) => b.runnerId === runnerId);
+  return (await json(await api('/v1/breakers', { token: ADMIN }))).breakers.find(
+    (b: { runnerId: string }) => b.runnerId === runnerId,
+  );
 }
 
 describe('routing through the API', () => {
@@ -89,7 +100,7 @@ describe('the edge enforces deadlines and liveness itself', () => {
     expect((await breakerOf(minted.id)).consecutiveFailures).toBe(1);
   });
 
-  it('closes a silent runner\'s link after three missed heartbeats, so its jobs start their lease', async () => {
+  it("closes a silent runner's link after three missed heartbeats, so its jobs start their lease", async () => {
     const { runner, scan, minted } = await setup();
     const id = (await scan()).body.scan.id;
     await runner.next((m) => isDispatch(m) && m.jobId === id);
@@ -102,7 +113,9 @@ describe('the edge enforces deadlines and liveness itself', () => {
     const listed = await json(await api('/v1/runners', { token: ADMIN }));
     expect(listed.runners.find((r: { id: string }) => r.id === minted.id).online).toBe(false);
     await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
-      const row = state.storage.sql.exec<{ lease_until: number | null }>('SELECT lease_until FROM jobs WHERE id = ?', id).one();
+      const row = state.storage.sql
+        .exec<{ lease_until: number | null }>('SELECT lease_until FROM jobs WHERE id = ?', id)
+        .one();
       expect(row.lease_until).not.toBeNull();
     });
   });
@@ -124,9 +137,17 @@ describe('the edge enforces deadlines and liveness itself', () => {
 describe('circuit breaker per runner', () => {
   it('CLOSED → OPEN after the threshold → HALF_OPEN by alarm → one probe → CLOSED', async () => {
     const { runner, scan, minted } = await setup();
-    await api('/v1/policy', { method: 'PUT', token: ADMIN, json: { breaker: { failureThreshold: 2, recoveryTimeoutSec: 30 } } });
+    await api('/v1/policy', {
+      method: 'PUT',
+      token: ADMIN,
+      json: { breaker: { failureThreshold: 2, recoveryTimeoutSec: 30 } },
+    });
     onTestFinished(async () => {
-      await api('/v1/policy', { method: 'PUT', token: ADMIN, json: { breaker: { failureThreshold: 5, recoveryTimeoutSec: 120 } } });
+      await api('/v1/policy', {
+        method: 'PUT',
+        token: ADMIN,
+        json: { breaker: { failureThreshold: 5, recoveryTimeoutSec: 120 } },
+      });
     });
     for (let i = 0; i < 2; i++) {
       const id = (await scan()).body.scan.id;
@@ -186,7 +207,11 @@ describe('circuit breaker per runner', () => {
     expect(await breakerOf(minted.id)).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0 });
     // Another token's scan still goes out to the same runner.
     const other = await mintToken('scan');
-    const res = await api('/v1/scans', { method: 'POST', token: other, json: { target: `127.${net}.0.1`, args: '-sT -p 22' } });
+    const res = await api('/v1/scans', {
+      method: 'POST',
+      token: other,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+    });
     expect(res.status).toBe(202);
     const id = (await json(res)).scan.id;
     await runner.next((m) => isDispatch(m) && m.jobId === id);
@@ -199,7 +224,10 @@ describe('circuit breaker per runner', () => {
     await failJob(runner, crash);
     const spawn = (await scan()).body.scan.id;
     await runner.next((m) => isDispatch(m) && m.jobId === spawn);
-    runner.finish(spawn, [], { exitCode: null, error: { type: 'execution_error', message: 'nmap could not be started', recoverySuggestion: 'Install nmap.' } });
+    runner.finish(spawn, [], {
+      exitCode: null,
+      error: { type: 'execution_error', message: 'nmap could not be started', recoverySuggestion: 'Install nmap.' },
+    });
     await runner.next((m) => m.type === 'ack' && m.jobId === spawn);
     expect(await breakerOf(minted.id)).toMatchObject({ state: 'CLOSED', consecutiveFailures: 2 });
   });
@@ -216,12 +244,20 @@ describe('circuit breaker per runner', () => {
 
   it('has admin reset, force open and force close, each audited', async () => {
     const { minted, scan, net } = await setup();
-    expect((await json(await api(`/v1/breakers/scans-runner-${net}/open`, { method: 'POST', token: ADMIN }))).state).toBe('OPEN');
+    expect(
+      (await json(await api(`/v1/breakers/scans-runner-${net}/open`, { method: 'POST', token: ADMIN }))).state,
+    ).toBe('OPEN');
     expect((await scan()).body.error.type).toBe('circuit_breaker_open');
-    expect((await json(await api(`/v1/breakers/${minted.id}/close`, { method: 'POST', token: ADMIN }))).state).toBe('CLOSED');
-    expect((await json(await api(`/v1/breakers/${minted.id}/reset`, { method: 'POST', token: ADMIN }))).state).toBe('CLOSED');
+    expect((await json(await api(`/v1/breakers/${minted.id}/close`, { method: 'POST', token: ADMIN }))).state).toBe(
+      'CLOSED',
+    );
+    expect((await json(await api(`/v1/breakers/${minted.id}/reset`, { method: 'POST', token: ADMIN }))).state).toBe(
+      'CLOSED',
+    );
     expect((await api('/v1/breakers/nope/reset', { method: 'POST', token: ADMIN })).status).toBe(404);
-    const audit = (await json(await api('/v1/audit?limit=50', { token: ADMIN }))).entries.map((e: { action: string }) => e.action);
+    const audit = (await json(await api('/v1/audit?limit=50', { token: ADMIN }))).entries.map(
+      (e: { action: string }) => e.action,
+    );
     expect(audit).toEqual(expect.arrayContaining(['breaker.open', 'breaker.close', 'breaker.reset']));
   });
 });
@@ -247,7 +283,10 @@ describe('queue, rate limit, idempotency, wait', () => {
     const waiting = (await scan()).body.scan.id;
     await new Promise((r) => setTimeout(r, 2200)); // QUEUE_WAIT_SEC is 2 in tests
     await runDurableObjectAlarm(getCoordinator(env));
-    expect((await json(await api(`/v1/scans/${waiting}`, { token }))).scan).toMatchObject({ status: 'failed', error: { type: 'no_runner' } });
+    expect((await json(await api(`/v1/scans/${waiting}`, { token }))).scan).toMatchObject({
+      status: 'failed',
+      error: { type: 'no_runner' },
+    });
   });
 
   it('limits scans per token per minute with 429 and Retry-After', async () => {
@@ -328,7 +367,11 @@ describe('SSE events', () => {
     runner.send({ type: 'job.progress', jobId: id, percent: 50 });
     runner.finish(id, ['line 1\n', 'line 2\n']);
     const text = await read(res, (t) => t.includes('event: finished'));
-    const events = [...text.matchAll(/id: (\d+)\nevent: (\w+)\ndata: (.*)\n/g)].map((m) => ({ id: Number(m[1]), type: m[2], data: JSON.parse(m[3]!) }));
+    const events = [...text.matchAll(/id: (\d+)\nevent: (\w+)\ndata: (.*)\n/g)].map((m) => ({
+      id: Number(m[1]),
+      type: m[2],
+      data: JSON.parse(m[3]!),
+    }));
     expect(events.map((e) => e.type)).toEqual(['queued', 'dispatched', 'progress', 'output', 'output', 'finished']);
     expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(events[3]!.data).toMatchObject({ seq: 1, data: 'line 1\n' });

@@ -39,7 +39,8 @@ export interface ScriptFacts {
  * anyconnect passes http a redirect_ok that follows five redirects to any host.
  */
 export const OFF_TARGET_LIBS: Readonly<Record<string, string>> = {
-  httpspider: "Crawls with nmap's httpspider, which follows links to other hosts on the same port (and www.<target> on 80/443).",
+  httpspider:
+    "Crawls with nmap's httpspider, which follows links to other hosts on the same port (and www.<target> on 80/443).",
   anyconnect: "Uses nmap's anyconnect library, which follows up to five HTTP redirects to any host.",
 };
 
@@ -92,7 +93,8 @@ export function allCategories(facts: ScriptFacts): Set<string> {
 export function floorClass(name: string, facts: ScriptFacts): ScriptClass {
   const tags = allCategories(facts);
   const targeted = facts.rules.includes('portrule') || facts.rules.includes('hostrule');
-  if (name.startsWith('broadcast-') || name.startsWith('targets-') || tags.has('broadcast') || !targeted) return 'no-target';
+  if (name.startsWith('broadcast-') || name.startsWith('targets-') || tags.has('broadcast') || !targeted)
+    return 'no-target';
   if (tags.has('external') || facts.libs.some((l) => OFF_TARGET_LIBS[l])) return 'off-target';
   if (INTRUSIVE_TAGS.some((t) => tags.has(t)) || (tags.has('vuln') && !tags.has('safe'))) return 'intrusive';
   return 'target-only';
@@ -106,7 +108,8 @@ export function factReason(name: string, facts: ScriptFacts): string | undefined
   const tags = allCategories(facts);
   const targeted = facts.rules.includes('portrule') || facts.rules.includes('hostrule');
   if (!targeted) return `Defines only ${facts.rules.join(' and ') || 'no'} rules: runs without a target host.`;
-  if (name.startsWith('broadcast-') || tags.has('broadcast')) return 'Broadcast or multicast discovery on the local network, not at the targets.';
+  if (name.startsWith('broadcast-') || tags.has('broadcast'))
+    return 'Broadcast or multicast discovery on the local network, not at the targets.';
   if (name.startsWith('targets-')) return 'Finds new targets by itself instead of scanning the given ones.';
   if (tags.has('external')) return 'nmap tags it external: it sends traffic to third-party hosts.';
   const lib = facts.libs.find((l) => OFF_TARGET_LIBS[l]);

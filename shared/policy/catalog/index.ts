@@ -5,7 +5,16 @@
  */
 import factsFile from './nmap-facts.json' with { type: 'json' };
 import reviewFile from './review.json' with { type: 'json' };
-import { allCategories, atLeast, compareVersions, floorClass, type ArgRule, type ScriptClass, type ScriptFacts, type ScriptReview } from './classes.ts';
+import {
+  allCategories,
+  atLeast,
+  compareVersions,
+  floorClass,
+  type ArgRule,
+  type ScriptClass,
+  type ScriptFacts,
+  type ScriptReview,
+} from './classes.ts';
 
 export type { ArgRule, ScriptClass, ScriptFacts, ScriptReview } from './classes.ts';
 export { SCRIPT_CLASSES, floorClass, atLeast, compareVersions, factReason } from './classes.ts';
@@ -31,8 +40,20 @@ export const NEWEST_RELEASE = CATALOG_RELEASES.at(-1)!;
 
 /** nmap's script categories (`all` is not one: it is refused as a selection). */
 export const NMAP_CATEGORIES: ReadonlySet<string> = new Set([
-  'auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit', 'external', 'fuzzer', 'intrusive',
-  'malware', 'safe', 'version', 'vuln',
+  'auth',
+  'broadcast',
+  'brute',
+  'default',
+  'discovery',
+  'dos',
+  'exploit',
+  'external',
+  'fuzzer',
+  'intrusive',
+  'malware',
+  'safe',
+  'version',
+  'vuln',
 ]);
 
 /**
@@ -58,7 +79,8 @@ function load(): Map<string, CatalogScript> {
     const unreviewed = !review || review.why === 'UNREVIEWED';
     // Fail closed: a script nobody has reviewed, or a review looser than the facts, is never run (and the
     // catalog test fails until the review is written or fixed).
-    const cls: ScriptClass = unreviewed || !atLeast(review.class, floor) ? (floor === 'no-target' ? floor : 'off-target') : review.class;
+    const cls: ScriptClass =
+      unreviewed || !atLeast(review.class, floor) ? (floor === 'no-target' ? floor : 'off-target') : review.class;
     const since = Object.keys(f.categories).sort(compareVersions)[0]!;
     catalog.set(name, {
       name,
@@ -87,13 +109,18 @@ export function classAllowed(cls: ScriptClass, allowIntrusive: boolean): boolean
  */
 function stableMembers(category: string): CatalogScript[] {
   // Recorded at the oldest release and never changed after it without keeping the category.
-  return [...CATALOG.values()].filter((s) => s.since === OLDEST_RELEASE && Object.values(s.facts.categories).every((c) => c.includes(category)));
+  return [...CATALOG.values()].filter(
+    (s) => s.since === OLDEST_RELEASE && Object.values(s.facts.categories).every((c) => c.includes(category)),
+  );
 }
 
 const MEMBERS = new Map<string, CatalogScript[]>();
 
 /** The stable members of a category (see stableMembers), and the members newer releases add. */
-export function categoryMembers(category: string): { stable: readonly CatalogScript[]; newer: readonly CatalogScript[] } {
+export function categoryMembers(category: string): {
+  stable: readonly CatalogScript[];
+  newer: readonly CatalogScript[];
+} {
   if (!NMAP_CATEGORIES.has(category)) return { stable: [], newer: [] };
   let stable = MEMBERS.get(category);
   if (!stable) {
@@ -118,13 +145,25 @@ export interface CatalogEntryView {
 }
 
 /** The catalog under a policy, sorted by name, optionally only the scripts that may run or those of a category. */
-export function catalogView(allowIntrusive: boolean, filter: { allowedOnly?: boolean; category?: string } = {}): CatalogEntryView[] {
+export function catalogView(
+  allowIntrusive: boolean,
+  filter: { allowedOnly?: boolean; category?: string } = {},
+): CatalogEntryView[] {
   const rows: CatalogEntryView[] = [];
   for (const s of CATALOG.values()) {
     const allowed = classAllowed(s.class, allowIntrusive);
     if (filter.allowedOnly && !allowed) continue;
     if (filter.category && !s.categories.includes(filter.category)) continue;
-    rows.push({ name: s.name, class: s.class, allowed, categories: s.categories, why: s.why, since: s.since, raw: s.raw, args: s.args });
+    rows.push({
+      name: s.name,
+      class: s.class,
+      allowed,
+      categories: s.categories,
+      why: s.why,
+      since: s.since,
+      raw: s.raw,
+      args: s.args,
+    });
   }
   return rows.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -44,28 +44,55 @@ function forbidden(message: string, suggestion: string): ScangateError {
   return new ScangateError(scanError('forbidden', message, suggestion));
 }
 
-const ACTIONS = ['breaker-reset', 'breaker-open', 'breaker-close', 'runner-revoke', 'scan-cancel', 'policy-intrusive'] as const;
+const ACTIONS = [
+  'breaker-reset',
+  'breaker-open',
+  'breaker-close',
+  'runner-revoke',
+  'scan-cancel',
+  'policy-intrusive',
+] as const;
 type Action = (typeof ACTIONS)[number];
 
-async function perform(c: Context<DashEnv>, session: Session, action: Action, target: string, value: string): Promise<{ ok: true; notice: string } | { ok: false; error: ScanError }> {
+async function perform(
+  c: Context<DashEnv>,
+  session: Session,
+  action: Action,
+  target: string,
+  value: string,
+): Promise<{ ok: true; notice: string } | { ok: false; error: ScanError }> {
   const { principal } = session;
   const coordinator = getCoordinator(c.env, principal.pool);
   const actor = `${principal.name} (dashboard)`;
-  const done = <T,>(result: Result<T>, notice: string) => (result.ok ? { ok: true as const, notice } : { ok: false as const, error: result.error });
+  const done = <T,>(result: Result<T>, notice: string) =>
+    result.ok ? { ok: true as const, notice } : { ok: false as const, error: result.error };
   switch (action) {
     case 'breaker-reset':
     case 'breaker-open':
     case 'breaker-close': {
       const verb = action.slice('breaker-'.length) as 'reset' | 'open' | 'close';
-      return done(await coordinator.breakerAction(target, verb, actor), `Breaker ${verb === 'reset' ? 'reset' : verb === 'open' ? 'forced open' : 'forced closed'}.`);
+      return done(
+        await coordinator.breakerAction(target, verb, actor),
+        `Breaker ${verb === 'reset' ? 'reset' : verb === 'open' ? 'forced open' : 'forced closed'}.`,
+      );
     }
     case 'runner-revoke':
-      return done(await revokeRunnerEverywhere(c.env, principal.pool, target, actor), 'Runner revoked; its link was cut.');
+      return done(
+        await revokeRunnerEverywhere(c.env, principal.pool, target, actor),
+        'Runner revoked; its link was cut.',
+      );
     case 'scan-cancel':
       return done(await coordinator.cancelScan({ ...principal, name: actor }, target), 'Cancel requested.');
     case 'policy-intrusive':
-      if (value !== 'on' && value !== 'off') return { ok: false, error: scanError('validation_error', 'value must be on or off', 'Use the button on the dashboard.') };
-      return done(await coordinator.putPolicy({ allowIntrusive: value === 'on' }, actor), value === 'on' ? 'Intrusive scans are now allowed.' : 'Intrusive scans are now disabled.');
+      if (value !== 'on' && value !== 'off')
+        return {
+          ok: false,
+          error: scanError('validation_error', 'value must be on or off', 'Use the button on the dashboard.'),
+        };
+      return done(
+        await coordinator.putPolicy({ allowIntrusive: value === 'on' }, actor),
+        value === 'on' ? 'Intrusive scans are now allowed.' : 'Intrusive scans are now disabled.',
+      );
   }
 }
 
@@ -77,7 +104,13 @@ async function postedForm(c: Context): Promise<Record<string, string | File>> {
   try {
     return await c.req.parseBody();
   } catch {
-    throw new ScangateError(scanError('validation_error', 'The request body is not a readable form', 'Post the dashboard\'s own form (application/x-www-form-urlencoded or multipart/form-data with a boundary).'));
+    throw new ScangateError(
+      scanError(
+        'validation_error',
+        'The request body is not a readable form',
+        "Post the dashboard's own form (application/x-www-form-urlencoded or multipart/form-data with a boundary).",
+      ),
+    );
   }
 }
 
@@ -90,7 +123,16 @@ export const dashboardApi = new Hono<DashEnv>()
     const data = await getCoordinator(c.env, session.principal.pool).dashboardData();
     const notice = c.req.query('notice')?.slice(0, 200);
     const error = c.req.query('error')?.slice(0, 300);
-    return c.html(<DashboardPage data={data} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} {...(notice && { notice })} {...(error && { error })} />);
+    return c.html(
+      <DashboardPage
+        data={data}
+        nonce={c.var.nonce}
+        csrf={session.csrf}
+        who={session.principal.name}
+        {...(notice && { notice })}
+        {...(error && { error })}
+      />,
+    );
   })
   .post('/dashboard/login', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin login refused', 'Log in from the dashboard page itself.');
@@ -111,16 +153,25 @@ export const dashboardApi = new Hono<DashEnv>()
     const session = await currentSession(c);
     if (session) {
       const form = await postedForm(c);
-      if (!(await csrfValid(session, typeof form.csrf === 'string' ? form.csrf : undefined))) throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
+      if (!(await csrfValid(session, typeof form.csrf === 'string' ? form.csrf : undefined)))
+        throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
       await endSession(c, session);
     }
     return c.redirect('/dashboard', 303);
   })
   .get('/dashboard/events', async (c) => {
     const session = await currentSession(c);
-    if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
-    const feed = await getCoordinator(c.env, session.principal.pool).fetch(new Request('https://coordinator/dashboard-stream', { headers: { 'x-token-id': session.principal.tokenId } }));
-    return new Response(feed.body && renderedFeed(feed.body, renderSections), { status: feed.status, headers: new Headers(feed.headers) });
+    if (!session)
+      throw new ScangateError(
+        scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'),
+      );
+    const feed = await getCoordinator(c.env, session.principal.pool).fetch(
+      new Request('https://coordinator/dashboard-stream', { headers: { 'x-token-id': session.principal.tokenId } }),
+    );
+    return new Response(feed.body && renderedFeed(feed.body, renderSections), {
+      status: feed.status,
+      headers: new Headers(feed.headers),
+    });
   })
   .get('/dashboard/scans/:id', async (c) => {
     const session = await currentSession(c);
@@ -133,36 +184,60 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard/scans/:id/events', async (c) => {
     // The scan page's live sections: the Coordinator's event stream of the scan, re-rendered per burst of events.
     const session = await currentSession(c);
-    if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
+    if (!session)
+      throw new ScangateError(
+        scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'),
+      );
     const id = c.req.param('id');
     if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanNotFound(id));
     const coordinator = getCoordinator(c.env, session.principal.pool);
     const load = async () => unwrap(await coordinator.getScan(session.principal, id));
     await load();
-    const events = await coordinator.fetch(new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': '0', 'x-token-id': session.principal.tokenId } }));
+    const events = await coordinator.fetch(
+      new Request(`https://coordinator/events/${id}`, {
+        headers: { 'last-event-id': '0', 'x-token-id': session.principal.tokenId },
+      }),
+    );
     if (!events.ok || !events.body) throw new ScangateError(scanNotFound(id));
     const body = scanPageStream(events.body, async () => {
       const scan = await load();
       return { sections: await renderScanSections(scan), ended: TERMINAL.has(scan.status) };
     });
-    return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
+    return new Response(body, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' },
+    });
   })
   .post('/dashboard/actions', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin action refused', 'Act from the dashboard page itself.');
     const session = await currentSession(c);
-    if (!session) throw new ScangateError(scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'));
+    if (!session)
+      throw new ScangateError(
+        scanError('unauthorized', 'Not logged in to the dashboard', 'Log in at /dashboard with an admin token.'),
+      );
     const form = await postedForm(c);
     const sent = typeof form.csrf === 'string' && form.csrf ? form.csrf : c.req.header('x-csrf-token');
-    if (!(await csrfValid(session, sent))) throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
+    if (!(await csrfValid(session, sent)))
+      throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
     const action = form.action as Action;
     const target = typeof form.target === 'string' ? form.target.slice(0, 128) : '';
     if (!ACTIONS.includes(action) || !target) {
-      throw new ScangateError(scanError('validation_error', `Unknown dashboard action ${String(form.action).slice(0, 40)}`, `Use one of ${ACTIONS.join(', ')}.`));
+      throw new ScangateError(
+        scanError(
+          'validation_error',
+          `Unknown dashboard action ${String(form.action).slice(0, 40)}`,
+          `Use one of ${ACTIONS.join(', ')}.`,
+        ),
+      );
     }
     const outcome = await perform(c, session, action, target, typeof form.value === 'string' ? form.value : '');
-    const back = action === 'scan-cancel' && c.req.header('referer')?.includes(`/dashboard/scans/${target}`) ? `/dashboard/scans/${target}` : '/dashboard';
+    const back =
+      action === 'scan-cancel' && c.req.header('referer')?.includes(`/dashboard/scans/${target}`)
+        ? `/dashboard/scans/${target}`
+        : '/dashboard';
     if (back !== '/dashboard') return c.redirect(back, 303);
-    const query = outcome.ok ? `notice=${encodeURIComponent(outcome.notice)}` : `error=${encodeURIComponent(`${outcome.error.message}. ${outcome.error.recoverySuggestion}`)}`;
+    const query = outcome.ok
+      ? `notice=${encodeURIComponent(outcome.notice)}`
+      : `error=${encodeURIComponent(`${outcome.error.message}. ${outcome.error.recoverySuggestion}`)}`;
     return c.redirect(`/dashboard?${query}`, 303);
   });
 

@@ -7,7 +7,16 @@ import { renderSections } from './views.tsx';
 const HOSTILE = '<img src=x onerror="alert(1)">';
 
 function data(overrides: Partial<DashboardData> = {}): DashboardData {
-  return { now: Date.UTC(2026, 10, 28, 12, 0, 30), allowIntrusive: false, queueDepth: 0, runners: [], breakers: [], scans: [], perMinute: [], ...overrides };
+  return {
+    now: Date.UTC(2026, 10, 28, 12, 0, 30),
+    allowIntrusive: false,
+    queueDepth: 0,
+    runners: [],
+    breakers: [],
+    scans: [],
+    perMinute: [],
+    ...overrides,
+  };
 }
 
 describe('dashboard data (pure)', () => {
@@ -34,8 +43,31 @@ describe('dashboard views escape what came from outside', () => {
   it('renders hostile names and targets as text in the live sections', async () => {
     const sections = await renderSections(
       data({
-        scans: [{ id: 'scan_x', status: 'succeeded', targets: [HOSTILE], by: HOSTILE, createdAt: new Date().toISOString(), durationMs: 1000, openPorts: 0, percent: null }],
-        breakers: [{ runnerId: 'rn_x', runner: 'r1', state: 'OPEN', failures: 5, threshold: 5, recoveryTimeoutSec: 120, halfOpenAt: Date.now() + 60_000, transitions: [], lastError: HOSTILE }],
+        scans: [
+          {
+            id: 'scan_x',
+            status: 'succeeded',
+            targets: [HOSTILE],
+            by: HOSTILE,
+            createdAt: new Date().toISOString(),
+            durationMs: 1000,
+            openPorts: 0,
+            percent: null,
+          },
+        ],
+        breakers: [
+          {
+            runnerId: 'rn_x',
+            runner: 'r1',
+            state: 'OPEN',
+            failures: 5,
+            threshold: 5,
+            recoveryTimeoutSec: 120,
+            halfOpenAt: Date.now() + 60_000,
+            transitions: [],
+            lastError: HOSTILE,
+          },
+        ],
       }),
     );
     expect(sections.scans).not.toContain('<img');
@@ -53,9 +85,29 @@ describe('dashboard views escape what came from outside', () => {
         csrf="c"
         who="admin"
         scan={{
-          id: 'scan_x', status: 'succeeded', targets: ['127.0.0.1'], argv: ['-sT', '--', '127.0.0.1'], warnings: [], needsPrivilege: false, timeoutSec: 60,
-          requestedBy: { tokenId: 't', name: 'n' }, runnerId: 'rn_x', createdAt: new Date().toISOString(), dispatchedAt: null, startedAt: null, finishedAt: null,
-          progress: null, exitCode: 0, signal: null, timedOut: false, truncated: { stdout: false, stderr: false }, durationMs: 5, error: null, report: null, outputBytes: 10, output,
+          id: 'scan_x',
+          status: 'succeeded',
+          targets: ['127.0.0.1'],
+          argv: ['-sT', '--', '127.0.0.1'],
+          warnings: [],
+          needsPrivilege: false,
+          timeoutSec: 60,
+          requestedBy: { tokenId: 't', name: 'n' },
+          runnerId: 'rn_x',
+          createdAt: new Date().toISOString(),
+          dispatchedAt: null,
+          startedAt: null,
+          finishedAt: null,
+          progress: null,
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          truncated: { stdout: false, stderr: false },
+          durationMs: 5,
+          error: null,
+          report: null,
+          outputBytes: 10,
+          output,
         }}
       />,
     );
@@ -67,7 +119,11 @@ describe('dashboard views escape what came from outside', () => {
 });
 
 async function logIn(token: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await api('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+  const res = await api('/dashboard/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
   expect(res.status).toBe(303);
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
   const page = await (await api('/dashboard', { headers: { cookie } })).text();
@@ -76,8 +132,14 @@ async function logIn(token: string): Promise<{ cookie: string; csrf: string }> {
 
 describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
   it('sets an HttpOnly, SameSite=Strict, Secure __Host- cookie over https and a nonce CSP', async () => {
-    const res = await api('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: ADMIN }), redirect: 'manual' });
-    expect(res.headers.get('set-cookie')).toMatch(/^__Host-sg_session=sgs_[0-9a-f][\w-]{43}; Max-Age=28800; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    const res = await api('/dashboard/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: ADMIN }),
+      redirect: 'manual',
+    });
+    expect(res.headers.get('set-cookie')).toMatch(
+      /^__Host-sg_session=sgs_[0-9a-f][\w-]{43}; Max-Age=28800; Path=\/; HttpOnly; Secure; SameSite=Strict$/,
+    );
     const { cookie } = await logIn(ADMIN);
     const page = await api('/dashboard', { headers: { cookie } });
     const csp = page.headers.get('content-security-policy')!;
@@ -90,16 +152,34 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
   it('refuses actions without the CSRF token or from another origin, and performs them with it', async () => {
     const { cookie, csrf } = await logIn(ADMIN);
     const act = (form: Record<string, string>, headers: Record<string, string> = {}) =>
-      api('/dashboard/actions', { method: 'POST', headers: { cookie, ...headers }, body: new URLSearchParams(form), redirect: 'manual' });
+      api('/dashboard/actions', {
+        method: 'POST',
+        headers: { cookie, ...headers },
+        body: new URLSearchParams(form),
+        redirect: 'manual',
+      });
     expect((await act({ action: 'policy-intrusive', target: 'policy', value: 'on' })).status).toBe(403);
     expect((await act({ action: 'policy-intrusive', target: 'policy', value: 'on', csrf: 'wrong' })).status).toBe(403);
-    expect((await act({ action: 'policy-intrusive', target: 'policy', value: 'on', csrf }, { origin: 'https://evil.example' })).status).toBe(403);
-    expect((await (await api('/v1/policy', { token: ADMIN })).json<{ policy: { allowIntrusive: boolean } }>()).policy.allowIntrusive).toBe(false);
+    expect(
+      (
+        await act(
+          { action: 'policy-intrusive', target: 'policy', value: 'on', csrf },
+          { origin: 'https://evil.example' },
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (await (await api('/v1/policy', { token: ADMIN })).json<{ policy: { allowIntrusive: boolean } }>()).policy
+        .allowIntrusive,
+    ).toBe(false);
 
     const ok = await act({ action: 'policy-intrusive', target: 'policy', value: 'on', csrf });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toMatch(/notice=Intrusive/);
-    expect((await (await api('/v1/policy', { token: ADMIN })).json<{ policy: { allowIntrusive: boolean } }>()).policy.allowIntrusive).toBe(true);
+    expect(
+      (await (await api('/v1/policy', { token: ADMIN })).json<{ policy: { allowIntrusive: boolean } }>()).policy
+        .allowIntrusive,
+    ).toBe(true);
     const audit = await (await api('/v1/audit?limit=5', { token: ADMIN })).text();
     expect(audit).toContain('bootstrap admin (dashboard)');
     await act({ action: 'policy-intrusive', target: 'policy', value: 'off', csrf });
@@ -110,16 +190,27 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     const runner = await TestRunner.ready(minted.token, { networks: ['127.66.0.0/16'] });
     try {
       const token = await mintToken('scan', 'dash-user');
-      const created = await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.66.0.1' } })).json<{ scan: { id: string; status: string } }>();
+      const created = await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.66.0.1' } })).json<{
+        scan: { id: string; status: string };
+      }>();
       expect(created.scan.status).toBe('dispatched');
       const { cookie, csrf } = await logIn(ADMIN);
       // The runners table shows what the runner declared and, in brackets, what it was granted.
       expect(await (await api('/dashboard', { headers: { cookie } })).text()).toContain('127.66.0.0/16 (127.0.0.0/8)');
-      const res = await api('/dashboard/actions', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ action: 'scan-cancel', target: created.scan.id, csrf }), redirect: 'manual' });
+      const res = await api('/dashboard/actions', {
+        method: 'POST',
+        headers: { cookie },
+        body: new URLSearchParams({ action: 'scan-cancel', target: created.scan.id, csrf }),
+        redirect: 'manual',
+      });
       expect(res.status).toBe(303);
       expect(await runner.next((m) => m.type === 'job.cancel')).toMatchObject({ jobId: created.scan.id });
-      const audit = await (await api('/v1/audit?limit=10', { token: ADMIN })).json<{ entries: Array<{ actor: string; action: string }> }>();
-      expect(JSON.stringify(audit)).toMatch(/"actor":"bootstrap admin \(dashboard\)","action":"scan\.cancel"|scan\.cancel[^}]*bootstrap admin \(dashboard\)/);
+      const audit = await (await api('/v1/audit?limit=10', { token: ADMIN })).json<{
+        entries: Array<{ actor: string; action: string }>;
+      }>();
+      expect(JSON.stringify(audit)).toMatch(
+        /"actor":"bootstrap admin \(dashboard\)","action":"scan\.cancel"|scan\.cancel[^}]*bootstrap admin \(dashboard\)/,
+      );
     } finally {
       runner.close();
     }
@@ -129,7 +220,13 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     const { cookie } = await logIn(ADMIN);
     const rest = await api('/v1/scans/scan_nope', { token: ADMIN });
     expect(rest.status).toBe(404);
-    const expected = { error: { type: 'not_found', message: 'No scan scan_nope', recoverySuggestion: 'List your scans with GET /v1/scans.' } };
+    const expected = {
+      error: {
+        type: 'not_found',
+        message: 'No scan scan_nope',
+        recoverySuggestion: 'List your scans with GET /v1/scans.',
+      },
+    };
     expect(await rest.json()).toEqual(expected);
     for (const path of ['/dashboard/scans/scan_nope', '/dashboard/scans/scan_nope/events']) {
       const res = await api(path, { headers: { cookie } });
@@ -142,7 +239,9 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
   });
 
   it('ends a session at logout and when its admin token is revoked', async () => {
-    const minted = await (await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'dash-admin', role: 'admin' } })).json<{ id: string; token: string }>();
+    const minted = await (
+      await api('/v1/tokens', { method: 'POST', token: ADMIN, json: { name: 'dash-admin', role: 'admin' } })
+    ).json<{ id: string; token: string }>();
     const { cookie, csrf } = await logIn(minted.token);
     expect((await api('/dashboard/events', { headers: { cookie } })).status).toBe(200);
     await api(`/v1/tokens/${minted.id}`, { method: 'DELETE', token: ADMIN });
@@ -150,7 +249,12 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     expect(await (await api('/dashboard', { headers: { cookie } })).text()).toContain('Log in with an admin token');
 
     const second = await logIn(ADMIN);
-    const out = await api('/dashboard/logout', { method: 'POST', headers: { cookie: second.cookie }, body: new URLSearchParams({ csrf: second.csrf }), redirect: 'manual' });
+    const out = await api('/dashboard/logout', {
+      method: 'POST',
+      headers: { cookie: second.cookie },
+      body: new URLSearchParams({ csrf: second.csrf }),
+      redirect: 'manual',
+    });
     expect(out.status).toBe(303);
     expect((await api('/dashboard/events', { headers: { cookie: second.cookie } })).status).toBe(401);
     expect(csrf).not.toBe(second.csrf);
@@ -164,7 +268,12 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     let text = '';
     while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
-    const frame = JSON.parse(text.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { sections: Record<string, string> };
+    const frame = JSON.parse(
+      text
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    ) as { sections: Record<string, string> };
     expect(Object.keys(frame.sections).sort()).toEqual(['breakers', 'chart', 'runners', 'scans', 'summary']);
   });
 
@@ -173,7 +282,11 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
     const runner = await TestRunner.ready(minted.token, { networks: ['127.67.0.0/16'] });
     try {
       const token = await mintToken('scan', 'dash-live-user');
-      const id = (await (await api('/v1/scans', { method: 'POST', token, json: { target: '127.67.0.1' } })).json<{ scan: { id: string } }>()).scan.id;
+      const id = (
+        await (
+          await api('/v1/scans', { method: 'POST', token, json: { target: '127.67.0.1' } })
+        ).json<{ scan: { id: string } }>()
+      ).scan.id;
       await runner.next((m) => m.type === 'job.dispatch');
       const { cookie } = await logIn(ADMIN);
       expect((await api(`/dashboard/scans/${id}/events`)).status).toBe(401);
@@ -241,4 +354,3 @@ function snapshotFrames(body: ReadableStream<Uint8Array>) {
     },
   };
 }
-

@@ -8,7 +8,10 @@ const encoder = new TextEncoder();
  * element id, and the edge's clock). Rendering lives with the views, so the Durable Object never renders HTML. If
  * the reader goes away the feed is cancelled, so the Coordinator drops its writer.
  */
-export function renderedFeed(feed: ReadableStream<Uint8Array>, render: (data: DashboardData) => Promise<Record<string, string>>): ReadableStream<Uint8Array> {
+export function renderedFeed(
+  feed: ReadableStream<Uint8Array>,
+  render: (data: DashboardData) => Promise<Record<string, string>>,
+): ReadableStream<Uint8Array> {
   const reader = feed.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = '';
   return new ReadableStream<Uint8Array>({
@@ -22,7 +25,9 @@ export function renderedFeed(feed: ReadableStream<Uint8Array>, render: (data: Da
           if (data === undefined) continue; // comments and retry hints
           const parsed = JSON.parse(data) as DashboardData;
           const sections = await render(parsed);
-          controller.enqueue(encoder.encode(`event: snapshot\ndata: ${JSON.stringify({ now: parsed.now, sections })}\n\n`));
+          controller.enqueue(
+            encoder.encode(`event: snapshot\ndata: ${JSON.stringify({ now: parsed.now, sections })}\n\n`),
+          );
           return;
         }
         const { value, done } = await reader.read();

@@ -20,33 +20,61 @@ export interface LoginAttempt {
 const ACTOR = 'dashboard login';
 
 async function bucketHashes(address: string, token: string): Promise<Array<{ kind: string; hash: string }>> {
-  return Promise.all(bucketsOf(address, token).map(async (key) => ({ kind: key.slice(0, key.indexOf(':')), hash: await hashToken(key) })));
+  return Promise.all(
+    bucketsOf(address, token).map(async (key) => ({
+      kind: key.slice(0, key.indexOf(':')),
+      hash: await hashToken(key),
+    })),
+  );
 }
 
 /** Throws 429 (`rate_limited`, Retry-After) when the address or the token prefix has too many recent failures. */
 export async function beginLogin(env: Env, address: string, token: string): Promise<LoginAttempt> {
   const buckets = await bucketHashes(address, token);
   const now = Date.now();
-  const waits = await Promise.all(buckets.map(async (b) => ({ kind: b.kind, wait: retryAfterSec(await getDirectory(env, b.hash[0]!).loginFailures(b.hash), now) })));
+  const waits = await Promise.all(
+    buckets.map(async (b) => ({
+      kind: b.kind,
+      wait: retryAfterSec(await getDirectory(env, b.hash[0]!).loginFailures(b.hash), now),
+    })),
+  );
   const closed = waits.filter((w): w is { kind: string; wait: number } => w.wait !== null);
   // Kind and shard only (`sgt_3`): enough to tell what was tried, nothing of a near-miss of a real secret.
   const tokenPrefix = token.slice(0, 5);
   if (closed.length > 0) {
     const wait = Math.max(...closed.map((w) => w.wait));
     const by = closed.map((w) => (w.kind === 'address' ? 'this address' : 'this token prefix')).join(' and ');
-    await getCoordinator(env).recordAudit(ACTOR, 'login.throttled', 'refused', { reason: closed.map((w) => w.kind).join('+'), address, tokenPrefix, retryAfterSec: wait });
+    await getCoordinator(env).recordAudit(ACTOR, 'login.throttled', 'refused', {
+      reason: closed.map((w) => w.kind).join('+'),
+      address,
+      tokenPrefix,
+      retryAfterSec: wait,
+    });
     throw new ScangateError(
-      scanError('rate_limited', `Too many failed dashboard logins from ${by}: ${LOGIN_FAILURE_LIMIT} in ${LOGIN_WINDOW_MS / 60_000} minutes`, `Wait ${wait} s, then log in with a valid admin token.`, { retryAfterSec: wait }),
+      scanError(
+        'rate_limited',
+        `Too many failed dashboard logins from ${by}: ${LOGIN_FAILURE_LIMIT} in ${LOGIN_WINDOW_MS / 60_000} minutes`,
+        `Wait ${wait} s, then log in with a valid admin token.`,
+        { retryAfterSec: wait },
+      ),
     );
   }
   return {
     async failed(principal) {
       await Promise.all(buckets.map((b) => getDirectory(env, b.hash[0]!).loginFailed(b.hash)));
       const known = principal && { tokenId: principal.tokenId, role: principal.role };
-      await getCoordinator(env, principal?.pool).recordAudit(principal?.name ?? ACTOR, 'login.failure', 'refused', { reason: known ? 'not_admin' : 'invalid_token', address, tokenPrefix, ...known });
+      await getCoordinator(env, principal?.pool).recordAudit(principal?.name ?? ACTOR, 'login.failure', 'refused', {
+        reason: known ? 'not_admin' : 'invalid_token',
+        address,
+        tokenPrefix,
+        ...known,
+      });
     },
     async succeeded(principal) {
-      await getCoordinator(env, principal.pool).recordAudit(principal.name, 'login.success', 'accepted', { tokenId: principal.tokenId, address });
+      await getCoordinator(env, principal.pool).recordAudit(principal.name, 'login.success', 'accepted', {
+        tokenId: principal.tokenId,
+        address,
+      });
     },
   };
 }

@@ -23,7 +23,10 @@ export function snapshotFrame(snapshot: ScanSnapshot, now: number): string {
  * An SSE body: a snapshot now, another after each burst of `events` (debounced), a last one when `events` ends.
  * If the reader goes away, `events` is cancelled too, so the Coordinator drops its writer.
  */
-export function scanPageStream(events: ReadableStream<Uint8Array>, snapshot: () => Promise<ScanSnapshot>): ReadableStream<Uint8Array> {
+export function scanPageStream(
+  events: ReadableStream<Uint8Array>,
+  snapshot: () => Promise<ScanSnapshot>,
+): ReadableStream<Uint8Array> {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const reader = events.getReader();

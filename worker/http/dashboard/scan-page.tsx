@@ -15,22 +15,40 @@ function ScanFacts({ scan, csrf }: { scan: ScanWithOutput; csrf: string | undefi
   return (
     <>
       <dl class="facts">
-        <dt>Targets</dt><dd>{scan.targets.join(', ')}</dd>
-        <dt>nmap</dt><dd><code>{scan.argv.join(' ')}</code></dd>
-        <dt>Requested by</dt><dd>{scan.requestedBy.name}</dd>
-        <dt>Runner</dt><dd>{scan.runnerId ?? ''}</dd>
-        <dt>Created</dt><dd>{scan.createdAt}</dd>
+        <dt>Targets</dt>
+        <dd>{scan.targets.join(', ')}</dd>
+        <dt>nmap</dt>
+        <dd>
+          <code>{scan.argv.join(' ')}</code>
+        </dd>
+        <dt>Requested by</dt>
+        <dd>{scan.requestedBy.name}</dd>
+        <dt>Runner</dt>
+        <dd>{scan.runnerId ?? ''}</dd>
+        <dt>Created</dt>
+        <dd>{scan.createdAt}</dd>
         {isActive(scan.status) && (
           <>
             <dt>Progress</dt>
             <dd data-testid="scan-progress">
-              {scan.progress ? `${scan.progress.percent.toFixed(0)}%${scan.progress.phase ? ` (${scan.progress.phase})` : ''}${scan.progress.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}` : scan.status === 'queued' ? 'waiting for a runner' : 'started'}
+              {scan.progress
+                ? `${scan.progress.percent.toFixed(0)}%${scan.progress.phase ? ` (${scan.progress.phase})` : ''}${scan.progress.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}`
+                : scan.status === 'queued'
+                  ? 'waiting for a runner'
+                  : 'started'}
             </dd>
           </>
         )}
-        <dt>Finished</dt><dd>{scan.finishedAt ?? ''}</dd>
-        <dt>Duration</dt><dd>{seconds(scan.durationMs)}</dd>
-        <dt>Exit</dt><dd>{scan.exitCode === null ? '' : String(scan.exitCode)}{scan.timedOut ? ' (timed out)' : ''}{scan.truncated.stdout || scan.truncated.stderr ? ' (output truncated)' : ''}</dd>
+        <dt>Finished</dt>
+        <dd>{scan.finishedAt ?? ''}</dd>
+        <dt>Duration</dt>
+        <dd>{seconds(scan.durationMs)}</dd>
+        <dt>Exit</dt>
+        <dd>
+          {scan.exitCode === null ? '' : String(scan.exitCode)}
+          {scan.timedOut ? ' (timed out)' : ''}
+          {scan.truncated.stdout || scan.truncated.stderr ? ' (output truncated)' : ''}
+        </dd>
       </dl>
       {scan.warnings.map((w) => (
         <p class="muted">Warning: {w}</p>
@@ -40,7 +58,16 @@ function ScanFacts({ scan, csrf }: { scan: ScanWithOutput; csrf: string | undefi
           {scan.error.type}: {scan.error.message}. {scan.error.recoverySuggestion}
         </p>
       )}
-      {isActive(scan.status) && <ActionForm action="scan-cancel" target={scan.id} label="Cancel scan" confirm={`Cancel scan ${scan.id}?`} csrf={csrf} danger />}
+      {isActive(scan.status) && (
+        <ActionForm
+          action="scan-cancel"
+          target={scan.id}
+          label="Cancel scan"
+          confirm={`Cancel scan ${scan.id}?`}
+          csrf={csrf}
+          danger
+        />
+      )}
     </>
   );
 }
@@ -52,7 +79,12 @@ function ScanPorts({ scan }: { scan: ScanWithOutput }) {
     <div class="scroll">
       <table>
         <thead>
-          <tr><th>Host</th><th>Port</th><th>Service</th><th>Version</th></tr>
+          <tr>
+            <th>Host</th>
+            <th>Port</th>
+            <th>Service</th>
+            <th>Version</th>
+          </tr>
         </thead>
         <tbody>
           {ports.map(({ host, port }) => (
@@ -78,7 +110,11 @@ export function scanSections(scan: ScanWithOutput, csrf?: string): Record<string
     'scan-status': <span class={`status status-${scan.status}`}>{scan.status}</span>,
     'scan-facts': <ScanFacts scan={scan} csrf={csrf} />,
     'scan-ports': <ScanPorts scan={scan} />,
-    'scan-output': <pre class="output" tabindex={0}>{scan.output || '(none yet)'}</pre>,
+    'scan-output': (
+      <pre class="output" tabindex={0}>
+        {scan.output || '(none yet)'}
+      </pre>
+    ),
   };
 }
 

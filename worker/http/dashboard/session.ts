@@ -2,7 +2,15 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv, Principal } from '../auth.ts';
 import { getDirectory } from '../../objects/directory.do.ts';
-import { hashToken, mintSessionId, randomShard, randomToken, secretsEqual, sessionShard, shardOfTokenId } from '../../domain/tokens.ts';
+import {
+  hashToken,
+  mintSessionId,
+  randomShard,
+  randomToken,
+  secretsEqual,
+  sessionShard,
+  shardOfTokenId,
+} from '../../domain/tokens.ts';
 
 /**
  * Dashboard sessions: an admin token is exchanged once for a random session id in an HttpOnly, SameSite=Strict
@@ -30,7 +38,13 @@ export async function startSession<E extends AppEnv>(c: Context<E>, principal: P
     pool: principal.pool,
     expiresAt: Date.now() + SESSION_TTL_MS,
   });
-  setCookie(c, cookieName(c), id, { path: '/', httpOnly: true, sameSite: 'Strict', secure: secure(c), maxAge: SESSION_TTL_MS / 1000 });
+  setCookie(c, cookieName(c), id, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: secure(c),
+    maxAge: SESSION_TTL_MS / 1000,
+  });
 }
 
 export async function currentSession<E extends AppEnv>(c: Context<E>): Promise<Session | null> {
@@ -39,7 +53,11 @@ export async function currentSession<E extends AppEnv>(c: Context<E>): Promise<S
   if (!id || !shard) return null;
   const record = await getDirectory(c.env, shard).session(await hashToken(id));
   if (!record) return null;
-  return { id, csrf: record.csrf, principal: { tokenId: record.tokenId, name: record.name, role: 'admin', pool: record.pool } };
+  return {
+    id,
+    csrf: record.csrf,
+    principal: { tokenId: record.tokenId, name: record.name, role: 'admin', pool: record.pool },
+  };
 }
 
 export async function endSession<E extends AppEnv>(c: Context<E>, session: Session): Promise<void> {

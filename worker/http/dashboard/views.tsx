@@ -3,7 +3,14 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { isActive } from '../../../shared/scan/index.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
-import { OUTCOMES, type BreakerRow, type DashboardData, type MinuteBucket, type RunnerRow, type ScanRow } from '../../objects/coordinator/dashboard-data.ts';
+import {
+  OUTCOMES,
+  type BreakerRow,
+  type DashboardData,
+  type MinuteBucket,
+  type RunnerRow,
+  type ScanRow,
+} from '../../objects/coordinator/dashboard-data.ts';
 
 /**
  * The dashboard's HTML, as pure hono/jsx components. Every value from a runner or the scanned network is text
@@ -17,7 +24,15 @@ function stateClass(state: string): string {
   return `state state-${state.toLowerCase().replace('_', '-')}`;
 }
 
-export function ActionForm(props: { action: string; target: string; label: string; confirm: string; csrf: string | undefined; value?: string; danger?: boolean }) {
+export function ActionForm(props: {
+  action: string;
+  target: string;
+  label: string;
+  confirm: string;
+  csrf: string | undefined;
+  value?: string;
+  danger?: boolean;
+}) {
   return (
     <form method="post" action="/dashboard/actions" data-confirm={props.confirm} class="inline">
       <input type="hidden" name="action" value={props.action} />
@@ -34,21 +49,21 @@ export function ActionForm(props: { action: string; target: string; label: strin
 export function Layout(props: { title: string; nonce: string; csrf?: string; children: Child }) {
   return (
     <>
-    {raw('<!doctype html>')}
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        {props.csrf && <meta name="csrf-token" content={props.csrf} />}
-        <title>{props.title}</title>
-        <link rel="icon" href="data:," />
-        <style nonce={props.nonce}>{raw(DASHBOARD_CSS)}</style>
-      </head>
-      <body>
-        {props.children}
-        <script nonce={props.nonce}>{raw(DASHBOARD_JS)}</script>
-      </body>
-    </html>
+      {raw('<!doctype html>')}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          {props.csrf && <meta name="csrf-token" content={props.csrf} />}
+          <title>{props.title}</title>
+          <link rel="icon" href="data:," />
+          <style nonce={props.nonce}>{raw(DASHBOARD_CSS)}</style>
+        </head>
+        <body>
+          {props.children}
+          <script nonce={props.nonce}>{raw(DASHBOARD_JS)}</script>
+        </body>
+      </html>
     </>
   );
 }
@@ -95,7 +110,11 @@ function Summary({ data, csrf }: { data: DashboardData; csrf: string | undefined
           target="policy"
           value={data.allowIntrusive ? 'off' : 'on'}
           label={data.allowIntrusive ? 'Disable' : 'Allow'}
-          confirm={data.allowIntrusive ? 'Disable intrusive scans (-A, vuln/brute scripts)?' : 'Allow intrusive scans (-A, vuln/brute scripts) for this pool?'}
+          confirm={
+            data.allowIntrusive
+              ? 'Disable intrusive scans (-A, vuln/brute scripts)?'
+              : 'Allow intrusive scans (-A, vuln/brute scripts) for this pool?'
+          }
           csrf={csrf}
           danger={!data.allowIntrusive}
         />
@@ -118,7 +137,10 @@ function Breakers({ data, csrf }: { data: DashboardData; csrf: string | undefine
           </p>
           {b.halfOpenAt !== null && (
             <p>
-              Half-opens in <span data-countdown={String(b.halfOpenAt)}>{Math.max(0, Math.ceil((b.halfOpenAt - data.now) / 1000))} s</span>
+              Half-opens in{' '}
+              <span data-countdown={String(b.halfOpenAt)}>
+                {Math.max(0, Math.ceil((b.halfOpenAt - data.now) / 1000))} s
+              </span>
             </p>
           )}
           {b.lastError && <p class="muted">Last error: {b.lastError}</p>}
@@ -132,9 +154,28 @@ function Breakers({ data, csrf }: { data: DashboardData; csrf: string | undefine
             </ul>
           )}
           <div class="actions">
-            <ActionForm action="breaker-reset" target={b.runnerId} label="Reset" confirm={`Reset the breaker of ${b.runner} to CLOSED?`} csrf={csrf} />
-            <ActionForm action="breaker-open" target={b.runnerId} label="Force open" confirm={`Force the breaker of ${b.runner} OPEN (no scans go to it)?`} csrf={csrf} danger />
-            <ActionForm action="breaker-close" target={b.runnerId} label="Force close" confirm={`Force the breaker of ${b.runner} CLOSED?`} csrf={csrf} />
+            <ActionForm
+              action="breaker-reset"
+              target={b.runnerId}
+              label="Reset"
+              confirm={`Reset the breaker of ${b.runner} to CLOSED?`}
+              csrf={csrf}
+            />
+            <ActionForm
+              action="breaker-open"
+              target={b.runnerId}
+              label="Force open"
+              confirm={`Force the breaker of ${b.runner} OPEN (no scans go to it)?`}
+              csrf={csrf}
+              danger
+            />
+            <ActionForm
+              action="breaker-close"
+              target={b.runnerId}
+              label="Force close"
+              confirm={`Force the breaker of ${b.runner} CLOSED?`}
+              csrf={csrf}
+            />
           </div>
         </article>
       ))}
@@ -149,7 +190,15 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
       <table>
         <thead>
           <tr>
-            <th>Runner</th><th>State</th><th>Last seen</th><th>Version</th><th>nmap</th><th>Privileged</th><th>Networks (granted)</th><th>Running</th><th></th>
+            <th>Runner</th>
+            <th>State</th>
+            <th>Last seen</th>
+            <th>Version</th>
+            <th>nmap</th>
+            <th>Privileged</th>
+            <th>Networks (granted)</th>
+            <th>Running</th>
+            <th></th>
           </tr>
         </thead>
         <tbody>
@@ -160,10 +209,17 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
                 {r.host ? <div class="muted">{r.host}</div> : ''}
               </td>
               <td>
-                <span class={r.online ? 'state state-closed' : 'state state-offline'}>{r.online ? 'online' : 'offline'}</span>
+                <span class={r.online ? 'state state-closed' : 'state state-offline'}>
+                  {r.online ? 'online' : 'offline'}
+                </span>
                 {r.conflict ? (
-                  <div class="state state-open" data-conflict title={`${r.conflict.attempts} refused connection(s), last ${new Date(r.conflict.lastAt).toISOString()}`}>
-                    same runner token in use from two hosts: {r.conflict.liveHost ?? 'unnamed'} (live) and {r.conflict.refusedHost ?? 'unnamed'} (refused)
+                  <div
+                    class="state state-open"
+                    data-conflict
+                    title={`${r.conflict.attempts} refused connection(s), last ${new Date(r.conflict.lastAt).toISOString()}`}
+                  >
+                    same runner token in use from two hosts: {r.conflict.liveHost ?? 'unnamed'} (live) and{' '}
+                    {r.conflict.refusedHost ?? 'unnamed'} (refused)
                   </div>
                 ) : (
                   ''
@@ -182,7 +238,14 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
                 {r.maxConcurrency !== null ? ` / ${r.maxConcurrency}` : ''}
               </td>
               <td>
-                <ActionForm action="runner-revoke" target={r.id} label="Revoke" confirm={`Revoke runner ${r.name}? Its link is cut at once and its token stops working.`} csrf={csrf} danger />
+                <ActionForm
+                  action="runner-revoke"
+                  target={r.id}
+                  label="Revoke"
+                  confirm={`Revoke runner ${r.name}? Its link is cut at once and its token stops working.`}
+                  csrf={csrf}
+                  danger
+                />
               </td>
             </tr>
           ))}
@@ -199,7 +262,14 @@ function Scans({ data, csrf }: { data: DashboardData; csrf: string | undefined }
       <table>
         <thead>
           <tr>
-            <th>Scan</th><th>Status</th><th>Targets</th><th>By</th><th>Started</th><th>Duration</th><th>Open ports</th><th></th>
+            <th>Scan</th>
+            <th>Status</th>
+            <th>Targets</th>
+            <th>By</th>
+            <th>Started</th>
+            <th>Duration</th>
+            <th>Open ports</th>
+            <th></th>
           </tr>
         </thead>
         <tbody>
@@ -217,7 +287,18 @@ function Scans({ data, csrf }: { data: DashboardData; csrf: string | undefined }
               <td>{s.createdAt.slice(11, 19)}</td>
               <td>{seconds(s.durationMs)}</td>
               <td>{s.openPorts ?? ''}</td>
-              <td>{isActive(s.status) && <ActionForm action="scan-cancel" target={s.id} label="Cancel" confirm={`Cancel scan ${s.id}?`} csrf={csrf} danger />}</td>
+              <td>
+                {isActive(s.status) && (
+                  <ActionForm
+                    action="scan-cancel"
+                    target={s.id}
+                    label="Cancel"
+                    confirm={`Cancel scan ${s.id}?`}
+                    csrf={csrf}
+                    danger
+                  />
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -233,7 +314,12 @@ export function Chart({ buckets }: { buckets: MinuteBucket[] }) {
   const total = buckets.reduce((n, b) => n + OUTCOMES.reduce((m, o) => m + b[o], 0), 0);
   return (
     <figure>
-      <svg viewBox={`0 0 600 ${height + 16}`} role="img" aria-label={`Scans per minute over the last hour: ${total} in all`} class="chart">
+      <svg
+        viewBox={`0 0 600 ${height + 16}`}
+        role="img"
+        aria-label={`Scans per minute over the last hour: ${total} in all`}
+        class="chart"
+      >
         {buckets.map((b, i) => {
           let y = height;
           return (
@@ -248,9 +334,15 @@ export function Chart({ buckets }: { buckets: MinuteBucket[] }) {
           );
         })}
         <line x1="0" y1={String(height)} x2="600" y2={String(height)} class="axis" />
-        <text x="0" y={String(height + 13)} class="label">−60 min</text>
-        <text x="600" y={String(height + 13)} class="label end">now</text>
-        <text x="0" y="10" class="label">{String(max)}/min</text>
+        <text x="0" y={String(height + 13)} class="label">
+          −60 min
+        </text>
+        <text x="600" y={String(height + 13)} class="label end">
+          now
+        </text>
+        <text x="0" y="10" class="label">
+          {String(max)}/min
+        </text>
       </svg>
       <figcaption>
         {OUTCOMES.map((o) => (
@@ -308,7 +400,14 @@ const SECTION_TITLES = [
   ['chart', 'Scans per minute, last hour'],
 ] as const;
 
-export function DashboardPage(props: { data: DashboardData; nonce: string; csrf: string; who: string; notice?: string; error?: string }) {
+export function DashboardPage(props: {
+  data: DashboardData;
+  nonce: string;
+  csrf: string;
+  who: string;
+  notice?: string;
+  error?: string;
+}) {
   const parts = sections(props.data, props.csrf);
   return (
     <Layout title="scangate dashboard" nonce={props.nonce} csrf={props.csrf}>

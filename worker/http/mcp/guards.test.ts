@@ -11,12 +11,22 @@ import { originAllowed } from './mcp.api.ts';
  * PUBLIC_ORIGIN https://scangate.test and ALLOWED_ORIGINS https://agent-console.test, http://localhost:6274) and
  * the refusal of JSON-RPC batches.
  */
-const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 
 function post(url: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return SELF.fetch(url, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
 }
@@ -34,7 +44,12 @@ describe('MCP Origin check (DNS rebinding)', () => {
       const res = await post(url, token, initialize, { origin });
       expect(res.status, origin).toBe(403);
       const body = await json(res);
-      expect(body.error).toMatchObject({ code: -32000, type: 'forbidden', message: expect.stringContaining(origin), recoverySuggestion: expect.stringContaining('ALLOWED_ORIGINS') });
+      expect(body.error).toMatchObject({
+        code: -32000,
+        type: 'forbidden',
+        message: expect.stringContaining(origin),
+        recoverySuggestion: expect.stringContaining('ALLOWED_ORIGINS'),
+      });
       expect(body).toMatchObject({ jsonrpc: '2.0', id: null });
     }
   });
@@ -50,9 +65,21 @@ describe('MCP Origin check (DNS rebinding)', () => {
 
 describe('the Origin rule', () => {
   it('matches configured origins exactly (case and a trailing slash aside), and nothing when none is configured', () => {
-    const env = { ALLOWED_ORIGINS: ' https://A.example/ ,http://localhost:6274', PUBLIC_ORIGIN: 'https://scangate.example.org/' };
-    for (const origin of ['https://a.example', 'http://localhost:6274', 'https://scangate.example.org', undefined]) expect(originAllowed(origin, env), origin).toBe(true);
-    for (const origin of ['http://a.example', 'https://a.example:8443', 'https://b.example', 'http://localhost:6275', 'null', '']) expect(originAllowed(origin, env), origin).toBe(false);
+    const env = {
+      ALLOWED_ORIGINS: ' https://A.example/ ,http://localhost:6274',
+      PUBLIC_ORIGIN: 'https://scangate.example.org/',
+    };
+    for (const origin of ['https://a.example', 'http://localhost:6274', 'https://scangate.example.org', undefined])
+      expect(originAllowed(origin, env), origin).toBe(true);
+    for (const origin of [
+      'http://a.example',
+      'https://a.example:8443',
+      'https://b.example',
+      'http://localhost:6275',
+      'null',
+      '',
+    ])
+      expect(originAllowed(origin, env), origin).toBe(false);
     expect(originAllowed('https://scangate.example.org', {})).toBe(false);
     expect(originAllowed(undefined, {})).toBe(true);
   });
@@ -63,18 +90,42 @@ describe('MCP JSON-RPC batches', () => {
     const name = `batcher-${crypto.randomUUID().slice(0, 8)}`;
     const token = await mintToken('scan', name);
     const N = 30;
-    const batch = Array.from({ length: N }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'nmap_scan', arguments: { target: '8.8.8.8' } } }));
+    const batch = Array.from({ length: N }, (_, i) => ({
+      jsonrpc: '2.0',
+      id: i + 1,
+      method: 'tools/call',
+      params: { name: 'nmap_scan', arguments: { target: '8.8.8.8' } },
+    }));
     const res = await post(`${BASE}/mcp`, token, batch);
     expect(res.status).toBe(400);
     const body = await json(res);
-    expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600, type: 'validation_error', details: { batchSize: N }, message: expect.stringMatching(/batch/), recoverySuggestion: expect.stringMatching(/one JSON-RPC message per POST/) } });
+    expect(body).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        type: 'validation_error',
+        details: { batchSize: N },
+        message: expect.stringMatching(/batch/),
+        recoverySuggestion: expect.stringMatching(/one JSON-RPC message per POST/),
+      },
+    });
     // Nothing in the batch ran: no scan decision for this token.
-    const audit = async () => (await json(await api(`/v1/audit?kind=scan&actor=${name}`, { token: ADMIN }))).entries as Array<{ count: number }>;
+    const audit = async () =>
+      (await json(await api(`/v1/audit?kind=scan&actor=${name}`, { token: ADMIN }))).entries as Array<{
+        count: number;
+      }>;
     expect(await audit()).toEqual([]);
 
     // The same call sent alone runs (and is refused by policy, counted once).
-    const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), { fetch: (u, i) => SELF.fetch(u, i), requestInit: { headers: { authorization: `Bearer ${token}` } } });
-    const client = new Client({ name: 'batch-test', version: '1.0.0' }, { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
+    const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), {
+      fetch: (u, i) => SELF.fetch(u, i),
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
+    const client = new Client(
+      { name: 'batch-test', version: '1.0.0' },
+      { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() },
+    );
     await client.connect(transport);
     onTestFinished(() => client.close());
     const single = await client.callTool({ name: 'nmap_scan', arguments: { target: '8.8.8.8' } });

@@ -97,7 +97,11 @@ export function structuredScan(scan: Scan, offset = 0): ScanResultStructured {
   const ports = page.flatMap((h) => h.openPorts).slice(0, MAX_PAGE_PORTS);
   // A page ends at the last host whose ports it lists in full (always at least one host, so paging advances).
   let listedHosts = 0;
-  for (let seen = 0; listedHosts < page.length && (listedHosts === 0 || seen + page[listedHosts]!.openPorts.length <= MAX_PAGE_PORTS); listedHosts++) {
+  for (
+    let seen = 0;
+    listedHosts < page.length && (listedHosts === 0 || seen + page[listedHosts]!.openPorts.length <= MAX_PAGE_PORTS);
+    listedHosts++
+  ) {
     seen += page[listedHosts]!.openPorts.length;
   }
   const listed = page.slice(0, listedHosts);
@@ -112,7 +116,9 @@ export function structuredScan(scan: Scan, offset = 0): ScanResultStructured {
     ...(scan.report && { hostsUp: scan.report.stats.hostsUp, hostsTotal: scan.report.stats.hostsTotal }),
     hosts: listed.map((h) => ({ address: h.address, ...(h.hostname && { hostname: h.hostname }) })),
     openPorts: listedPorts,
-    ...((left.hosts > 0 || left.openPorts > 0) && { more: { ...left, ...(nextOffset < hosts.length && { nextOffset }) } }),
+    ...((left.hosts > 0 || left.openPorts > 0) && {
+      more: { ...left, ...(nextOffset < hosts.length && { nextOffset }) },
+    }),
     ...(scan.error && { error: errorFields(forMcp(scan.error)) }),
   };
 }
@@ -135,24 +141,31 @@ export function summarize(scan: Scan): string {
     const named = hosts.slice(0, MAX_TEXT_HOSTS).map((h) => (h.hostname ? `${h.address} (${h.hostname})` : h.address));
     const rest = hosts.length - named.length;
     const up = `${scan.report.stats.hostsUp} of ${plural(scan.report.stats.hostsTotal, 'host')} up`;
-    lines.push(`${up}${named.length ? `: ${named.join(', ')}${rest > 0 ? `, and ${rest} more` : ''}` : ''}; ${plural(ports.length, 'open port')}.`);
+    lines.push(
+      `${up}${named.length ? `: ${named.join(', ')}${rest > 0 ? `, and ${rest} more` : ''}` : ''}; ${plural(ports.length, 'open port')}.`,
+    );
     for (const p of ports.slice(0, MAX_TEXT_PORTS)) {
       const what = [p.service, [p.product, p.version].filter(Boolean).join(' ')].filter(Boolean).join(' ');
       lines.push(`- ${p.host} ${p.port}/${p.protocol} ${what || 'open'}`);
     }
     if (ports.length > MAX_TEXT_PORTS) lines.push(`- … and ${ports.length - MAX_TEXT_PORTS} more open ports`);
     if (hosts.length > MAX_PAGE_HOSTS || ports.length > MAX_PAGE_PORTS) {
-      lines.push(`structuredContent lists at most ${MAX_PAGE_HOSTS} hosts and ${MAX_PAGE_PORTS} open ports; get_scan with offset (structuredContent.more.nextOffset) pages through the rest.`);
+      lines.push(
+        `structuredContent lists at most ${MAX_PAGE_HOSTS} hosts and ${MAX_PAGE_PORTS} open ports; get_scan with offset (structuredContent.more.nextOffset) pages through the rest.`,
+      );
     }
   } else if (scan.progress && !scan.error) {
-    lines.push(`In progress: ${scan.progress.phase ?? 'scan'} ${scan.progress.percent.toFixed(0)}%${scan.progress.etaSec !== undefined ? `, about ${scan.progress.etaSec} s left` : ''}.`);
+    lines.push(
+      `In progress: ${scan.progress.phase ?? 'scan'} ${scan.progress.percent.toFixed(0)}%${scan.progress.etaSec !== undefined ? `, about ${scan.progress.etaSec} s left` : ''}.`,
+    );
   }
   if (scan.error) {
     const error = forMcp(scan.error);
     lines.push(`${error.type}: ${error.message}. What to do: ${error.recoverySuggestion}`);
   }
   if (scan.truncated.stdout || scan.truncated.stderr) lines.push('The output was truncated at the policy cap.');
-  if (scan.outputBytes > 0) lines.push(`Raw output (${scan.outputBytes} bytes): get_scan with scanId "${scan.id}" and outputTail.`);
+  if (scan.outputBytes > 0)
+    lines.push(`Raw output (${scan.outputBytes} bytes): get_scan with scanId "${scan.id}" and outputTail.`);
   return lines.join('\n');
 }
 
@@ -177,7 +190,9 @@ export function errorToolResult(error: ScanError): ToolResult {
   const worded = forMcp(error);
   const retry = worded.retryAfterSec !== undefined ? `\nRetry after ${worded.retryAfterSec} s.` : '';
   return {
-    content: [{ type: 'text', text: `${worded.type}: ${worded.message}\nWhat to do: ${worded.recoverySuggestion}${retry}` }],
+    content: [
+      { type: 'text', text: `${worded.type}: ${worded.message}\nWhat to do: ${worded.recoverySuggestion}${retry}` },
+    ],
     _meta: { 'scangate/error': worded },
     isError: true,
   };

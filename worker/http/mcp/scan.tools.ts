@@ -3,7 +3,14 @@ import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { z } from 'zod';
 import { ScanArgsSchema, ScanTargetSchema } from '../../../shared/policy/request.ts';
-import { CATALOG_RELEASES, catalogView, TEMPLATE_DESCRIPTIONS, TEMPLATE_NAMES, TEMPLATES, type Policy } from '../../../shared/policy/index.ts';
+import {
+  CATALOG_RELEASES,
+  catalogView,
+  TEMPLATE_DESCRIPTIONS,
+  TEMPLATE_NAMES,
+  TEMPLATES,
+  type Policy,
+} from '../../../shared/policy/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Coordinator } from '../../objects/coordinator.do.ts';
 import { runnerSummary } from '../../domain/runner-view.ts';
@@ -16,13 +23,16 @@ import { listedTool } from './tool-list.ts';
  * The MCP tools. `nmap_scan` goes through exactly the Coordinator call `POST /v1/scans` uses. Descriptions are
  * written to teach an agent the request shapes in few tokens.
  */
-const TARGET = ScanTargetSchema.describe('IP, CIDR (10.0.0.0/24) or *.lab.internal name, or a list. Lab networks only; one address family.');
-const ARGS = ScanArgsSchema.optional()
-  .describe('nmap options, exact spellings, e.g. "-sT -sV -p 22,80". No targets, output or file options. -sS/-sU/-O need a privileged runner; -A and intrusive scripts need the policy to allow them.');
+const TARGET = ScanTargetSchema.describe(
+  'IP, CIDR (10.0.0.0/24) or *.lab.internal name, or a list. Lab networks only; one address family.',
+);
+const ARGS = ScanArgsSchema.optional().describe(
+  'nmap options, exact spellings, e.g. "-sT -sV -p 22,80". No targets, output or file options. -sS/-sU/-O need a privileged runner; -A and intrusive scripts need the policy to allow them.',
+);
 const TEMPLATE = z
   .enum(TEMPLATE_NAMES as [string, ...string[]])
   .optional()
-  .describe('Preset (list_templates shows each one\'s options); args add to or override it.');
+  .describe("Preset (list_templates shows each one's options); args add to or override it.");
 /** The policy fields an agent plans by (scanner_info). */
 const PolicyShape = z.object({
   allowedNetworks: z.array(z.string()),
@@ -37,15 +47,32 @@ const ScanInput = {
   target: TARGET,
   template: TEMPLATE,
   args: ARGS,
-  timeoutSec: z.number().int().min(1).max(3600).optional().describe('Seconds before the scan is stopped (default 600).'),
+  timeoutSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe('Seconds before the scan is stopped (default 600).'),
 };
 
 type Stub = DurableObjectStub<Coordinator>;
 
 /** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
-export const TOOL_NAMES = ['nmap_scan', 'get_scan', 'cancel_scan', 'list_scans', 'validate_scan', 'list_templates', 'scanner_info'] as const;
+export const TOOL_NAMES = [
+  'nmap_scan',
+  'get_scan',
+  'cancel_scan',
+  'list_scans',
+  'validate_scan',
+  'list_templates',
+  'scanner_info',
+] as const;
 
-export function buildMcpServer(coordinator: Stub, principal: Principal): { server: McpServer; taskStore: CoordinatorTaskStore } {
+export function buildMcpServer(
+  coordinator: Stub,
+  principal: Principal,
+): { server: McpServer; taskStore: CoordinatorTaskStore } {
   const taskStore = new CoordinatorTaskStore(coordinator, principal);
   const server = new McpServer(
     { name: 'scangate', version: '0.1.0', title: 'scangate: policy-checked nmap for lab networks' },
@@ -63,7 +90,8 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     'nmap_scan',
     {
       title: 'Run an nmap scan',
-      description: 'Run nmap on lab targets after policy checks; returns hosts up and open ports with service and version.',
+      description:
+        'Run nmap on lab targets after policy checks; returns hosts up and open ports with service and version.',
       inputSchema: ScanInput,
       outputSchema: ScanResultShape,
       annotations: { destructiveHint: false, openWorldHint: true },
@@ -73,11 +101,18 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       async createTask(args, extra) {
         const created = await coordinator.createScan(principal, args);
         if (!created.ok) {
-          const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, context: { result: errorToolResult(created.error) } });
+          const task = await extra.taskStore.createTask({
+            ttl: extra.taskRequestedTtl ?? null,
+            context: { result: errorToolResult(created.error) },
+          });
           return { task };
         }
         const scanId = created.value.scan.id;
-        const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, pollInterval: 1000, context: { scanId } });
+        const task = await extra.taskStore.createTask({
+          ttl: extra.taskRequestedTtl ?? null,
+          pollInterval: 1000,
+          context: { scanId },
+        });
         if (taskStore.augmented) return { task };
         // A blocking call: wait here (no poll-interval delay) and relay progress to the client as it comes.
         const progressToken = extra._meta?.progressToken;
@@ -95,7 +130,11 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
             await extra
               .sendNotification({
                 method: 'notifications/progress',
-                params: { progressToken, progress: ++notified, message: `${scan.progress?.phase ?? 'scan'} ${percent.toFixed(0)}%${scan.progress?.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}` },
+                params: {
+                  progressToken,
+                  progress: ++notified,
+                  message: `${scan.progress?.phase ?? 'scan'} ${percent.toFixed(0)}%${scan.progress?.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}`,
+                },
               })
               .catch(() => {});
           }
@@ -120,7 +159,13 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       inputSchema: {
         scanId: SCAN_ID,
         outputTail: z.number().int().min(0).max(20_000).optional().describe('Characters of raw output from the end.'),
-        offset: z.number().int().min(0).max(65_536).optional().describe('First host up to list: more.nextOffset of the last page.'),
+        offset: z
+          .number()
+          .int()
+          .min(0)
+          .max(65_536)
+          .optional()
+          .describe('First host up to list: more.nextOffset of the last page.'),
       },
       outputSchema: ScanResultShape,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -130,7 +175,10 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       if (!got.ok) return errorToolResult(got.error);
       const { output, ...scan } = got.value;
       const tail = outputTail ? output.slice(-outputTail) : '';
-      return scanToolResult(scan, { offset: offset ?? 0, ...(tail && { extraText: `--- last ${tail.length} characters of output ---\n${tail}` }) });
+      return scanToolResult(scan, {
+        offset: offset ?? 0,
+        ...(tail && { extraText: `--- last ${tail.length} characters of output ---\n${tail}` }),
+      });
     },
   );
 
@@ -148,7 +196,10 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       if (!cancelled.ok) return errorToolResult(cancelled.error);
       const result = scanToolResult(cancelled.value);
       // The cancel itself worked: not an error result, even when the scan already shows as cancelled.
-      return { content: [{ type: 'text' as const, text: `Cancel requested.\n${result.content[0]!.text}` }], structuredContent: { scanId: cancelled.value.id, status: cancelled.value.status } };
+      return {
+        content: [{ type: 'text' as const, text: `Cancel requested.\n${result.content[0]!.text}` }],
+        structuredContent: { scanId: cancelled.value.id, status: cancelled.value.status },
+      };
     },
   );
 
@@ -161,13 +212,28 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         status: ScanResultShape.status.optional(),
         limit: z.number().int().min(1).max(50).optional().describe('How many (default 20).'),
       },
-      outputSchema: { scans: z.array(z.object({ scanId: z.string(), status: z.string(), targets: z.array(z.string()), createdAt: z.string() })) },
+      outputSchema: {
+        scans: z.array(
+          z.object({ scanId: z.string(), status: z.string(), targets: z.array(z.string()), createdAt: z.string() }),
+        ),
+      },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ status, limit }) => {
-      const listed = await coordinator.listScans(principal, { limit: limit ?? 20, mine: true, ...(status && { status }) });
-      const scans = listed.scans.map((s) => ({ scanId: s.id, status: s.status, targets: s.targets, createdAt: s.createdAt }));
-      const text = scans.length ? scans.map((s) => `${s.scanId} ${s.status} ${s.targets.join(', ')} (${s.createdAt})`).join('\n') : 'No scans yet: start one with nmap_scan.';
+      const listed = await coordinator.listScans(principal, {
+        limit: limit ?? 20,
+        mine: true,
+        ...(status && { status }),
+      });
+      const scans = listed.scans.map((s) => ({
+        scanId: s.id,
+        status: s.status,
+        targets: s.targets,
+        createdAt: s.createdAt,
+      }));
+      const text = scans.length
+        ? scans.map((s) => `${s.scanId} ${s.status} ${s.targets.join(', ')} (${s.createdAt})`).join('\n')
+        : 'No scans yet: start one with nmap_scan.';
       return { content: [{ type: 'text' as const, text }], structuredContent: { scans } };
     },
   );
@@ -177,7 +243,11 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
     {
       title: 'Check a scan request',
       description: 'Dry run: the exact nmap argv, or why it would be refused and what to change.',
-      inputSchema: { target: ScanTargetSchema.describe('As nmap_scan.'), template: z.enum(TEMPLATE_NAMES as [string, ...string[]]).optional(), args: ScanArgsSchema.optional() },
+      inputSchema: {
+        target: ScanTargetSchema.describe('As nmap_scan.'),
+        template: z.enum(TEMPLATE_NAMES as [string, ...string[]]).optional(),
+        args: ScanArgsSchema.optional(),
+      },
       outputSchema: { argv: z.array(z.string()), warnings: z.array(z.string()), needsPrivilege: z.boolean() },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
@@ -200,8 +270,17 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => {
-      const templates = TEMPLATE_NAMES.map((name) => ({ name, args: TEMPLATES[name], description: TEMPLATE_DESCRIPTIONS[name] }));
-      return { content: [{ type: 'text' as const, text: templates.map((t) => `${t.name}: ${t.args} (${t.description})`).join('\n') }], structuredContent: { templates } };
+      const templates = TEMPLATE_NAMES.map((name) => ({
+        name,
+        args: TEMPLATES[name],
+        description: TEMPLATE_DESCRIPTIONS[name],
+      }));
+      return {
+        content: [
+          { type: 'text' as const, text: templates.map((t) => `${t.name}: ${t.args} (${t.description})`).join('\n') },
+        ],
+        structuredContent: { templates },
+      };
     },
   );
 
@@ -212,7 +291,16 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
       description: 'The policy in force, the runners and their breakers, and the NSE scripts --script may name.',
       outputSchema: {
         policy: PolicyShape,
-        runners: z.array(z.object({ name: z.string(), online: z.boolean(), networks: z.array(z.string()), privileged: z.boolean().optional(), running: z.number(), breaker: z.string() })),
+        runners: z.array(
+          z.object({
+            name: z.string(),
+            online: z.boolean(),
+            networks: z.array(z.string()),
+            privileged: z.boolean().optional(),
+            running: z.number(),
+            breaker: z.string(),
+          }),
+        ),
         scripts: z.object({ nmapReleases: z.string(), allowed: z.array(z.string()) }),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -235,16 +323,26 @@ export function buildMcpServer(coordinator: Stub, principal: Principal): { serve
         `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,
         `Limits: ${policy.maxHosts} addresses, ${policy.maxTargets} targets, ${policy.maxPortRanges} port items per scan; timeout ${policy.defaultTimeoutSec} s; ${policy.rateLimitPerMinute} scans/min.`,
         `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}.`,
-        ...rows.map((r) => `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`),
+        ...rows.map(
+          (r) =>
+            `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`,
+        ),
         `Scripts (nmap ${releases}): ${allowed.length} may be named in --script; categories default, safe, discovery and version expand to the ones allowed. validate_scan shows what a --script value expands to.`,
       ].join('\n');
       const scripts = { nmapReleases: releases, allowed };
-      const policyFields = Object.fromEntries(Object.keys(PolicyShape.shape).map((k) => [k, policy[k as keyof Policy]]));
-      return { content: [{ type: 'text' as const, text }], structuredContent: { policy: policyFields, runners: rows, scripts } };
+      const policyFields = Object.fromEntries(
+        Object.keys(PolicyShape.shape).map((k) => [k, policy[k as keyof Policy]]),
+      );
+      return {
+        content: [{ type: 'text' as const, text }],
+        structuredContent: { policy: policyFields, runners: rows, scripts },
+      };
     },
   );
 
   // tools/list from the same registrations, written lean (see tool-list.ts); calls still go through the SDK.
-  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: Object.entries(registered).map(([name, tool]) => listedTool(name, tool)) }));
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: Object.entries(registered).map(([name, tool]) => listedTool(name, tool)),
+  }));
   return { server, taskStore };
 }

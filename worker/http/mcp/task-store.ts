@@ -41,9 +41,19 @@ export class CoordinatorTaskStore implements TaskStore {
     const failure = context.result
       ? // A refused call: the task says why and what to do (clients such as the v1 SDK's callToolStream show a failed
         // task's statusMessage and do not fetch its result).
-        { message: context.result.content[0]?.text.replace(/\n/g, ' ') ?? 'The call was refused', result: JSON.stringify(context.result) }
+        {
+          message: context.result.content[0]?.text.replace(/\n/g, ' ') ?? 'The call was refused',
+          result: JSON.stringify(context.result),
+        }
       : null;
-    return toTask(await this.#coordinator.mcpTaskCreate(this.#principal, { scanId: context.scanId ?? null, ttl: params.ttl ?? null, pollInterval: params.pollInterval ?? 1000, failure }));
+    return toTask(
+      await this.#coordinator.mcpTaskCreate(this.#principal, {
+        scanId: context.scanId ?? null,
+        ttl: params.ttl ?? null,
+        pollInterval: params.pollInterval ?? 1000,
+        failure,
+      }),
+    );
   }
 
   async getTask(taskId: string): Promise<Task | null> {

@@ -32,7 +32,9 @@ function lean(node: unknown, output: boolean): unknown {
 }
 
 function jsonSchemaOf(schema: unknown, io: 'input' | 'output'): Tool['inputSchema'] {
-  const converted = schema ? z.toJSONSchema(schema as z.ZodType, { target: 'draft-07', io }) : { type: 'object', properties: {} };
+  const converted = schema
+    ? z.toJSONSchema(schema as z.ZodType, { target: 'draft-07', io })
+    : { type: 'object', properties: {} };
   return lean(converted, io === 'output') as Tool['inputSchema'];
 }
 

@@ -15,8 +15,11 @@ const MCP_PHRASES: ReadonlyArray<readonly [RegExp, string]> = [
   [/scanner_info \(MCP\) or GET \/v1\/scripts/g, 'scanner_info'],
   [/\(scanner_info over MCP, GET \/v1\/scripts\)/g, '(scanner_info lists them)'],
   [/GET \/v1\/scripts/g, 'scanner_info'],
-  [/an admin can inspect GET \/v1\/breakers/g, 'scanner_info shows each runner\'s breaker'],
-  [/List (?:runners|breakers) with GET \/v1\/(?:runners|breakers)\.?/g, 'scanner_info lists the runners and their breakers.'],
+  [/an admin can inspect GET \/v1\/breakers/g, "scanner_info shows each runner's breaker"],
+  [
+    /List (?:runners|breakers) with GET \/v1\/(?:runners|breakers)\.?/g,
+    'scanner_info lists the runners and their breakers.',
+  ],
   [/ \(PUT \/v1\/policy\)/g, ' (scanner_info shows the policy in force)'],
   [/; an admin can mint one with POST \/v1\/tokens/g, '; ask an admin for a scan token'],
   [/Runner tokens only open \/v1\/runners\/connect\./g, 'Runner tokens only connect runners; use a scan token.'],

@@ -21,13 +21,19 @@ const ScanBody = z.strictObject({
 const ListQuery = z.object({
   status: z.enum(SCAN_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(/^\d+\.[A-Za-z0-9_-]+$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d+\.[A-Za-z0-9_-]+$/)
+    .optional(),
   mine: z.enum(['true', 'false']).optional(),
 });
 
 const ScriptsQuery = z.object({
   allowed: z.enum(['true', 'false']).optional(),
-  category: z.string().regex(/^[a-z]{1,16}$/).optional(),
+  category: z
+    .string()
+    .regex(/^[a-z]{1,16}$/)
+    .optional(),
 });
 
 const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)') });
@@ -43,29 +49,60 @@ export const scansApi = new Hono<AppEnv>()
     // The script catalog under this pool's policy: what --script may name, each script's class, why, and arguments.
     const q = c.req.valid('query');
     const policy = await getCoordinator(c.env, c.var.principal.pool).getPolicy();
-    const scripts = catalogView(policy.allowIntrusive, { allowedOnly: q.allowed === 'true', ...(q.category && { category: q.category }) });
-    return c.json({ nmapReleases: [CATALOG_RELEASES[0], CATALOG_RELEASES.at(-1)], allowIntrusive: policy.allowIntrusive, scripts });
+    const scripts = catalogView(policy.allowIntrusive, {
+      allowedOnly: q.allowed === 'true',
+      ...(q.category && { category: q.category }),
+    });
+    return c.json({
+      nmapReleases: [CATALOG_RELEASES[0], CATALOG_RELEASES.at(-1)],
+      allowIntrusive: policy.allowIntrusive,
+      scripts,
+    });
   })
   .post('/v1/scans', requireRole('scan'), valid('json', ScanBody), async (c) => {
     const { wait, ...body } = c.req.valid('json');
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !/^[\x21-\x7e]{1,128}$/.test(key)) {
-      throw new ScangateError({ type: 'validation_error', message: 'Idempotency-Key must be 1–128 printable characters', recoverySuggestion: 'Use a UUID.' });
+      throw new ScangateError({
+        type: 'validation_error',
+        message: 'Idempotency-Key must be 1–128 printable characters',
+        recoverySuggestion: 'Use a UUID.',
+      });
     }
-    const { scan, created } = unwrap(await getCoordinator(c.env, c.var.principal.pool).createScan(c.var.principal, body, { ...(key && { idempotencyKey: key }), ...(wait && { waitSec: wait }) }));
+    const { scan, created } = unwrap(
+      await getCoordinator(c.env, c.var.principal.pool).createScan(c.var.principal, body, {
+        ...(key && { idempotencyKey: key }),
+        ...(wait && { waitSec: wait }),
+      }),
+    );
     c.header('Location', `/v1/scans/${scan.id}`);
     return c.json({ scan }, created ? 202 : 200);
   })
   .get('/v1/scans', requireRole('scan'), valid('query', ListQuery), async (c) => {
     const q = c.req.valid('query');
-    return c.json(await getCoordinator(c.env, c.var.principal.pool).listScans(c.var.principal, { limit: q.limit, ...(q.status && { status: q.status }), ...(q.cursor && { cursor: q.cursor }), mine: q.mine === 'true' }));
+    return c.json(
+      await getCoordinator(c.env, c.var.principal.pool).listScans(c.var.principal, {
+        limit: q.limit,
+        ...(q.status && { status: q.status }),
+        ...(q.cursor && { cursor: q.cursor }),
+        mine: q.mine === 'true',
+      }),
+    );
   })
   .get('/v1/scans/:id', requireRole('scan'), valid('param', IdParam), async (c) => {
     const coordinator = getCoordinator(c.env, c.var.principal.pool);
-    const { output: _tail, outputOmittedBytes: _omitted, ...scan } = unwrap(await coordinator.getScan(c.var.principal, c.req.valid('param').id, { outputTailBytes: 0 }));
+    const {
+      output: _tail,
+      outputOmittedBytes: _omitted,
+      ...scan
+    } = unwrap(await coordinator.getScan(c.var.principal, c.req.valid('param').id, { outputTailBytes: 0 }));
     // The output can be as large as the policy allows (20 MiB at most): it is read in pages and streamed as the
     // JSON string it would have been, so no single read has to fit an RPC.
-    return c.body(scanJsonWithOutput(scan, (afterSeq) => coordinator.readOutput(c.var.principal, scan.id, afterSeq)), 200, { 'content-type': 'application/json' });
+    return c.body(
+      scanJsonWithOutput(scan, (afterSeq) => coordinator.readOutput(c.var.principal, scan.id, afterSeq)),
+      200,
+      { 'content-type': 'application/json' },
+    );
   })
   .get('/v1/scans/:id/events', requireRole('scan'), valid('param', IdParam), async (c) => {
     const { id } = c.req.valid('param');
@@ -73,13 +110,22 @@ export const scansApi = new Hono<AppEnv>()
     unwrap(await coordinator.getScan(c.var.principal, id));
     const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
     const stream = await coordinator.fetch(
-      new Request(`https://coordinator/events/${id}`, { headers: { 'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0', 'x-token-id': c.var.principal.tokenId } }),
+      new Request(`https://coordinator/events/${id}`, {
+        headers: {
+          'last-event-id': /^\d+$/.test(lastEventId) ? lastEventId : '0',
+          'x-token-id': c.var.principal.tokenId,
+        },
+      }),
     );
     // A Durable Object's response has immutable headers; re-wrap it so middleware can add its own.
     return new Response(stream.body, { status: stream.status, headers: new Headers(stream.headers) });
   })
   .post('/v1/scans/:id/cancel', requireRole('scan'), valid('param', IdParam), async (c) => {
-    return c.json({ scan: unwrap(await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id)) });
+    return c.json({
+      scan: unwrap(
+        await getCoordinator(c.env, c.var.principal.pool).cancelScan(c.var.principal, c.req.valid('param').id),
+      ),
+    });
   });
 
 /**
@@ -87,7 +133,10 @@ export const scansApi = new Hono<AppEnv>()
  * own: JSON escapes concatenate to the escape of the concatenation (a surrogate pair split across pages becomes two
  * escapes that parse back to the pair).
  */
-function scanJsonWithOutput(scan: Scan, readPage: (afterSeq: number) => Promise<Result<{ data: string; nextSeq: number | null }>>): ReadableStream<Uint8Array> {
+function scanJsonWithOutput(
+  scan: Scan,
+  readPage: (afterSeq: number) => Promise<Result<{ data: string; nextSeq: number | null }>>,
+): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let next: number | null = 0;
   return new ReadableStream<Uint8Array>({

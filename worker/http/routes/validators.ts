@@ -9,7 +9,14 @@ export function valid<T extends z.ZodType, Target extends keyof ValidationTarget
     if (!result.success) {
       const issue = result.error.issues[0];
       const where = issue?.path.join('.') || target;
-      throw new ScangateError(scanError('validation_error', `Invalid ${target} at ${where}: ${issue?.message ?? 'malformed'}`, 'Fix that field; see the README for the request shapes.', { details: { target, path: where } }));
+      throw new ScangateError(
+        scanError(
+          'validation_error',
+          `Invalid ${target} at ${where}: ${issue?.message ?? 'malformed'}`,
+          'Fix that field; see the README for the request shapes.',
+          { details: { target, path: where } },
+        ),
+      );
     }
   });
 }

@@ -52,9 +52,7 @@ export type Outcome = TerminalStatus;
 export type MinuteBucket = { minute: number } & Record<Outcome, number>;
 
 export function runnerRows(runners: Array<RunnerRecord & { running: number }>, now: number): RunnerRow[] {
-  return runners
-    .filter((r) => !r.revokedAt)
-    .map((r) => runnerSummary(r, now));
+  return runners.filter((r) => !r.revokedAt).map((r) => runnerSummary(r, now));
 }
 
 export function breakerRows(runners: RunnerRecord[], threshold: number): BreakerRow[] {
@@ -89,10 +87,17 @@ export function scanRows(scans: Scan[]): ScanRow[] {
 /** Buckets ended scans into the 60 minutes before `now` (the current minute last). */
 export function perMinute(ended: Array<{ finished_at: number; status: JobStatus }>, now: number): MinuteBucket[] {
   const current = Math.floor(now / 60_000);
-  const buckets: MinuteBucket[] = Array.from({ length: 60 }, (_, i) => ({ minute: current - 59 + i, succeeded: 0, failed: 0, cancelled: 0, rejected: 0 }));
+  const buckets: MinuteBucket[] = Array.from({ length: 60 }, (_, i) => ({
+    minute: current - 59 + i,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+    rejected: 0,
+  }));
   for (const { finished_at, status } of ended) {
     const index = Math.floor(finished_at / 60_000) - (current - 59);
-    if (index >= 0 && index < 60 && (OUTCOMES as readonly string[]).includes(status)) buckets[index]![status as Outcome]++;
+    if (index >= 0 && index < 60 && (OUTCOMES as readonly string[]).includes(status))
+      buckets[index]![status as Outcome]++;
   }
   return buckets;
 }

@@ -28,7 +28,9 @@ export class DashboardFeed {
     this.#owners.set(writer, ownerTokenId);
     this.#refresh ??= setInterval(() => void this.#broadcast(), REFRESH_MS);
     void this.#send([writer]);
-    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
+    return new Response(readable, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' },
+    });
   }
 
   /** Something a dashboard shows has changed. */

@@ -35,7 +35,12 @@ export class JobEngine {
   }
 
   /** Stores an event and relays it to the job's streams and watchers. Output with a seq already stored is dropped. */
-  event(jobId: string, type: EventType, data: unknown, output?: { seq: number; stream: string }): StoredEvent | undefined {
+  event(
+    jobId: string,
+    type: EventType,
+    data: unknown,
+    output?: { seq: number; stream: string },
+  ): StoredEvent | undefined {
     if (type !== 'output') this.#core.notifyDashboard();
     const event = this.#core.jobs.append(jobId, type, data, output);
     if (!event) return undefined;
@@ -64,7 +69,12 @@ export class JobEngine {
   dispatch(row: JobRow, runnerId: string): void {
     const runner = this.#core.runners.get(runnerId)!;
     const now = Date.now();
-    this.#core.jobs.update(row.id, { status: 'dispatched', runner_id: runnerId, dispatched_at: now, queued_until: null });
+    this.#core.jobs.update(row.id, {
+      status: 'dispatched',
+      runner_id: runnerId,
+      dispatched_at: now,
+      queued_until: null,
+    });
     this.setBreaker(runner, breakers.onDispatch(runner.breaker, row.id));
     const p = this.#core.policy();
     this.#sockets.sendTo(runnerId, {
@@ -72,7 +82,14 @@ export class JobEngine {
       jobId: row.id,
       argv: JSON.parse(row.argv) as string[],
       timeoutSec: row.timeout_sec,
-      policy: { allowedHostSuffixes: p.allowedHostSuffixes, allowIntrusive: p.allowIntrusive, allowEvasion: p.allowEvasion, maxHosts: p.maxHosts, maxTargets: p.maxTargets, maxPortRanges: p.maxPortRanges },
+      policy: {
+        allowedHostSuffixes: p.allowedHostSuffixes,
+        allowIntrusive: p.allowIntrusive,
+        allowEvasion: p.allowEvasion,
+        maxHosts: p.maxHosts,
+        maxTargets: p.maxTargets,
+        maxPortRanges: p.maxPortRanges,
+      },
       limits: { stdoutMaxBytes: p.output.stdoutMaxBytes, stderrMaxBytes: p.output.stderrMaxBytes },
     });
     this.event(row.id, 'dispatched', { runnerId, runner: runner.name });
@@ -86,7 +103,11 @@ export class JobEngine {
     const now = Date.now();
     for (const row of this.#core.jobs.byStatus(['queued'])) {
       const share = { running: this.#core.jobs.tokenLoad(row.token_id).running, ...this.#core.policy().perToken };
-      const decision = chooseRunner({ targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1, share }, this.liveRunners(), now);
+      const decision = chooseRunner(
+        { targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1, share },
+        this.liveRunners(),
+        now,
+      );
       if (decision.kind === 'dispatch') {
         this.dispatch(row, decision.runnerId);
       } else if (row.queued_until !== null && row.queued_until <= now) {
@@ -95,8 +116,16 @@ export class JobEngine {
           'failed',
           null,
           decision.kind === 'queue' && decision.reason === 'token_share'
-            ? scanError('rate_limited', `This token's own running scans held its share of the runners (${decision.limit} at once) while this scan waited`, 'Wait for your running scans to finish or cancel one, then start it again; an admin can raise policy perToken limits.')
-            : scanError('no_runner', 'Every runner for these targets stayed busy while the scan waited', 'Retry later, or add runner capacity (--max-concurrency).'),
+            ? scanError(
+                'rate_limited',
+                `This token's own running scans held its share of the runners (${decision.limit} at once) while this scan waited`,
+                'Wait for your running scans to finish or cancel one, then start it again; an admin can raise policy perToken limits.',
+              )
+            : scanError(
+                'no_runner',
+                'Every runner for these targets stayed busy while the scan waited',
+                'Retry later, or add runner capacity (--max-concurrency).',
+              ),
         );
       } else if (decision.kind === 'refuse' && decision.error.type !== 'circuit_breaker_open') {
         this.finish(row, 'failed', null, decision.error);
@@ -104,7 +133,13 @@ export class JobEngine {
     }
   }
 
-  finish(row: JobRow, status: 'succeeded' | 'failed' | 'cancelled' | 'rejected', result: JobResult | null, error: ScanError | null, lastSeq?: number): void {
+  finish(
+    row: JobRow,
+    status: 'succeeded' | 'failed' | 'cancelled' | 'rejected',
+    result: JobResult | null,
+    error: ScanError | null,
+    lastSeq?: number,
+  ): void {
     const now = Date.now();
     this.#core.jobs.update(row.id, {
       status,
@@ -117,7 +152,12 @@ export class JobEngine {
     });
     this.#core.counters.add('scangate_scans_total', { outcome: status === 'failed' && error ? error.type : status });
     if (row.dispatched_at) this.#core.counters.observeDuration((now - row.dispatched_at) / 1000);
-    this.#core.audit.record(row.token_name, 'scan.finish', status, { scanId: row.id, runnerId: row.runner_id, exitCode: result?.exitCode ?? null, error: error?.type ?? null });
+    this.#core.audit.record(row.token_name, 'scan.finish', status, {
+      scanId: row.id,
+      runnerId: row.runner_id,
+      exitCode: result?.exitCode ?? null,
+      error: error?.type ?? null,
+    });
     this.event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
     this.#streams.closeLive(row.id);
     this.ended.wake(row.id);
@@ -125,7 +165,8 @@ export class JobEngine {
 
   setBreaker(runner: RunnerRecord, next: breakers.Breaker): void {
     this.#core.notifyDashboard();
-    if (next.state !== runner.breaker.state) this.#core.counters.add('scangate_breaker_transitions_total', { runner: runner.name, to: next.state });
+    if (next.state !== runner.breaker.state)
+      this.#core.counters.add('scangate_breaker_transitions_total', { runner: runner.name, to: next.state });
     this.#core.runners.setBreaker(runner.id, next);
     runner.breaker = next;
   }
@@ -151,16 +192,38 @@ export class JobEngine {
     if (!row || TERMINAL.has(row.status)) return;
     // Output still missing: keep waiting for the resend before taking the result.
     if (this.#core.jobs.contiguousSeq(row.id) < message.lastSeq) return;
-    const result: JobResult = { exitCode: message.exitCode, signal: message.signal, timedOut: message.timedOut, cancelled: message.cancelled, durationMs: message.durationMs, truncated: message.truncated, report: message.report };
+    const result: JobResult = {
+      exitCode: message.exitCode,
+      signal: message.signal,
+      timedOut: message.timedOut,
+      cancelled: message.cancelled,
+      durationMs: message.durationMs,
+      truncated: message.truncated,
+      report: message.report,
+    };
     let error: ScanError | undefined;
     if (message.cancelled) {
-      this.finish(row, 'cancelled', result, scanError('cancelled', 'The scan was cancelled', 'Start a new scan if needed.'), message.lastSeq);
+      this.finish(
+        row,
+        'cancelled',
+        result,
+        scanError('cancelled', 'The scan was cancelled', 'Start a new scan if needed.'),
+        message.lastSeq,
+      );
     } else if (message.error || message.timedOut || message.exitCode !== 0) {
       error =
         message.error ??
         (message.timedOut
-          ? scanError('timeout', `The scan ran past its ${row.timeout_sec} s timeout and was stopped`, 'Scan fewer hosts or ports, or give a longer timeoutSec.')
-          : scanError('execution_error', `nmap exited with ${message.exitCode ?? message.signal}`, "Read the scan output for nmap's own message."));
+          ? scanError(
+              'timeout',
+              `The scan ran past its ${row.timeout_sec} s timeout and was stopped`,
+              'Scan fewer hosts or ports, or give a longer timeoutSec.',
+            )
+          : scanError(
+              'execution_error',
+              `nmap exited with ${message.exitCode ?? message.signal}`,
+              "Read the scan output for nmap's own message.",
+            ));
       this.finish(row, 'failed', result, error, message.lastSeq);
     } else {
       this.finish(row, 'succeeded', result, null, message.lastSeq);
@@ -180,16 +243,31 @@ export class JobEngine {
       return;
     }
     const caps = this.#core.policy().output;
-    const admission = admitOutput({ stdoutBytes: row.stdout_bytes, stderrBytes: row.stderr_bytes, frames: row.output_frames }, message.stream, message.data, caps, frameBudget(row.timeout_sec, caps));
+    const admission = admitOutput(
+      { stdoutBytes: row.stdout_bytes, stderrBytes: row.stderr_bytes, frames: row.output_frames },
+      message.stream,
+      message.data,
+      caps,
+      frameBudget(row.timeout_sec, caps),
+    );
     if (admission.kind === 'over_frame_budget') {
-      const error = scanError('execution_error', `The runner sent more than ${admission.maxFrames} output frames for this scan, more than any scan can produce; the edge stopped it`, 'Check the runner host: scangate-runner doctor, and its logs.');
+      const error = scanError(
+        'execution_error',
+        `The runner sent more than ${admission.maxFrames} output frames for this scan, more than any scan can produce; the edge stopped it`,
+        'Check the runner host: scangate-runner doctor, and its logs.',
+      );
       if (row.runner_id) this.#sockets.sendTo(row.runner_id, { type: 'job.cancel', jobId: row.id });
       this.finish(row, 'failed', null, error);
       this.judge(row, 'failure', error);
       this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
       return;
     }
-    const stored = this.event(row.id, 'output', { seq: message.seq, stream: message.stream, data: admission.data }, { seq: message.seq, stream: message.stream });
+    const stored = this.event(
+      row.id,
+      'output',
+      { seq: message.seq, stream: message.stream, data: admission.data },
+      { seq: message.seq, stream: message.stream },
+    );
     if (stored) {
       const field = message.stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
       this.#core.jobs.update(row.id, {
@@ -207,11 +285,16 @@ export class JobEngine {
   /** The runner's link is down: each of its active jobs gets a lease to come back in. */
   leaseJobsOf(runnerId: string, now: number): void {
     const lease = now + this.#core.settings.leaseMs;
-    for (const row of this.#core.jobs.activeOnRunner(runnerId)) if (row.lease_until === null) this.#core.jobs.update(row.id, { lease_until: lease });
+    for (const row of this.#core.jobs.activeOnRunner(runnerId))
+      if (row.lease_until === null) this.#core.jobs.update(row.id, { lease_until: lease });
   }
 
   runnerLost(row: JobRow, why: string): void {
-    const error = scanError('runner_lost', `The runner running this scan ${why}`, 'Start the scan again; scans are never retried automatically.');
+    const error = scanError(
+      'runner_lost',
+      `The runner running this scan ${why}`,
+      'Start the scan again; scans are never retried automatically.',
+    );
     this.finish(row, 'failed', null, error);
     this.judge(row, breakers.verdictOf({ ...breakers.NO_REPORT, runnerLost: true }), error);
   }
@@ -224,8 +307,10 @@ export class JobEngine {
   onAlarm(now: number): void {
     const { leaseMs, deadlineGraceMs } = this.#core.settings;
     for (const row of this.#core.jobs.byStatus(['dispatched', 'running'])) {
-      if (row.lease_until !== null && row.lease_until <= now) this.runnerLost(row, `stayed away past its ${leaseMs / 1000} s lease`);
-      else if (row.dispatched_at !== null && row.dispatched_at + row.timeout_sec * 1000 + deadlineGraceMs <= now) this.#pastDeadline(row);
+      if (row.lease_until !== null && row.lease_until <= now)
+        this.runnerLost(row, `stayed away past its ${leaseMs / 1000} s lease`);
+      else if (row.dispatched_at !== null && row.dispatched_at + row.timeout_sec * 1000 + deadlineGraceMs <= now)
+        this.#pastDeadline(row);
     }
     for (const runner of this.#core.runners.list()) {
       const next = breakers.onTimer(runner.breaker, now);
@@ -265,6 +350,7 @@ export class JobEngine {
     if (times.length === 0) return;
     const next = Math.min(...times);
     const current = await this.#core.ctx.storage.getAlarm();
-    if (current === null || current > next || current < Date.now()) await this.#core.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
+    if (current === null || current > next || current < Date.now())
+      await this.#core.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
   }
 }

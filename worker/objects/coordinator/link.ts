@@ -1,4 +1,10 @@
-import { finishedAckSeq, parseRunnerFrame, SUPPORTED_PROTOCOLS, type Hello, type RunnerMessage } from '../../../shared/protocol/index.ts';
+import {
+  finishedAckSeq,
+  parseRunnerFrame,
+  SUPPORTED_PROTOCOLS,
+  type Hello,
+  type RunnerMessage,
+} from '../../../shared/protocol/index.ts';
 import { networkWithin } from '../../../shared/policy/index.ts';
 import { decideSecondHello, noteConflict } from '../../domain/link-conflict.ts';
 import { TERMINAL } from '../../../shared/scan/index.ts';
@@ -35,14 +41,24 @@ export class RunnerLink {
     const attachment = attachmentOf(ws);
     const parsed = parseRunnerFrame(raw);
     if (!parsed.ok) {
-      this.#sockets.send(ws, { type: 'error', code: 'malformed_frame', message: parsed.problem, recoverySuggestion: 'Upgrade scangate-runner to match the edge.' });
+      this.#sockets.send(ws, {
+        type: 'error',
+        code: 'malformed_frame',
+        message: parsed.problem,
+        recoverySuggestion: 'Upgrade scangate-runner to match the edge.',
+      });
       return;
     }
     const message = parsed.message;
     // A hello does not count as traffic of the runner's live link: it may come from a second instance.
     if (message.type === 'hello') return this.#hello(ws, attachment, message);
     if (!attachment.helloed) {
-      this.#sockets.send(ws, { type: 'error', code: 'malformed_frame', message: 'The first frame must be hello', recoverySuggestion: 'Upgrade scangate-runner.' });
+      this.#sockets.send(ws, {
+        type: 'error',
+        code: 'malformed_frame',
+        message: 'The first frame must be hello',
+        recoverySuggestion: 'Upgrade scangate-runner.',
+      });
       ws.close(4400, 'hello first');
       return;
     }
@@ -56,7 +72,12 @@ export class RunnerLink {
   #hello(ws: WebSocket, attachment: SocketAttachment, hello: Hello): void {
     if (attachment.helloed) {
       // What a runner serves is settled once per connection: a second hello could widen it mid-session.
-      this.#sockets.send(ws, { type: 'error', code: 'duplicate_hello', message: 'hello was already sent on this connection', recoverySuggestion: 'Reconnect to declare other networks.' });
+      this.#sockets.send(ws, {
+        type: 'error',
+        code: 'duplicate_hello',
+        message: 'hello was already sent on this connection',
+        recoverySuggestion: 'Reconnect to declare other networks.',
+      });
       ws.close(4400, 'duplicate hello');
       return;
     }
@@ -79,9 +100,14 @@ export class RunnerLink {
         type: 'error',
         code: 'networks_not_granted',
         message: `This runner declares ${ungranted.join(', ')}, which an admin did not grant it (granted: ${granted.join(', ')})`,
-        recoverySuggestion: 'Start the runner with --network values inside its grant, or have an admin create a runner with the networks it should serve.',
+        recoverySuggestion:
+          'Start the runner with --network values inside its grant, or have an admin create a runner with the networks it should serve.',
       });
-      this.#core.audit.record(runner?.name ?? attachment.runnerId, 'runner.hello', 'refused', { runnerId: attachment.runnerId, declared: hello.networks, granted });
+      this.#core.audit.record(runner?.name ?? attachment.runnerId, 'runner.hello', 'refused', {
+        runnerId: attachment.runnerId,
+        declared: hello.networks,
+        granted,
+      });
       ws.close(4403, 'networks not granted');
       return;
     }
@@ -89,8 +115,17 @@ export class RunnerLink {
     if (!this.#settleSecondLink(ws, attachment, hello, now)) return;
     this.#core.runners.connected(attachment.runnerId, hello, now);
     this.#core.notifyDashboard();
-    ws.serializeAttachment({ ...attachment, helloed: true, instanceId: hello.instanceId ?? null, host: hello.host ?? null } satisfies SocketAttachment);
-    this.#sockets.send(ws, { type: 'welcome', runnerId: attachment.runnerId, heartbeatSec: this.#core.settings.heartbeatSec });
+    ws.serializeAttachment({
+      ...attachment,
+      helloed: true,
+      instanceId: hello.instanceId ?? null,
+      host: hello.host ?? null,
+    } satisfies SocketAttachment);
+    this.#sockets.send(ws, {
+      type: 'welcome',
+      runnerId: attachment.runnerId,
+      heartbeatSec: this.#core.settings.heartbeatSec,
+    });
     const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
     for (const row of this.#core.jobs.activeOnRunner(attachment.runnerId)) {
       if (resumed.has(row.id)) this.#core.jobs.update(row.id, { lease_until: null });
@@ -113,16 +148,30 @@ export class RunnerLink {
     for (const other of others) {
       const { host, instanceId } = attachmentOf(other);
       const lastHeardAt = Math.max(runner.lastSeen ?? 0, this.#sockets.lastPong(other));
-      if (decideSecondHello({ instanceId: instanceId ?? null, lastHeardAt }, hello.instanceId ?? null, now, livenessMs) === 'replace') continue;
+      if (
+        decideSecondHello(
+          { instanceId: instanceId ?? null, lastHeardAt },
+          hello.instanceId ?? null,
+          now,
+          livenessMs,
+        ) === 'replace'
+      )
+        continue;
       const firstThisMinute = !runner.conflict || now - runner.conflict.lastAt >= 60_000;
       this.#core.runners.setConflict(runner.id, noteConflict(runner.conflict, host ?? null, incomingHost, now));
-      if (firstThisMinute) this.#core.audit.record(runner.name, 'runner.conflict', 'refused', { runnerId: runner.id, liveHost: host ?? null, refusedHost: incomingHost });
+      if (firstThisMinute)
+        this.#core.audit.record(runner.name, 'runner.conflict', 'refused', {
+          runnerId: runner.id,
+          liveHost: host ?? null,
+          refusedHost: incomingHost,
+        });
       this.#core.notifyDashboard();
       this.#sockets.send(ws, {
         type: 'error',
         code: 'runner_in_use',
         message: `This runner token is already connected from ${host === incomingHost ? `another process on ${host ?? 'this host'}` : (host ?? 'another host')}; one runner token serves one runner at a time`,
-        recoverySuggestion: 'Stop the runner on the other host, or create a runner (and token) of its own for this host. This runner keeps retrying and takes over once the other link misses its heartbeats.',
+        recoverySuggestion:
+          'Stop the runner on the other host, or create a runner (and token) of its own for this host. This runner keeps retrying and takes over once the other link misses its heartbeats.',
       });
       ws.close(4409, 'runner token in use from another host');
       return false;
@@ -150,7 +199,11 @@ export class RunnerLink {
         return;
       case 'job.progress':
         if (mine && !TERMINAL.has(row.status)) {
-          const progress = { percent: message.percent, ...(message.phase && { phase: message.phase }), ...(message.etaSec !== undefined && { etaSec: message.etaSec }) };
+          const progress = {
+            percent: message.percent,
+            ...(message.phase && { phase: message.phase }),
+            ...(message.etaSec !== undefined && { etaSec: message.etaSec }),
+          };
           jobs.update(row.id, { progress: JSON.stringify(progress) });
           this.#engine.event(row.id, 'progress', progress);
         }
@@ -162,7 +215,11 @@ export class RunnerLink {
         }
         this.#engine.onFinished(message);
         const done = jobs.get(row.id)!;
-        this.#sockets.sendTo(runnerId, { type: 'ack', jobId: row.id, seq: TERMINAL.has(done.status) ? finishedAckSeq(message.lastSeq) : jobs.contiguousSeq(row.id) });
+        this.#sockets.sendTo(runnerId, {
+          type: 'ack',
+          jobId: row.id,
+          seq: TERMINAL.has(done.status) ? finishedAckSeq(message.lastSeq) : jobs.contiguousSeq(row.id),
+        });
         this.#engine.drainQueue();
         return;
       }
@@ -174,7 +231,10 @@ export class RunnerLink {
     // A connection that never said hello (refused, or cut before it) was never the runner's link; a replaced
     // link closing says nothing about the runner, which is connected on the new one.
     if (!helloed || this.#sockets.linksOf(runnerId).some((other) => other !== ws)) return;
-    if (silent) this.#core.audit.record(this.#core.runners.get(runnerId)?.name ?? runnerId, 'runner.silent', 'link closed', { runnerId });
+    if (silent)
+      this.#core.audit.record(this.#core.runners.get(runnerId)?.name ?? runnerId, 'runner.silent', 'link closed', {
+        runnerId,
+      });
     const now = Date.now();
     this.#core.runners.disconnected(runnerId, now);
     this.#engine.leaseJobsOf(runnerId, now);

@@ -29,8 +29,17 @@ export class PolicyBook {
     }
     const before = this.#policy;
     this.#policy = resolved.policy;
-    this.#sql.exec('INSERT INTO policy (id, json, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at', JSON.stringify(resolved.policy), Date.now());
-    this.#audit.record(actor, 'policy.update', 'accepted', { input, clamps: resolved.clamps, before, after: resolved.policy });
+    this.#sql.exec(
+      'INSERT INTO policy (id, json, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at',
+      JSON.stringify(resolved.policy),
+      Date.now(),
+    );
+    this.#audit.record(actor, 'policy.update', 'accepted', {
+      input,
+      clamps: resolved.clamps,
+      before,
+      after: resolved.policy,
+    });
     return ok({ policy: resolved.policy, clamps: resolved.clamps });
   }
 }

@@ -25,14 +25,35 @@ export class RunnerAdmin {
   create(id: string, name: string, networks: readonly string[], actor: string): Result<RunnerRecord> {
     const { runners } = this.#core;
     const allowed = this.#core.policy().allowedNetworks;
-    if (runners.find(name)) return fail(scanError('conflict', `A runner named ${name} exists already`, 'Choose another name, or revoke the old runner first.'));
+    if (runners.find(name))
+      return fail(
+        scanError(
+          'conflict',
+          `A runner named ${name} exists already`,
+          'Choose another name, or revoke the old runner first.',
+        ),
+      );
     for (const network of networks) {
       const canonical = canonicalNetwork(network);
       if (canonical !== network) {
-        return fail(scanError('validation_error', `${network} is not a canonical CIDR network`, `Write it as ${typeof canonical === 'string' ? canonical : 'a network address with its prefix, e.g. 10.20.0.0/16'}.`, { details: { network } }));
+        return fail(
+          scanError(
+            'validation_error',
+            `${network} is not a canonical CIDR network`,
+            `Write it as ${typeof canonical === 'string' ? canonical : 'a network address with its prefix, e.g. 10.20.0.0/16'}.`,
+            { details: { network } },
+          ),
+        );
       }
       if (!allowed.some((a) => networkWithin(network, a))) {
-        return fail(scanError('validation_error', `${network} is not inside the pool's allowed networks`, `Grant networks inside ${allowed.join(', ')}.`, { details: { network } }));
+        return fail(
+          scanError(
+            'validation_error',
+            `${network} is not inside the pool's allowed networks`,
+            `Grant networks inside ${allowed.join(', ')}.`,
+            { details: { network } },
+          ),
+        );
       }
     }
     runners.insert(id, name, networks, breakers.newBreaker(this.#core.policy().breaker), Date.now());
@@ -54,7 +75,12 @@ export class RunnerAdmin {
     this.#core.runners.revoke(runner.id, now);
     this.#core.notifyDashboard();
     for (const ws of this.#sockets.all(runner.id)) {
-      this.#sockets.send(ws, { type: 'error', code: 'revoked', message: 'This runner was revoked by an admin', recoverySuggestion: 'Ask an admin for a new runner token.' });
+      this.#sockets.send(ws, {
+        type: 'error',
+        code: 'revoked',
+        message: 'This runner was revoked by an admin',
+        recoverySuggestion: 'Ask an admin for a new runner token.',
+      });
       ws.close(4003, 'revoked');
     }
     this.#engine.leaseJobsOf(runner.id, now);
@@ -73,12 +99,23 @@ export class RunnerAdmin {
 
   async breakerAction(idOrName: string, action: BreakerAction, actor: string): Promise<Result<breakers.Breaker>> {
     const runner = this.#core.runners.find(idOrName);
-    if (!runner || runner.revokedAt) return fail(scanError('not_found', `No breaker for runner ${idOrName}`, 'List breakers with GET /v1/breakers.'));
+    if (!runner || runner.revokedAt)
+      return fail(scanError('not_found', `No breaker for runner ${idOrName}`, 'List breakers with GET /v1/breakers.'));
     const now = Date.now();
-    const next = action === 'reset' ? breakers.reset(runner.breaker, now, this.#core.policy().breaker) : action === 'open' ? breakers.forceOpen(runner.breaker, now) : breakers.forceClose(runner.breaker, now);
+    const next =
+      action === 'reset'
+        ? breakers.reset(runner.breaker, now, this.#core.policy().breaker)
+        : action === 'open'
+          ? breakers.forceOpen(runner.breaker, now)
+          : breakers.forceClose(runner.breaker, now);
     const from = runner.breaker.state;
     this.#engine.setBreaker(runner, next);
-    this.#core.audit.record(actor, `breaker.${action}`, 'accepted', { runnerId: runner.id, runner: runner.name, from, to: next.state });
+    this.#core.audit.record(actor, `breaker.${action}`, 'accepted', {
+      runnerId: runner.id,
+      runner: runner.name,
+      from,
+      to: next.state,
+    });
     this.#engine.drainQueue();
     await this.#engine.schedule();
     return ok(next);
@@ -90,7 +127,11 @@ export class RunnerAdmin {
     const runners = this.#core.runners.list().filter((r) => !r.revokedAt);
     for (const r of runners) {
       for (const state of ['CLOSED', 'OPEN', 'HALF_OPEN'] as const) {
-        samples.push({ name: 'scangate_breaker_state', labels: `{runner="${r.name}",state="${state}"}`, value: r.breaker.state === state ? 1 : 0 });
+        samples.push({
+          name: 'scangate_breaker_state',
+          labels: `{runner="${r.name}",state="${state}"}`,
+          value: r.breaker.state === state ? 1 : 0,
+        });
       }
     }
     samples.push({ name: 'scangate_runners_connected', labels: '', value: runners.filter((r) => r.connected).length });

@@ -38,14 +38,30 @@ export class ScanService {
     this.#sockets = sockets;
   }
 
-  async create(principal: Principal, body: ScanRequestBody, options: { idempotencyKey?: string; waitSec?: number } = {}): Promise<Result<{ scan: Scan; created: boolean }>> {
+  async create(
+    principal: Principal,
+    body: ScanRequestBody,
+    options: { idempotencyKey?: string; waitSec?: number } = {},
+  ): Promise<Result<{ scan: Scan; created: boolean }>> {
     const { jobs, settings } = this.#core;
     const now = Date.now();
-    const fingerprint = JSON.stringify([body.target, body.args ?? null, body.template ?? null, body.timeoutSec ?? null]);
+    const fingerprint = JSON.stringify([
+      body.target,
+      body.args ?? null,
+      body.template ?? null,
+      body.timeoutSec ?? null,
+    ]);
     if (options.idempotencyKey) {
       const existing = jobs.byIdempotencyKey(principal.tokenId, options.idempotencyKey);
       if (existing) {
-        if (existing.fingerprint !== fingerprint) return fail(scanError('conflict', 'This Idempotency-Key was used for a different scan request', 'Use a new Idempotency-Key for a new request.'));
+        if (existing.fingerprint !== fingerprint)
+          return fail(
+            scanError(
+              'conflict',
+              'This Idempotency-Key was used for a different scan request',
+              'Use a new Idempotency-Key for a new request.',
+            ),
+          );
         return ok({ scan: await this.#waitIfAsked(existing.id, options.waitSec), created: false });
       }
     }
@@ -58,7 +74,15 @@ export class ScanService {
     const timeoutSec = body.timeoutSec ?? policy.defaultTimeoutSec;
 
     const load = jobs.tokenLoad(principal.tokenId);
-    const decision = chooseRunner({ targets: validation.targets, needsPrivilege: validation.needsPrivilege, share: { running: load.running, ...policy.perToken } }, this.#engine.liveRunners(), now);
+    const decision = chooseRunner(
+      {
+        targets: validation.targets,
+        needsPrivilege: validation.needsPrivilege,
+        share: { running: load.running, ...policy.perToken },
+      },
+      this.#engine.liveRunners(),
+      now,
+    );
     if (decision.kind === 'refuse') return this.#refuse(principal, body, decision.error);
     if (decision.kind === 'queue') {
       const full = this.#queueRefusal(load.queued);
@@ -81,7 +105,12 @@ export class ScanService {
       idempotency_key: options.idempotencyKey ?? null,
       fingerprint,
     });
-    this.#core.audit.record(principal.name, 'scan.create', 'accepted', { scanId: id, tokenId: principal.tokenId, targets: validation.targets.map((t) => t.value), argv: validation.argv });
+    this.#core.audit.record(principal.name, 'scan.create', 'accepted', {
+      scanId: id,
+      tokenId: principal.tokenId,
+      targets: validation.targets.map((t) => t.value),
+      argv: validation.argv,
+    });
     this.#engine.event(id, 'queued', { status: 'queued' });
     if (decision.kind === 'dispatch') this.#engine.dispatch(jobs.get(id)!, decision.runnerId);
     else jobs.update(id, { queued_until: now + settings.queueWaitSec * 1000 });
@@ -94,17 +123,34 @@ export class ScanService {
     const retryAfterSec = this.#core.settings.queueWaitSec;
     const mine = this.#core.policy().perToken.maxQueuedScans;
     if (queuedByToken >= mine) {
-      return scanError('rate_limited', `This token has ${queuedByToken} scans waiting in the queue, its share (policy perToken.maxQueuedScans = ${mine})`, 'Wait for your queued scans to start, or cancel some.', { retryAfterSec });
+      return scanError(
+        'rate_limited',
+        `This token has ${queuedByToken} scans waiting in the queue, its share (policy perToken.maxQueuedScans = ${mine})`,
+        'Wait for your queued scans to start, or cancel some.',
+        { retryAfterSec },
+      );
     }
     if (this.#core.jobs.byStatus(['queued']).length >= this.#core.settings.queueMax) {
-      return scanError('rate_limited', 'Every runner for these targets is busy and the queue is full', 'Retry in a little while.', { retryAfterSec });
+      return scanError(
+        'rate_limited',
+        'Every runner for these targets is busy and the queue is full',
+        'Retry in a little while.',
+        { retryAfterSec },
+      );
     }
     return undefined;
   }
 
   #refuse(principal: Principal, body: ScanRequestBody, error: ScanError): { ok: false; error: ScanError } {
     // The request was refused, so it was never validated: only a bounded excerpt of it is kept.
-    this.#core.audit.record(principal.name, 'scan.create', 'refused', { tokenId: principal.tokenId, target: excerpt(body.target), args: excerpt(body.args ?? null), template: excerpt(body.template ?? null), reason: error.type, message: error.message.slice(0, 500) });
+    this.#core.audit.record(principal.name, 'scan.create', 'refused', {
+      tokenId: principal.tokenId,
+      target: excerpt(body.target),
+      args: excerpt(body.args ?? null),
+      template: excerpt(body.template ?? null),
+      reason: error.type,
+      message: error.message.slice(0, 500),
+    });
     this.#core.counters.add('scangate_rejections_total', { reason: error.type });
     return fail(error);
   }
@@ -112,14 +158,28 @@ export class ScanService {
   #rateLimit(tokenId: string, now: number): ScanError | undefined {
     const { sql } = this.#core;
     const limit = this.#core.policy().rateLimitPerMinute;
-    const row = sql.exec<{ window_start: number; count: number }>('SELECT window_start, count FROM rate_windows WHERE token_id = ?', tokenId).toArray()[0];
+    const row = sql
+      .exec<{ window_start: number; count: number }>(
+        'SELECT window_start, count FROM rate_windows WHERE token_id = ?',
+        tokenId,
+      )
+      .toArray()[0];
     if (!row || now - row.window_start >= 60_000) {
-      sql.exec('INSERT INTO rate_windows (token_id, window_start, count) VALUES (?, ?, 1) ON CONFLICT(token_id) DO UPDATE SET window_start = excluded.window_start, count = 1', tokenId, now);
+      sql.exec(
+        'INSERT INTO rate_windows (token_id, window_start, count) VALUES (?, ?, 1) ON CONFLICT(token_id) DO UPDATE SET window_start = excluded.window_start, count = 1',
+        tokenId,
+        now,
+      );
       return undefined;
     }
     if (row.count >= limit) {
       const retryAfterSec = Math.max(1, Math.ceil((row.window_start + 60_000 - now) / 1000));
-      return scanError('rate_limited', `This token has started ${limit} scans in the last minute, its limit`, `Retry in ${retryAfterSec} s.`, { retryAfterSec });
+      return scanError(
+        'rate_limited',
+        `This token has started ${limit} scans in the last minute, its limit`,
+        `Retry in ${retryAfterSec} s.`,
+        { retryAfterSec },
+      );
     }
     sql.exec('UPDATE rate_windows SET count = count + 1 WHERE token_id = ?', tokenId);
     return undefined;
@@ -141,10 +201,18 @@ export class ScanService {
    * A scan with the tail of its output (at most `outputTailBytes`, 1 MiB by default; `outputOmittedBytes` says how
    * much came before it). The whole output, at any size the policy allows, is read with readOutput.
    */
-  get(principal: Principal, id: string, options: { outputTailBytes?: number } = {}): Result<Scan & { output: string; outputOmittedBytes: number }> {
+  get(
+    principal: Principal,
+    id: string,
+    options: { outputTailBytes?: number } = {},
+  ): Result<Scan & { output: string; outputOmittedBytes: number }> {
     const row = this.visibleRow(principal, id);
     if (!row) return fail(scanNotFound(id));
-    const tail = this.#core.jobs.outputTail(id, Math.min(options.outputTailBytes ?? INLINE_OUTPUT_BYTES, INLINE_OUTPUT_BYTES), row.output_bytes);
+    const tail = this.#core.jobs.outputTail(
+      id,
+      Math.min(options.outputTailBytes ?? INLINE_OUTPUT_BYTES, INLINE_OUTPUT_BYTES),
+      row.output_bytes,
+    );
     return ok({ ...toScan(row), output: tail.data, outputOmittedBytes: tail.omittedBytes });
   }
 
@@ -154,17 +222,32 @@ export class ScanService {
     return ok(this.#core.jobs.outputPage(id, afterSeq, OUTPUT_PAGE_BYTES));
   }
 
-  list(principal: Principal, filter: { status?: JobStatus; limit: number; cursor?: string; mine?: boolean }): { scans: Scan[]; nextCursor: string | null } {
+  list(
+    principal: Principal,
+    filter: { status?: JobStatus; limit: number; cursor?: string; mine?: boolean },
+  ): { scans: Scan[]; nextCursor: string | null } {
     const tokenId = principal.role === 'admin' && !filter.mine ? undefined : principal.tokenId;
-    return this.#core.jobs.list({ limit: filter.limit, ...(tokenId && { tokenId }), ...(filter.status && { status: filter.status }), ...(filter.cursor && { before: filter.cursor }) });
+    return this.#core.jobs.list({
+      limit: filter.limit,
+      ...(tokenId && { tokenId }),
+      ...(filter.status && { status: filter.status }),
+      ...(filter.cursor && { before: filter.cursor }),
+    });
   }
 
   async cancel(principal: Principal, id: string): Promise<Result<Scan>> {
     const row = this.visibleRow(principal, id);
     if (!row) return fail(scanNotFound(id));
-    if (TERMINAL.has(row.status)) return fail(scanError('conflict', `Scan ${id} has already ended (${row.status})`, 'Nothing to cancel.'));
+    if (TERMINAL.has(row.status))
+      return fail(scanError('conflict', `Scan ${id} has already ended (${row.status})`, 'Nothing to cancel.'));
     this.#core.audit.record(principal.name, 'scan.cancel', 'accepted', { scanId: id });
-    if (row.status === 'queued') this.#engine.finish(row, 'cancelled', null, scanError('cancelled', 'Cancelled before it started', 'Start a new scan if needed.'));
+    if (row.status === 'queued')
+      this.#engine.finish(
+        row,
+        'cancelled',
+        null,
+        scanError('cancelled', 'Cancelled before it started', 'Start a new scan if needed.'),
+      );
     else if (row.runner_id) this.#sockets.sendTo(row.runner_id, { type: 'job.cancel', jobId: id });
     await this.#engine.schedule();
     return ok(toScan(this.#core.jobs.get(id)!));
@@ -174,11 +257,17 @@ export class ScanService {
    * A scan's state without its output, once it has an event newer than `afterEid` (or ends, or `waitMs` passes).
    * For callers that relay progress as it happens (the MCP tool).
    */
-  async watch(principal: Principal, id: string, afterEid: number, waitMs: number): Promise<Result<{ scan: Scan; lastEid: number }>> {
+  async watch(
+    principal: Principal,
+    id: string,
+    afterEid: number,
+    waitMs: number,
+  ): Promise<Result<{ scan: Scan; lastEid: number }>> {
     const row = this.visibleRow(principal, id);
     if (!row) return fail(scanNotFound(id));
     const lastEid = () => this.#core.jobs.get(id)!.next_eid - 1;
-    if (lastEid() <= afterEid && !TERMINAL.has(row.status) && waitMs > 0) await this.#engine.events.sleep(id, Math.min(waitMs, 60_000));
+    if (lastEid() <= afterEid && !TERMINAL.has(row.status) && waitMs > 0)
+      await this.#engine.events.sleep(id, Math.min(waitMs, 60_000));
     return ok({ scan: toScan(this.#core.jobs.get(id)!), lastEid: lastEid() });
   }
 }

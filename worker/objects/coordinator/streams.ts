@@ -55,7 +55,13 @@ export class ScanStreams {
       }
     };
     pageThroughHistory().catch(forget);
-    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } });
+    return new Response(readable, {
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
+    });
   }
 
   /** Writes a new event to the job's live streams. */

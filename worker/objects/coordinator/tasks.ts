@@ -2,7 +2,13 @@ import type { ScanError } from '../../../shared/errors/index.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { TERMINAL, type Scan } from '../../../shared/scan/index.ts';
 import { toScan, type JobStore } from '../../storage/jobs.store.ts';
-import { MAX_TASK_TTL_MS, taskStatusOf, type McpTask, type TaskRow, type TaskStore } from '../../storage/tasks.store.ts';
+import {
+  MAX_TASK_TTL_MS,
+  taskStatusOf,
+  type McpTask,
+  type TaskRow,
+  type TaskStore,
+} from '../../storage/tasks.store.ts';
 import { newId } from '../../domain/tokens.ts';
 
 /**
@@ -34,7 +40,11 @@ export class TaskBook {
     return {
       taskId: row.task_id,
       status,
-      ...(row.status_message ? { statusMessage: row.status_message } : scan?.error ? { scanError: JSON.parse(scan.error) as ScanError } : {}),
+      ...(row.status_message
+        ? { statusMessage: row.status_message }
+        : scan?.error
+          ? { scanError: JSON.parse(scan.error) as ScanError }
+          : {}),
       createdAt: new Date(row.created_at).toISOString(),
       lastUpdatedAt: new Date(updated).toISOString(),
       ttl: row.ttl_ms,
@@ -43,7 +53,15 @@ export class TaskBook {
   }
 
   /** Creates a task for a scan, or (with `failure`) for a call refused before any scan existed. */
-  create(principal: Principal, options: { scanId: string | null; ttl: number | null; pollInterval: number; failure: { message: string; result: string } | null }): TaskRecord {
+  create(
+    principal: Principal,
+    options: {
+      scanId: string | null;
+      ttl: number | null;
+      pollInterval: number;
+      failure: { message: string; result: string } | null;
+    },
+  ): TaskRecord {
     const now = Date.now();
     this.#tasks.prune(now);
     const ttl = options.ttl === null ? MAX_TASK_TTL_MS : Math.min(Math.max(options.ttl, 60_000), MAX_TASK_TTL_MS);
@@ -93,6 +111,9 @@ export class TaskBook {
     const rows = this.#tasks.list(principal.tokenId, 21, cursor);
     const page = rows.slice(0, 20);
     const last = page.at(-1);
-    return { tasks: page.map((r) => this.#recordOf(r)), ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }) };
+    return {
+      tasks: page.map((r) => this.#recordOf(r)),
+      ...(rows.length > 20 && last && { nextCursor: `${last.created_at}.${last.task_id}` }),
+    };
   }
 }

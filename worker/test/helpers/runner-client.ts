@@ -17,7 +17,10 @@ import {
 export const BASE = 'https://scangate.test';
 export const ADMIN = 'test-admin-token-0123456789abcdef';
 
-export async function api(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
+export async function api(
+  path: string,
+  init: RequestInit & { token?: string; json?: unknown } = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
   const withBody = init.json !== undefined && !['GET', 'HEAD', undefined].includes(init.method?.toUpperCase());
@@ -30,7 +33,10 @@ export async function json<T = Record<string, any>>(res: Response): Promise<T> {
 }
 
 /** A runner token for `name`, granted `networks` (loopback by default). */
-export async function mintRunner(name: string, networks: string[] = ['127.0.0.0/8']): Promise<{ id: string; token: string }> {
+export async function mintRunner(
+  name: string,
+  networks: string[] = ['127.0.0.0/8'],
+): Promise<{ id: string; token: string }> {
   const res = await api('/v1/runners', { method: 'POST', token: ADMIN, json: { name, networks } });
   if (res.status !== 201) throw new Error(`mint runner: ${res.status} ${await res.text()}`);
   return json(res);
@@ -52,7 +58,8 @@ export class TestRunner {
     this.#ws = ws;
     ws.addEventListener('message', (event) => {
       const parsed = parseEdgeFrame(event.data);
-      if (typeof event.data === 'string' && event.data.includes('"pong"')) this.received.push({ type: 'pong' } as never);
+      if (typeof event.data === 'string' && event.data.includes('"pong"'))
+        this.received.push({ type: 'pong' } as never);
       else if (!parsed.ok) throw new Error(`edge sent a malformed frame: ${parsed.problem}`);
       else this.received.push(parsed.message);
       this.#wake();
@@ -69,7 +76,9 @@ export class TestRunner {
 
   /** Opens the link; resolves with the runner (or the refusal response when the upgrade is refused). */
   static async connect(token: string): Promise<TestRunner | Response> {
-    const res = await SELF.fetch(`${BASE}/v1/runners/connect`, { headers: { upgrade: 'websocket', authorization: `Bearer ${token}` } });
+    const res = await SELF.fetch(`${BASE}/v1/runners/connect`, {
+      headers: { upgrade: 'websocket', authorization: `Bearer ${token}` },
+    });
     if (!res.webSocket) return res;
     res.webSocket.accept();
     return new TestRunner(res.webSocket);
@@ -79,7 +88,17 @@ export class TestRunner {
   static async ready(token: string, hello: Partial<Hello> = {}): Promise<TestRunner> {
     const runner = await TestRunner.connect(token);
     if (runner instanceof Response) throw new Error(`connect refused: ${runner.status} ${await runner.text()}`);
-    runner.send({ type: 'hello', protocol: PROTOCOL_VERSION, runnerVersion: '0.1.0', nmapVersion: '7.93', privileged: false, maxConcurrency: 2, networks: ['127.0.0.0/8'], resume: [], ...hello });
+    runner.send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      runnerVersion: '0.1.0',
+      nmapVersion: '7.93',
+      privileged: false,
+      maxConcurrency: 2,
+      networks: ['127.0.0.0/8'],
+      resume: [],
+      ...hello,
+    });
     await runner.next((m) => m.type === 'welcome');
     return runner;
   }
@@ -108,7 +127,8 @@ export class TestRunner {
     for (;;) {
       const found = this.received.slice(from).find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching frame in ${ms} ms; got ${JSON.stringify(this.received.map((m) => m.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching frame in ${ms} ms; got ${JSON.stringify(this.received.map((m) => m.type))}`);
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 50);
@@ -124,11 +144,25 @@ export class TestRunner {
   }
 
   /** Sends job output and the result, as a runner that ran the job would. */
-  finish(jobId: string, output: string[], result: Partial<Extract<RunnerMessage, { type: 'job.finished' }>> = {}): void {
+  finish(
+    jobId: string,
+    output: string[],
+    result: Partial<Extract<RunnerMessage, { type: 'job.finished' }>> = {},
+  ): void {
     output.forEach((data, i) => void this.send({ type: 'job.output', jobId, seq: i + 1, stream: 'stdout', data }));
     this.send({
-      type: 'job.finished', jobId, lastSeq: output.length, exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 1000,
-      truncated: { stdout: false, stderr: false }, report: null, error: null, ...result,
+      type: 'job.finished',
+      jobId,
+      lastSeq: output.length,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      durationMs: 1000,
+      truncated: { stdout: false, stderr: false },
+      report: null,
+      error: null,
+      ...result,
     });
   }
 }
@@ -139,7 +173,9 @@ export class TestRunner {
  */
 export function runnersOnOwnNets(name: string, firstNet: number) {
   let next = firstNet;
-  return async function readyRunnerOnOwnNet(hello: Partial<Hello> = {}): Promise<{ net: number; minted: { id: string; token: string }; runner: TestRunner }> {
+  return async function readyRunnerOnOwnNet(
+    hello: Partial<Hello> = {},
+  ): Promise<{ net: number; minted: { id: string; token: string }; runner: TestRunner }> {
     const net = next++;
     const minted = await mintRunner(`${name}-${net}`, [`127.${net}.0.0/16`]);
     const runner = await TestRunner.ready(minted.token, { networks: [`127.${net}.0.0/16`], ...hello });
