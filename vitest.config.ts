@@ -21,7 +21,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // Short leases and queue waits so lease expiry and queue timeouts happen within a test; a small scan-audit
-            // retention so the audit attack test overflows it quickly; the origins /mcp allows (worker/mcp/origin.test.ts).
+            // retention so the audit attack test overflows it quickly; the origins /mcp allows (worker/http/mcp/guards.test.ts).
             miniflare: {
               bindings: {
                 ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',

@@ -1,3 +1,12 @@
+/**
+ * The coordinator of one runner pool, as a Durable Object: a thin facade. Its RPC methods and runtime hooks
+ * (fetch, WebSocket events, alarm) delegate in one line each to components with one concern each, in
+ * `worker/objects/coordinator/`: scans (what callers do), jobs (queue, dispatch, ends, breaker verdicts, the alarm's work),
+ * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), the dashboard
+ * feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
+ * result: the Worker does, from the data returned here. A little over ~300 lines because a Durable Object's RPC
+ * surface must be its own methods: one short delegation each.
+ */
 import { DurableObject } from 'cloudflare:workers';
 import {
   validateScanRequest,
@@ -34,14 +43,6 @@ import { TaskStore } from '../storage/tasks.store.ts';
 
 export type { ScanRequestBody } from './coordinator/scans.ts';
 
-/**
- * The coordinator of one runner pool, as a Durable Object: a thin facade. Its RPC methods and runtime hooks
- * (fetch, WebSocket events, alarm) delegate in one line each to components with one concern each, in
- * `worker/coordinator/`: scans (what callers do), jobs (queue, dispatch, ends, breaker verdicts, the alarm's work),
- * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), the dashboard
- * feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
- * result: the Worker does, from the data returned here.
- */
 export class Coordinator extends DurableObject<Env> {
   readonly #core: Core;
   readonly #schemaVersion: number;

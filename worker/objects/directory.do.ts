@@ -169,7 +169,7 @@ export class Directory extends DurableObject<Env> {
     this.ctx.storage.sql.exec('DELETE FROM sessions WHERE hash = ?', hash);
   }
 
-  /** Failed dashboard logins of a throttling bucket (worker/dashboard/login.ts) inside the window, newest first. */
+  /** Failed dashboard logins of a throttling bucket (worker/http/dashboard/login.ts) inside the window, newest first. */
   loginFailures(bucket: string): number[] {
     return new LoginFailureStore(this.ctx.storage.sql).recent(
       bucket,

@@ -1,3 +1,7 @@
+/**
+ * Jobs and their ordered events in the Coordinator's SQLite storage, and the row → public Scan projection. Longer
+ * than ~300 lines because every query on the two tables lives here, so the SQL and its indexes are read together.
+ */
 import type { ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Target } from '../../shared/policy/index.ts';

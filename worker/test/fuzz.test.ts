@@ -6,7 +6,7 @@ import { mcpCases, restCases, type FuzzCase, type FuzzTokens } from './helpers/f
 import { ADMIN, api, BASE, json, mintRunner, mintToken, runnersOnOwnNets } from './helpers/runner-client.ts';
 
 /**
- * Malformed requests on every route and malformed MCP messages (worker/testing/fuzz-cases.ts: fixed seeds, fixed
+ * Malformed requests on every route and malformed MCP messages (worker/test/helpers/fuzz-cases.ts: fixed seeds, fixed
  * counts, a few seconds): none gets a 5xx, every refusal carries the error taxonomy (REST) or is a JSON-RPC error or
  * a tool error result (MCP), and afterwards another token's scan still goes out and the audit log still reads.
  * Issue 12 measured "0 5xx in 199 malformed requests and 45 malformed MCP messages"; this keeps it so.

@@ -1,4 +1,10 @@
 /** @jsxImportSource hono/jsx */
+/**
+ * The dashboard's HTML, as pure hono/jsx components. Every value from a runner or the scanned network is text
+ * that JSX escapes; nothing here builds markup from strings. No inline style attributes or handlers: the CSP
+ * allows only the nonce'd <style> and <script>. Longer than ~300 lines: one component per section of the front
+ * page, kept together so the page reads top to bottom (the scan page is scan-page.tsx).
+ */
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { isActive } from '../../../shared/scan/index.ts';
@@ -12,11 +18,6 @@ import {
   type ScanRow,
 } from '../../objects/coordinator/dashboard-data.ts';
 
-/**
- * The dashboard's HTML, as pure hono/jsx components. Every value from a runner or the scanned network is text
- * that JSX escapes; nothing here builds markup from strings. No inline style attributes or handlers: the CSP
- * allows only the nonce'd <style> and <script>.
- */
 const time = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().slice(11, 19));
 export const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 

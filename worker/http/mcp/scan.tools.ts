@@ -1,3 +1,8 @@
+/**
+ * The MCP tools (nmap_scan, validate_scan, get_scan, list_scans, cancel_scan, scanner_info, list_templates): their
+ * schemas, descriptions and handlers. Longer than ~300 lines because the descriptions are what an agent reads to
+ * use them well; the result shapes and wording live apart (results.ts, wording.ts, tool-list.ts).
+ */
 import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';

@@ -1,3 +1,8 @@
+/**
+ * The admin API (tokens, runners, policy, breakers, audit) and the runner's own two routes (self-check, link).
+ * Longer than our ~300-line rule because each route is a few lines of zod schema, pool scoping and one Coordinator
+ * call, and splitting them by resource would scatter the one place that shows every admin route and its role.
+ */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ScangateError, scanError, type JsonValue } from '../../../shared/errors/index.ts';

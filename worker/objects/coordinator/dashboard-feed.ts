@@ -1,6 +1,6 @@
 /**
  * The dashboard's live feed inside the Coordinator: open SSE responses, each sent a `data` frame (the dashboard's
- * data as JSON, never HTML: the Worker renders it, worker/dashboard/front-live.ts) when state changes (debounced, so
+ * data as JSON, never HTML: the Worker renders it, worker/http/dashboard/front-live.ts) when state changes (debounced, so
  * a burst of output is one frame) and every 15 s (last-seen times, the chart's minute). Runs only while a
  * dashboard is open.
  */

@@ -1,3 +1,8 @@
+/**
+ * The job engine of one pool's Coordinator. Longer than ~300 lines because a job's whole life after acceptance is
+ * one state machine (queue, dispatch, output under the edge's caps, end, breaker verdict, lease, deadline,
+ * retention, the alarm), and splitting it would split the transitions from each other.
+ */
 import { scanError, type ScanError } from '../../../shared/errors/index.ts';
 import type { Target } from '../../../shared/policy/index.ts';
 import type { JobFinished, RunnerMessage } from '../../../shared/protocol/index.ts';

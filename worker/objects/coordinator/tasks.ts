@@ -13,7 +13,7 @@ import { newId } from '../../domain/tokens.ts';
 
 /**
  * A task as the Coordinator keeps it. The MCP wording of a failed scan's status message and the tool result are
- * built on the Worker side (worker/mcp/task-store.ts) from `scanError` and `scan`: the object knows no MCP types.
+ * built on the Worker side (worker/http/mcp/task-store.ts) from `scanError` and `scan`: the object knows no MCP types.
  */
 export type TaskRecord = McpTask & { scanError?: ScanError };
 
