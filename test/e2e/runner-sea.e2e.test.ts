@@ -1,0 +1,99 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNNER_VERSION } from '../../runner/link.ts';
+import { Proc } from '../../scripts/stack.ts';
+import { buildSea, sha256File, type BuiltSea } from '../../scripts/sea.ts';
+import { useBannerServer } from '../helpers/banner-server.ts';
+import { useStack } from '../helpers/e2e.ts';
+
+/**
+ * The single executable (scripts/sea.ts) on a host with no Node: built once for this file, then run with a PATH
+ * that holds only nmap, prlimit and setpriv, against the real edge (wrangler dev) and real nmap on 127.0.0.1.
+ */
+const stack = useStack();
+const banner = useBannerServer();
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'scangate-sea-test-'));
+/** The host's PATH: the runner's tools and nothing else (no node, no shell). */
+const bin = join(dir, 'bin');
+let sea: BuiltSea;
+
+beforeAll(async () => {
+  mkdirSync(bin);
+  for (const tool of ['nmap', 'prlimit', 'setpriv']) {
+    const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    if (found) symlinkSync(found, join(bin, tool));
+  }
+  const started = Date.now();
+  sea = await buildSea(join(dir, 'scangate-runner'));
+  console.log(`runner-sea: built ${(sea.bytes / 2 ** 20).toFixed(0)} MiB in ${Date.now() - started} ms`);
+}, 180_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The host's environment: nothing from this test's (no NODE_OPTIONS, no node on PATH). */
+const hostEnv = () => ({ PATH: bin });
+
+function runSea(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(sea.path, args, { env: hostEnv(), encoding: 'utf8' }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+describe('the runner as a single executable, on a host without Node', () => {
+  it('is built with its sha256sum line, and the host PATH really has no node', async () => {
+    expect(readFileSync(sea.hashPath, 'utf8')).toBe(`${await sha256File(sea.path)}  scangate-runner\n`);
+    expect(spawnSync('node', ['--version'], { env: hostEnv() }).error).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('says its version and runs doctor against the real edge with Node embedded', async () => {
+    const version = await runSea(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: `scangate-runner ${RUNNER_VERSION}\n` });
+
+    const { tokenFile } = await stack.mintRunner('sea-doctor', ['127.0.0.1/32']);
+    const report = await runSea([
+      'doctor',
+      '--server',
+      stack.wsUrl,
+      '--token-file',
+      tokenFile,
+      '--network',
+      '127.0.0.1/32',
+    ]);
+    expect(report.stdout).toMatch(
+      new RegExp(`^node\\s+ok\\s+Node ${process.versions.node.replaceAll('.', '\\.')} \\(${sea.path}\\)`, 'm'),
+    );
+    expect(report.stdout).toMatch(/^nmap\s+ok\s+/m);
+    expect(report.stdout).toMatch(/^server\s+ok\s+.*token accepted: runner sea-doctor/m);
+    expect(report.code).toBe(0);
+  });
+
+  it('runs a scan of 127.0.0.1 end to end and finds the open port', async () => {
+    const { tokenFile } = await stack.mintRunner('sea-run', ['127.0.0.1/32']);
+    const proc = new Proc(
+      sea.path,
+      ['run', '--server', stack.wsUrl, '--token-file', tokenFile, '--network', '127.0.0.1/32'],
+      {
+        env: hostEnv(),
+      },
+    );
+    stack.procs.add(proc);
+    await proc.waitFor(/"event":"link\.ready"/, 30_000);
+
+    const scanToken = await stack.mintToken('scan');
+    const res = await stack.api(scanToken, 'POST', '/v1/scans', {
+      target: '127.0.0.1',
+      args: `-sT -p ${banner.port()}`,
+      wait: 60,
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.scan).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    const ports = res.body.scan.report.hosts.flatMap((h: { ports: unknown[] }) => h.ports);
+    expect(ports).toContainEqual(expect.objectContaining({ port: banner.port(), state: 'open' }));
+    await proc.stop('SIGTERM');
+  });
+});
