@@ -23,8 +23,10 @@ import { EXIT } from './config.ts';
 import { refuseDispatch, rejectJob, RunnerJob, type JobChannel, type JobOptions } from './job.ts';
 import { explainConnectError } from './messages.ts';
 import type { Logger } from './log.ts';
+import { RUNNER_VERSION } from '../shared/protocol/runner-version.ts';
 
-export const RUNNER_VERSION = '0.1.0';
+/** Defined in shared/protocol/runner-version.ts, so the edge built from this tree knows it too. */
+export { RUNNER_VERSION };
 /** Jobs kept for resend; past this the oldest finished ones are dropped (and logged). */
 const MAX_RETAINED_JOBS = 256;
 const HANDSHAKE_TIMEOUT_MS = 10_000;

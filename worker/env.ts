@@ -5,6 +5,8 @@ import type { Directory } from './objects/directory.do.ts';
 export interface Env {
   COORDINATOR: DurableObjectNamespace<Coordinator>;
   DIRECTORY: DurableObjectNamespace<Directory>;
+  /** The runner executables GET /install/runner serves (http/routes/runner-dist.api.ts), keyed by version. */
+  RUNNER_DIST: R2Bucket;
   /** Secret: bootstraps the first admin. Without it, only minted tokens work. */
   ADMIN_TOKEN?: string;
   /** Tunables (vars), as decimal strings. */

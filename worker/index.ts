@@ -9,6 +9,7 @@ import { dashboardApi } from './http/dashboard/dashboard.api.tsx';
 import { mcpApi } from './http/mcp/mcp.api.ts';
 import { adminApi } from './http/routes/admin.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
+import { runnerDistApi } from './http/routes/runner-dist.api.ts';
 import { scansApi } from './http/routes/scans.api.ts';
 
 export { Coordinator } from './objects/coordinator.do.ts';
@@ -55,6 +56,7 @@ app.route('/', mcpApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
 app.route('/', adminApi);
+app.route('/', runnerDistApi);
 
 app.notFound(() => {
   throw new ScangateError(scanError('not_found', 'No such endpoint', 'See the README for the API.'));
