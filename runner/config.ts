@@ -51,6 +51,7 @@ export const USAGE = `Usage: scangate-runner <run|doctor> [options]
 
   run      connect to the scangate edge and run the scans it dispatches
   doctor   check every setting, tool and the edge (without touching a live runner's link), one row each, then exit
+  update   replace this runner with the one the edge serves (hash checked) and restart it (update --help)
 
 Options (environment variable in brackets):
   --server <url>          edge URL, ws:// (loopback only) or wss:// [SCANGATE_SERVER]

@@ -4,12 +4,14 @@
  */
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { isSea } from 'node:sea';
 import { EXIT, parseCommandLine, USAGE } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
 import { detectPrivilege, locate, nmapVersion, which } from './system.ts';
+import { parseUpdateArgs, update, UPDATE_USAGE } from './update.ts';
 import type { Resolver } from './guard.ts';
 
 /** The system resolver (A and AAAA, /etc/hosts included), every address. */
@@ -17,6 +19,18 @@ const systemResolver: Resolver = async (hostname) =>
   (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'update') {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+      process.stdout.write(`${UPDATE_USAGE}\n`);
+      return EXIT.ok;
+    }
+    const plan = parseUpdateArgs(process.argv.slice(3), process.env, isSea() ? process.execPath : null);
+    if (!plan.ok) {
+      process.stderr.write(`scangate-runner: ${plan.message}\n`);
+      return EXIT.usage;
+    }
+    return update(plan.plan, (line) => process.stdout.write(`${line}\n`));
+  }
   const parsed = parseCommandLine(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
   if (!parsed.ok) {
     process.stderr.write(`scangate-runner: ${parsed.message}\n`);

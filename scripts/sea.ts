@@ -14,8 +14,6 @@ import { chmod, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
-import { inject } from 'postject';
 
 const run = promisify(execFile);
 
@@ -43,6 +41,9 @@ export async function sha256File(path: string): Promise<string> {
  * must be the one the blob is made with). Intermediate files live in a temp dir that is removed.
  */
 export async function buildSea(outfile: string, nodePath = process.execPath): Promise<BuiltSea> {
+  // Loaded here, not at the top: `npm start` imports sha256File and needs neither.
+  const { build } = await import('esbuild');
+  const { inject } = await import('postject');
   const work = await mkdtemp(join(tmpdir(), 'scangate-sea-'));
   try {
     const main = join(work, 'main.cjs');

@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { portHolder } from './port-check.ts';
+import { sha256File } from './sea.ts';
 import { callApi, ROOT, startEdge, startRunner, type Edge, type Proc } from './stack.ts';
+import { BUILT_RUNNER, uploadRunner } from './upload-runner.ts';
 
 /** Where local state lives: the checkout by default; SCANGATE_HOME moves it (tests use a temp dir). */
 const HOME = resolve(process.env.SCANGATE_HOME ?? ROOT);
@@ -148,6 +150,20 @@ async function checkPort(port: number, admin: string): Promise<void> {
   );
 }
 
+/** Puts the built single executable (npm run build:runner) into local R2 for GET /install/runner, once per build. */
+async function serveBuiltRunner(persistTo: string): Promise<void> {
+  if (!existsSync(BUILT_RUNNER))
+    return void process.stdout.write('scangate: GET /install/runner answers 404 until npm run build:runner\n');
+  const hash = await sha256File(BUILT_RUNNER);
+  const marker = join(persistTo, 'runner-uploaded.sha256');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === hash) return;
+  process.stdout.write('scangate: putting dist/scangate-runner into local R2 for GET /install/runner …\n');
+  await uploadRunner({ persistTo }).then(
+    () => writeFileSync(marker, hash),
+    (e: Error) => process.stdout.write(`scangate: not serving the runner executable: ${e.message}\n`),
+  );
+}
+
 async function main(): Promise<void> {
   checkPrerequisites();
   const port = Number(process.env.SCANGATE_PORT ?? 8787);
@@ -158,10 +174,11 @@ async function main(): Promise<void> {
   const admin = adminToken();
   await checkPort(port, admin);
 
+  const persistTo = join(HOME, '.wrangler', 'state');
+  await serveBuiltRunner(persistTo);
   process.stdout.write(`scangate: starting wrangler dev on 127.0.0.1:${port} …\n`);
-  const edge = await startEdge({ port, persistTo: join(HOME, '.wrangler', 'state'), envFile: DEV_VARS }).catch(
-    (e: Error) =>
-      fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
+  const edge = await startEdge({ port, persistTo, envFile: DEV_VARS }).catch((e: Error) =>
+    fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
   );
   let stopping = false;
   let runnerProc: Proc | undefined;
