@@ -191,6 +191,13 @@ export class RunnerLink {
         for (const job of this.#jobs.values()) job.resend();
         return;
       }
+      case 'runner.update_available':
+        this.#o.log.log('warn', 'runner.update_available', {
+          version: message.runnerVersion,
+          latest: message.latestRunnerVersion,
+          hint: 'The edge serves a newer runner: sudo scangate-runner update (checks its hash, restarts the service).',
+        });
+        return;
       case 'job.dispatch':
         void this.#dispatch(message);
         return;

@@ -274,12 +274,24 @@ export const LinkErrorSchema = z.strictObject({
   supportedProtocols: z.array(z.number().int()).optional(),
 });
 
+/**
+ * Sent right after the welcome to a runner whose hello said a version older than the edge's build
+ * (runner-version.ts). A frame of its own, not a welcome field: runners up to 0.1.0 parse the welcome strictly and
+ * would never be welcomed; they log this frame as malformed and carry on.
+ */
+export const UpdateAvailableSchema = z.strictObject({
+  type: z.literal('runner.update_available'),
+  runnerVersion: z.string().min(1).max(64),
+  latestRunnerVersion: z.string().min(1).max(64),
+});
+
 export const EdgeMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   JobDispatchSchema,
   JobCancelSchema,
   AckSchema,
   LinkErrorSchema,
+  UpdateAvailableSchema,
 ]);
 
 export type Hello = z.infer<typeof HelloSchema>;
@@ -295,6 +307,7 @@ export type JobDispatch = z.infer<typeof JobDispatchSchema>;
 export type JobCancel = z.infer<typeof JobCancelSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type LinkError = z.infer<typeof LinkErrorSchema>;
+export type UpdateAvailable = z.infer<typeof UpdateAvailableSchema>;
 export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
 
 export type FrameResult<T> = { ok: true; message: T } | { ok: false; problem: string };

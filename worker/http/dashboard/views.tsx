@@ -7,6 +7,7 @@
  */
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+import { isOutdated, RUNNER_VERSION } from '../../../shared/protocol/runner-version.ts';
 import { isActive } from '../../../shared/scan/index.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
 import {
@@ -227,7 +228,16 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
                 )}
               </td>
               <td>{time(r.lastSeen)}</td>
-              <td>{r.runnerVersion ?? ''}</td>
+              <td>
+                {r.runnerVersion ?? ''}
+                {isOutdated(r.runnerVersion) ? (
+                  <div class="state state-half-open" data-outdated title="sudo scangate-runner update on its host">
+                    outdated: {RUNNER_VERSION} available
+                  </div>
+                ) : (
+                  ''
+                )}
+              </td>
               <td>{r.nmapVersion ?? ''}</td>
               <td>{r.privileged === null ? '' : r.privileged ? 'yes' : 'no'}</td>
               <td>

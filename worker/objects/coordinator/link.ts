@@ -6,6 +6,7 @@ import {
   type RunnerMessage,
 } from '../../../shared/protocol/index.ts';
 import { networkWithin } from '../../../shared/policy/index.ts';
+import { isOutdated, RUNNER_VERSION } from '../../../shared/protocol/runner-version.ts';
 import { decideSecondHello, noteConflict } from '../../domain/link-conflict.ts';
 import { TERMINAL } from '../../../shared/scan/index.ts';
 import type { Core } from './core.ts';
@@ -126,6 +127,12 @@ export class RunnerLink {
       runnerId: attachment.runnerId,
       heartbeatSec: this.#core.settings.heartbeatSec,
     });
+    if (isOutdated(hello.runnerVersion))
+      this.#sockets.send(ws, {
+        type: 'runner.update_available',
+        runnerVersion: hello.runnerVersion,
+        latestRunnerVersion: RUNNER_VERSION,
+      });
     const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
     for (const row of this.#core.jobs.activeOnRunner(attachment.runnerId)) {
       if (resumed.has(row.id)) this.#core.jobs.update(row.id, { lease_until: null });
