@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,14 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNNER_VERSION } from '../../runner/link.ts';
 import { Proc } from '../../scripts/stack.ts';
 import { buildSea, sha256File, type BuiltSea } from '../../scripts/sea.ts';
+import { uploadRunner } from '../../scripts/upload-runner.ts';
 import { useBannerServer } from '../helpers/banner-server.ts';
-import { useStack } from '../helpers/e2e.ts';
+import { Stack } from '../helpers/e2e.ts';
 
 /**
  * The single executable (scripts/sea.ts) on a host with no Node: built once for this file, then run with a PATH
- * that holds only nmap, prlimit and setpriv, against the real edge (wrangler dev) and real nmap on 127.0.0.1.
+ * that holds only nmap, prlimit and setpriv, against the real edge (wrangler dev) and real nmap on 127.0.0.1. The
+ * edge serves it from its local R2 bucket, filled by scripts/upload-runner.ts before wrangler dev starts.
  */
-const stack = useStack();
+const stack = new Stack({});
 const banner = useBannerServer();
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'scangate-sea-test-'));
@@ -31,8 +34,13 @@ beforeAll(async () => {
   const started = Date.now();
   sea = await buildSea(join(dir, 'scangate-runner'));
   console.log(`runner-sea: built ${(sea.bytes / 2 ** 20).toFixed(0)} MiB in ${Date.now() - started} ms`);
-}, 180_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  await uploadRunner({ file: sea.path, persistTo: join(stack.dir, 'state') });
+  await stack.start();
+}, 240_000);
+afterAll(async () => {
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
 
 /** The host's environment: nothing from this test's (no NODE_OPTIONS, no node on PATH). */
 const hostEnv = () => ({ PATH: bin });
@@ -95,5 +103,29 @@ describe('the runner as a single executable, on a host without Node', () => {
     const ports = res.body.scan.report.hosts.flatMap((h: { ports: unknown[] }) => h.ports);
     expect(ports).toContainEqual(expect.objectContaining({ port: banner.port(), state: 'open' }));
     await proc.stop('SIGTERM');
+  });
+
+  it('is what the edge serves from R2, with its hash', async () => {
+    const res = await fetch(`${stack.url}/install/runner`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-scangate-runner-sha256')).toBe(sea.sha256);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.length).toBe(sea.bytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(sea.sha256);
+    expect(await (await fetch(`${stack.url}/install/runner.sha256`)).text()).toBe(`${sea.sha256}  scangate-runner\n`);
+  });
+
+  it('updates an installed (FAKE, older) runner from the real edge, itself without Node', async () => {
+    const installed = join(dir, 'installed', 'scangate-runner');
+    mkdirSync(join(dir, 'installed'));
+    writeFileSync(installed, '#!/bin/sh\n# FAKE older runner\necho "scangate-runner 0.0.1"\n');
+    chmodSync(installed, 0o755);
+    const res = await runSea(['update', '--server', stack.wsUrl, '--path', installed]);
+    expect(res.stdout).toContain(`replaced ${installed} with scangate-runner ${RUNNER_VERSION} (sha256 ${sea.sha256})`);
+    expect(res.code).toBe(0);
+    expect(await sha256File(installed)).toBe(sea.sha256);
+    expect((await run(installed, ['--version'], { env: hostEnv(), encoding: 'utf8' })).stdout).toBe(
+      `scangate-runner ${RUNNER_VERSION}\n`,
+    );
   });
 });
