@@ -92,6 +92,18 @@ describe.concurrent('runner link', () => {
     });
   });
 
+  it('logs the newer runner the edge serves, with the update command, and keeps working', async ({
+    onTestFinished,
+  }) => {
+    const { edge, logs } = await setup(onTestFinished);
+    edge.send({ type: 'runner.update_available', runnerVersion: '0.1.0', latestRunnerVersion: '0.2.0' });
+    edge.dispatch('job_after_notice', argvFor(`-sT -p ${banner.port()}`));
+    expect((await edge.waitFor(isFinished('job_after_notice'))).exitCode).toBe(0);
+    const notice = logs.map((l) => JSON.parse(l)).find((l) => l.event === 'runner.update_available');
+    expect(notice).toMatchObject({ level: 'warn', version: '0.1.0', latest: '0.2.0' });
+    expect(notice.hint).toContain('scangate-runner update');
+  });
+
   it('runs a dispatched scan and streams sequenced output, progress and the report', async ({ onTestFinished }) => {
     const { edge, logs } = await setup(onTestFinished);
     edge.dispatch('job_ok', argvFor(`-sT -sV -p ${banner.port()}`, 'web.lab.internal'));
