@@ -107,6 +107,13 @@ describe('scangate-runner update', () => {
     expect(plain.stderr).toMatch(/only on loopback; use wss:\/\/ or https:\/\//);
   });
 
+  it('refuses with the reason when it cannot write beside the installed runner', async () => {
+    const missing = join(dir, 'no-such-dir', 'scangate-runner');
+    const res = await update(['--server', origin, '--path', missing]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain(`update refused: cannot write beside ${missing} (ENOENT)`);
+  });
+
   it('maps a runner --server to the edge origin', () => {
     expect(edgeOrigin('wss://scangate.example.org/v1/runners/connect')).toBe('https://scangate.example.org');
     expect(edgeOrigin('ws://127.0.0.1:8787')).toBe('http://127.0.0.1:8787');

@@ -135,8 +135,15 @@ export async function update(plan: UpdatePlan, say: (line: string) => void): Pro
     say(`replaced ${plan.target} with scangate-runner ${said} (sha256 ${expected})`);
   } catch (e) {
     await rm(temp, { force: true });
-    if (!(e instanceof UpdateRefused)) throw e;
-    say(`update refused: ${e.message}; ${plan.target} is unchanged`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason =
+      e instanceof UpdateRefused
+        ? e.message
+        : typeof code === 'string' && /^E[A-Z]+$/.test(code)
+          ? `cannot write beside ${plan.target} (${code}): run it as the executable's owner (sudo scangate-runner update)`
+          : undefined;
+    if (!reason) throw e;
+    say(`update refused: ${reason}; ${plan.target} is unchanged`);
     return EXIT.fatal;
   }
   return plan.restart ? restartService(say) : EXIT.ok;
