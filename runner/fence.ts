@@ -251,6 +251,23 @@ export class Fence {
   }
 }
 
+/**
+ * The fence tables and cgroups a runner process (by pid) has on this host now: what tests and the runner's own
+ * cleanup look for. Empty where the host has no fence.
+ */
+export async function fenceLeftovers(pid: number): Promise<string[]> {
+  const nft = await which('nft');
+  const place = nft && (await findPlace(nft));
+  if (!nft || !place || typeof place === 'string') return [];
+  const cgroups = (await readdir(place.ownDir).catch(() => [] as string[]))
+    .filter((name) => name.startsWith(`${CGROUP_PREFIX}${pid}-`))
+    .map((name) => join(place.ownDir, name));
+  const tables = (await run(nft, ['list', 'tables']).catch(() => ({ stdout: '' }))).stdout
+    .split('\n')
+    .filter((line) => line.startsWith(`table inet ${TABLE_PREFIX}${pid}_`));
+  return [...tables, ...cgroups];
+}
+
 function nftInput(nft: string, ruleset: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(nft, ['-f', '-'], { timeout: 10_000 }, (error, _stdout, stderr) =>
