@@ -80,17 +80,17 @@ export function jobRuleset(table: string, cgroup: { nftPath: string; level: numb
   ].join('\n');
 }
 
-/** Why this process cannot fence, or undefined when it may try (root, or CAP_NET_ADMIN in effect). */
+/** Why this process cannot fence, or undefined when it may try: CAP_NET_ADMIN in effect (root has it, as a rule). */
 async function missingPrivilege(): Promise<string | undefined> {
-  if (process.getuid?.() === 0) return undefined;
+  const root = process.getuid?.() === 0;
   try {
     const status = await readFile('/proc/self/status', 'utf8');
     const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
     if (((effective >> CAP_NET_ADMIN) & 1n) === 1n) return undefined;
   } catch {
-    // not Linux
+    if (root) return undefined; // not Linux: nft will say
   }
-  return 'not root and no CAP_NET_ADMIN';
+  return root ? 'root, but without CAP_NET_ADMIN' : 'not root and no CAP_NET_ADMIN';
 }
 
 /** Where cgroup v2 is mounted (under /sys/fs/cgroup, where nft looks) and this process's cgroup in it. */

@@ -39,9 +39,11 @@ interface Runner {
   output: () => string;
 }
 
-function startRunner(cleanup: Cleanup, edge: EdgeDouble, nmap?: string): Runner {
+/** `wrap` runs the runner under another command (setpriv, to take CAP_NET_ADMIN away). */
+function startRunner(cleanup: Cleanup, edge: EdgeDouble, nmap?: string, wrap: string[] = []): Runner {
   const args = [join(ROOT, 'runner/main.ts'), 'run', '--server', edge.url, '--token-file', tokenFile];
-  const child = spawn(process.execPath, [...args, '--network', '127.0.0.1/32', ...(nmap ? ['--nmap', nmap] : [])], {
+  const command = [...wrap, process.execPath, ...args, '--network', '127.0.0.1/32', ...(nmap ? ['--nmap', nmap] : [])];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -183,6 +185,20 @@ describe.skipIf(!isRoot).concurrent('the kernel fence (root: real nft, real nmap
     expect(await fenceLeftovers(runner.child.pid!)).toEqual([]);
   });
 
+  it('without CAP_NET_ADMIN the runner says it is unfenced, in its log and its hello, and still scans', async ({
+    onTestFinished,
+  }) => {
+    const edge = await edgeDouble(onTestFinished);
+    const runner = startRunner(onTestFinished, edge, undefined, ['setpriv', '--bounding-set=-net_admin', '--']);
+    const hello = await edge.waitFor((m) => m.type === 'hello');
+    expect(hello).toMatchObject({ fence: { enforced: false, detail: 'root, but without CAP_NET_ADMIN' } });
+    expect(runner.output()).toMatch(/"event":"runner.unfenced"/);
+    edge.dispatch('job_unfenced', argvFor(`-sT -p ${banner.port()}`));
+    const result = await edge.waitFor(finished('job_unfenced'), 60_000);
+    expect(result.report?.hosts[0]?.ports.find((p) => p.port === banner.port())?.state).toBe('open');
+    expect(result.report?.scanner.args).not.toContain('--send-ip');
+  });
+
   it('after kill -9 of the runner, the next start removes the rule and cgroup it left', async ({ onTestFinished }) => {
     const edge = await edgeDouble(onTestFinished);
     const killed = startRunner(onTestFinished, edge, ESCAPING_NMAP);
@@ -199,5 +215,35 @@ describe.skipIf(!isRoot).concurrent('the kernel fence (root: real nft, real nmap
     await edge.waitFor(() => edge.hellos.length > hellos);
     expect(next.output()).not.toMatch(/runner\.unfenced/);
     expect(await fenceLeftovers(pid)).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('doctor reports the fence', () => {
+  it('fence ok with the number of networks, as root', async () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'runner/main.ts'), 'doctor', '--network', '127.0.0.1/32', '--network', '::1/128'],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    );
+    expect(r.stdout).toMatch(/^fence\s+ok\s+nftables, 2 networks$/m);
+    expect(await fenceLeftovers(r.pid!)).toEqual([]);
+  });
+
+  it('fence unavailable, with the reason and a fix, without CAP_NET_ADMIN', () => {
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--bounding-set=-net_admin',
+        '--',
+        process.execPath,
+        join(ROOT, 'runner/main.ts'),
+        'doctor',
+        '--network',
+        '127.0.0.1/32',
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    );
+    expect(r.stdout).toMatch(/^fence\s+warn\s+unavailable: root, but without CAP_NET_ADMIN; scans run unfenced/m);
+    expect(r.stdout).toMatch(/fix: Run the runner as root, or grant it CAP_NET_ADMIN/);
   });
 });
