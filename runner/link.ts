@@ -146,7 +146,7 @@ export class RunnerLink {
           instanceId: INSTANCE_ID,
           host: runnerHost(),
           ...(this.#o.fenceStatus && {
-            fence: { enforced: this.#o.fenceStatus.enforced, detail: this.#o.fenceStatus.detail },
+            fence: { enforced: this.#o.fenceStatus.enforced, detail: this.#o.fenceStatus.detail.slice(0, 200) },
           }),
           resume: [...this.#jobs.values()].map((j) => j.resumePoint),
         },
