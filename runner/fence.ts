@@ -64,7 +64,7 @@ export function jobRuleset(table: string, cgroup: { nftPath: string; level: numb
   const v6 = networks.filter((n) => n.includes(':'));
   const match = `socket cgroupv2 level ${cgroup.level} "${cgroup.nftPath}"`;
   const set = (name: string, type: string, elements: string[]) =>
-    `  set ${name} { type ${type}; flags interval; ${elements.length > 0 ? `elements = { ${elements.join(', ')} }` : ''} }`;
+    `  set ${name} { type ${type}; flags interval;${elements.length > 0 ? ` elements = { ${elements.join(', ')} }` : ''} }`;
   return [
     `table inet ${table} {`,
     set('allow4', 'ipv4_addr', v4),
