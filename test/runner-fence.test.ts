@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
@@ -172,13 +172,27 @@ describe.skipIf(!isRoot).concurrent('the kernel fence (root: real nft, real nmap
     expect(await fenceLeftovers(runner.child.pid!)).toEqual([]);
   });
 
-  it('leaves no rule or cgroup after a cancel', async ({ onTestFinished }) => {
+  it('leaves the host traffic alone while a job is fenced, and no rule or cgroup after a cancel', async ({
+    onTestFinished,
+  }) => {
+    const target = await listeners(onTestFinished);
     const edge = await edgeDouble(onTestFinished);
     const runner = startRunner(onTestFinished, edge, ESCAPING_NMAP);
     await edge.waitFor((m) => m.type === 'hello');
     edge.dispatch('job_fence_cancel', argvFor('-sT -p 1'));
     await edge.waitFor(printed('job_fence_cancel', 'holding'));
     expect((await fenceLeftovers(runner.child.pid!)).length).toBe(2); // the job's table and cgroup, while it runs
+    // This process is outside the job's cgroup: it still reaches 127.0.0.2 and ::1, outside the runner's networks.
+    for (const host of ['127.0.0.2', '::1']) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(target.port, host, () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.once('error', reject);
+      });
+    }
+    await expect.poll(() => [...target.arrived].sort()).toEqual(['tcp 127.0.0.2', 'tcp ::1']);
     edge.send({ type: 'job.cancel', jobId: 'job_fence_cancel' });
     const result = await edge.waitFor(finished('job_fence_cancel'), 60_000);
     expect(result.cancelled).toBe(true);
