@@ -16,7 +16,8 @@
  *
  * What MUST hold: nmap is in its job's cgroup before it runs (the wrapper joins the cgroup, then execs it); the table
  * exists before that and is removed only after every process of the cgroup is gone; a table or cgroup left by a
- * runner that died (kill -9) is removed at the next start of any runner on the host (names carry the owner's pid).
+ * runner that died (kill -9) is removed at the next start of any runner on the host (names carry the owner's pid;
+ * so runners sharing a network namespace MUST share a pid namespace, or one would take another's live pid for dead).
  * Limits, said in the README: NSE's raw Ethernet calls (dnet) also bypass netfilter (the script catalog, not the
  * fence, refuses those scripts), and a name lookup through a local daemon (nscd, systemd-resolved over a Unix socket)
  * leaves from that daemon, not from the fenced cgroup.
