@@ -49,6 +49,7 @@ const EVERY_ROW = [
   'prlimit',
   'setpriv',
   'privileges',
+  'fence',
 ];
 
 describe('doctor', () => {

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Settings } from './config.ts';
 import { LIMITS } from './executor.ts';
+import { Fence, type FenceStatus } from './fence.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
 import { askEdge, edgeRows, type Check, type EdgeAnswer } from './self-check.ts';
 import { detectPrivilege, locate, nmapVersion, type Privilege } from './system.ts';
@@ -241,6 +242,18 @@ async function toolRows(settings: Settings): Promise<Check[]> {
   return rows;
 }
 
+/** The kernel fence, as `run` would set it up: proved by fencing an empty job (a table made and removed at once). */
+function fenceRow(status: FenceStatus): Check {
+  return status.enforced
+    ? { check: 'fence', status: 'ok', detail: status.detail }
+    : {
+        check: 'fence',
+        status: 'warn',
+        detail: `unavailable: ${status.detail}; scans run unfenced (the edge may refuse to route to this runner)`,
+        fix: 'Run the runner as root, or grant it CAP_NET_ADMIN with Delegate=yes (scangate-runner.service), and install nftables: the kernel then drops every scan packet outside --network.',
+      };
+}
+
 function settingsRow(settings: Settings): Check {
   if (settings.other.length > 0)
     return {
@@ -264,12 +277,13 @@ export async function doctor(settings: Settings): Promise<Check[]> {
   // Any printable token goes to the edge, even one the token row fails: the edge's answer (401, 403) says more.
   const token =
     settings.token.value && /^[\x21-\x7e]{1,512}$/.test(settings.token.value) ? settings.token.value : undefined;
-  const [edge, tools, privilege] = await Promise.all([
+  const [edge, tools, privilege, fence] = await Promise.all([
     settings.server.connectUrl
       ? askEdge(settings.server.connectUrl, token)
       : Promise.resolve<EdgeAnswer | undefined>(undefined),
     toolRows(settings),
     detectPrivilege(),
+    Fence.start(settings.networks.declared),
   ]);
   return [
     environmentRow(settings),
@@ -279,6 +293,7 @@ export async function doctor(settings: Settings): Promise<Check[]> {
     settingsRow(settings),
     ...tools,
     privilegeRow(privilege, settings),
+    fenceRow(fence.status),
   ];
 }
 

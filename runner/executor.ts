@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
 import { parseNmapXml, type Report } from '../shared/nmap-xml/index.ts';
 import { OutputBatcher } from './batcher.ts';
+import { fencedCommand, type Fence, type FencedJob } from './fence.ts';
 import { parseProgressLine, type Progress } from './progress.ts';
 
 /** Hard limits on the nmap process (prlimit). CPU time is the scan timeout plus this slack. */
@@ -39,6 +40,8 @@ export interface ExecuteOptions {
   onFirstOutput?: () => void;
   /** nmap's --stats-every interval (default 5s). */
   statsEvery?: string;
+  /** The kernel fence (fence.ts): when given, nmap runs in a fenced cgroup of its own, with `--send-ip`. */
+  fence?: Fence;
 }
 
 export interface ExecuteResult {
@@ -54,16 +57,41 @@ export interface ExecuteResult {
 
 /**
  * The argv nmap is started with: the runner's own output options go before `--`. `--noninteractive` is left
- * out on purpose: nmap 7.93 prints no `--stats-every` lines with it, and stdin is /dev/null anyway.
+ * out on purpose: nmap 7.93 prints no `--stats-every` lines with it, and stdin is /dev/null anyway. A fenced scan
+ * gets `--send-ip` (the policy refuses it from users): raw Ethernet frames would bypass the fence's netfilter rule.
  */
-export function nmapArgv(argv: readonly string[], xmlPath: string, statsEvery = '5s'): string[] {
+export function nmapArgv(argv: readonly string[], xmlPath: string, statsEvery = '5s', fenced = false): string[] {
   const dashes = argv.indexOf('--');
-  return [...argv.slice(0, dashes), '--stats-every', statsEvery, '-oX', xmlPath, ...argv.slice(dashes)];
+  return [
+    ...argv.slice(0, dashes),
+    ...(fenced ? ['--send-ip'] : []),
+    '--stats-every',
+    statsEvery,
+    '-oX',
+    xmlPath,
+    ...argv.slice(dashes),
+  ];
 }
 
 /** Runs one scan to its end. Never throws: a process that cannot start is an `execution_error` result. */
 export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const started = Date.now();
+  let fenced: FencedJob | undefined;
+  if (options.fence) {
+    try {
+      fenced = await options.fence.open();
+    } catch (e) {
+      // Fail closed: a runner that reported a fence never runs a scan without one.
+      return notStarted(
+        started,
+        scanError(
+          'execution_error',
+          `the kernel fence could not be set up for this scan: ${(e as Error).message.split('\n')[0]}`,
+          'Run scangate-runner doctor on the runner host (fence row); the scan did not run.',
+        ),
+      );
+    }
+  }
   const dir = await mkdtemp(join(tmpdir(), 'scangate-job-'));
   const xmlPath = join(dir, 'scan.xml');
   const batcher = new OutputBatcher({ caps: options.caps, onChunk: options.onOutput });
@@ -81,10 +109,11 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     `--cpu=${options.timeoutSec + LIMITS.cpuSlackSec}`,
     '--',
     options.nmapPath,
-    ...nmapArgv(options.argv, xmlPath, options.statsEvery),
+    ...nmapArgv(options.argv, xmlPath, options.statsEvery, fenced !== undefined),
   ];
   // setpriv and prlimit each exec the next program, so the death signal set here is nmap's own.
-  const command = options.setprivPath ? [options.setprivPath, '--pdeathsig', 'KILL', '--', ...limited] : limited;
+  const deathbound = options.setprivPath ? [options.setprivPath, '--pdeathsig', 'KILL', '--', ...limited] : limited;
+  const command = fenced ? fencedCommand(fenced.procsPath, deathbound) : deathbound;
   const child = spawn(command[0]!, command.slice(1), {
     cwd: dir,
     env,
@@ -185,6 +214,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   }
   if (report && options.resolved && options.resolved.size > 0) nameHosts(report, options.resolved);
   await rm(dir, { recursive: true, force: true });
+  await fenced?.close();
 
   return {
     exitCode: code,
@@ -194,6 +224,19 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     durationMs: Date.now() - started,
     truncated: { ...batcher.truncated },
     report,
+    error,
+  };
+}
+
+function notStarted(started: number, error: ScanError): ExecuteResult {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    durationMs: Date.now() - started,
+    truncated: { stdout: false, stderr: false },
+    report: null,
     error,
   };
 }

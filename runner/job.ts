@@ -9,6 +9,7 @@ import { scanError, type ScanError } from '../shared/errors/index.ts';
 import { ScanErrorSchema, type Hello, type JobDispatch, type RunnerMessage } from '../shared/protocol/index.ts';
 import type { RunnerConfig } from './config.ts';
 import { execute } from './executor.ts';
+import type { Fence } from './fence.ts';
 import { guardDispatch, type Resolver } from './guard.ts';
 import { JobJournal } from './journal.ts';
 import type { Logger } from './log.ts';
@@ -26,6 +27,8 @@ export interface JobOptions {
   statsEvery?: string;
   /** util-linux setpriv, to give nmap a parent-death signal (see ExecuteOptions). */
   setprivPath?: string;
+  /** The kernel fence every nmap of this runner runs in (fence.ts), when the host allows one. */
+  fence?: Fence;
 }
 
 /** A job's only ways out. `send` MUST drop a frame it cannot deliver now, never queue it: the journal resends. */
@@ -148,6 +151,7 @@ export class RunnerJob {
       signal: this.#abort.signal,
       ...(this.#options.statsEvery && { statsEvery: this.#options.statsEvery }),
       ...(this.#options.setprivPath && { setprivPath: this.#options.setprivPath }),
+      ...(this.#options.fence && { fence: this.#options.fence }),
       onFirstOutput: () => this.#channel.log.log('debug', 'job.first_output', { jobId, atMs: Date.now() }),
       onOutput: (stream, data) => this.#channel.send(this.#journal.append(stream, data)),
       onProgress: (p) => {

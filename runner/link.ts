@@ -21,6 +21,7 @@ import {
 import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './backoff.ts';
 import { EXIT } from './config.ts';
 import { refuseDispatch, rejectJob, RunnerJob, type JobChannel, type JobOptions } from './job.ts';
+import type { FenceStatus } from './fence.ts';
 import { explainConnectError } from './messages.ts';
 import type { Logger } from './log.ts';
 import { RUNNER_VERSION } from '../shared/protocol/runner-version.ts';
@@ -36,6 +37,8 @@ const FLUSH_TIMEOUT_MS = 5000;
 export interface LinkOptions extends JobOptions {
   log: Logger;
   nmapVersion: string | null;
+  /** What the hello says of the kernel fence (fence.ts). */
+  fenceStatus?: FenceStatus;
   backoff?: BackoffOptions;
 }
 
@@ -144,6 +147,9 @@ export class RunnerLink {
           networks: this.#o.config.networks,
           instanceId: INSTANCE_ID,
           host: runnerHost(),
+          ...(this.#o.fenceStatus && {
+            fence: { enforced: this.#o.fenceStatus.enforced, detail: this.#o.fenceStatus.detail.slice(0, 200) },
+          }),
           resume: [...this.#jobs.values()].map((j) => j.resumePoint),
         },
         true,

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isSea } from 'node:sea';
 import { EXIT, parseCommandLine, USAGE } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
+import { Fence } from './fence.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
@@ -81,6 +82,9 @@ async function main(): Promise<number> {
     log.log('warn', 'runner.no_scripts', {
       hint: 'nmap --script-help all failed: scans with scripts are refused. Run doctor.',
     });
+  // Before the link: what the last runner here left (kill -9) goes, and the hello can say whether scans are fenced.
+  const { status: fenceStatus, fence } = await Fence.start(config.networks);
+  if (!fence) log.log('warn', 'runner.unfenced', { detail: fenceStatus.detail });
   log.log('info', 'runner.start', {
     version: RUNNER_VERSION,
     nmap: nmapPath,
@@ -89,6 +93,7 @@ async function main(): Promise<number> {
     privilege: privilege.detail,
     networks: config.networks,
     maxConcurrency: config.maxConcurrency,
+    fence: fenceStatus.detail,
   });
   const link = new RunnerLink({
     config,
@@ -98,6 +103,8 @@ async function main(): Promise<number> {
     nmapVersion: version,
     resolve: systemResolver,
     scripts,
+    fenceStatus,
+    ...(fence && { fence }),
     ...(setprivPath && { setprivPath }),
     ...(process.env.SCANGATE_STATS_EVERY && { statsEvery: process.env.SCANGATE_STATS_EVERY }),
   });

@@ -21,6 +21,11 @@ export type Policy = {
   allowIntrusive: boolean;
   /** Gates packet-shaping and spoofing options (`-f`, `--mtu`, `-D`, `-g`, `--data-length`, `--ttl`, `--spoof-mac`, `--badsum`). */
   allowEvasion: boolean;
+  /**
+   * Route scans only to runners whose hello says their kernel fence is enforced (runner/fence.ts: the kernel drops
+   * every scan packet outside the runner's networks). Off by default: unfenced runners keep working.
+   */
+  requireFence: boolean;
   /** Scan timeout when a request gives none. */
   defaultTimeoutSec: number;
   /** Scans one token may start per minute (429 with Retry-After past it). */
@@ -55,6 +60,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   maxPortRanges: 100,
   allowIntrusive: false,
   allowEvasion: false,
+  requireFence: false,
   defaultTimeoutSec: 600,
   rateLimitPerMinute: 60,
   breaker: { failureThreshold: 5, recoveryTimeoutSec: 120, maxRecoveryTimeoutSec: 600 },
@@ -114,6 +120,7 @@ export const PolicyInputSchema = z
     maxPortRanges: int,
     allowIntrusive: z.boolean(),
     allowEvasion: z.boolean(),
+    requireFence: z.boolean(),
     defaultTimeoutSec: int,
     rateLimitPerMinute: int,
     breaker: z
@@ -223,6 +230,7 @@ export function resolvePolicy(input: unknown, base: Readonly<Policy> = DEFAULT_P
     maxPortRanges: clamp('maxPortRanges', given.maxPortRanges, base.maxPortRanges),
     allowIntrusive: given.allowIntrusive ?? base.allowIntrusive,
     allowEvasion: given.allowEvasion ?? base.allowEvasion,
+    requireFence: given.requireFence ?? base.requireFence,
     defaultTimeoutSec: clamp('defaultTimeoutSec', given.defaultTimeoutSec, base.defaultTimeoutSec),
     rateLimitPerMinute: clamp('rateLimitPerMinute', given.rateLimitPerMinute, base.rateLimitPerMinute),
     breaker: {

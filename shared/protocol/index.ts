@@ -140,6 +140,11 @@ export const HelloSchema = z.strictObject({
     .max(253)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces')
     .optional(),
+  /**
+   * The kernel fence (runner/fence.ts): enforced when every scan's packets can reach only `networks`. Absent from
+   * older runners, which count as unfenced.
+   */
+  fence: z.strictObject({ enforced: z.boolean(), detail: z.string().min(1).max(200) }).optional(),
   /** Jobs this runner still holds from before a reconnect: where its output got to, and whether it ended. */
   resume: z.array(z.strictObject({ jobId: JobId, lastSeq: LastSeq, finished: z.boolean() })).max(256),
 });

@@ -29,6 +29,8 @@ export interface EdgeDoubleOptions {
   onHello?: (hello: Hello, socket: WebSocket) => EdgeMessage | undefined;
   /** What GET /v1/runners/self answers an accepted token (see shared/protocol/runner-self.ts); fields override a default. */
   self?: Partial<RunnerSelf>;
+  /** The loopback address to listen on (default 127.0.0.1). */
+  host?: string;
 }
 
 export class EdgeDouble {
@@ -92,7 +94,7 @@ export class EdgeDouble {
         ...options.self,
       } satisfies RunnerSelf);
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => http.listen(0, options.host ?? '127.0.0.1', resolve));
     const server = new WebSocketServer({
       server: http,
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => {
@@ -109,7 +111,8 @@ export class EdgeDouble {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.#http.address() as AddressInfo).port}`;
+    const { address, port } = this.#http.address() as AddressInfo;
+    return `ws://${address}:${port}`;
   }
 
   #accept(socket: WebSocket): void {

@@ -11,6 +11,7 @@ function runner(id: string, networks: string[], extra: Partial<RunnerView> = {})
     name: id,
     networks,
     privileged: false,
+    fenced: false,
     maxConcurrency: 2,
     running: 0,
     breaker: breaker.newBreaker(settings),
@@ -34,6 +35,42 @@ const open = breaker.onFailure(
 );
 
 describe('chooseRunner', () => {
+  it('with requireFence, routes only to fenced runners, and names the unfenced ones when none covers the targets', () => {
+    const fenced = runner('fenced', ['10.1.0.0/16'], { fenced: true, running: 1 });
+    const unfenced = runner('unfenced', ['10.1.0.0/16']);
+    const narrowUnfenced = runner('narrow-unfenced', ['10.1.2.0/24']);
+    const all = [fenced, unfenced, narrowUnfenced];
+    // Off (the default): the narrowest, least loaded runner, fenced or not.
+    expect(chooseRunner({ targets: targets('10.1.2.3'), needsPrivilege: false }, all, 0)).toEqual({
+      kind: 'dispatch',
+      runnerId: 'narrow-unfenced',
+    });
+    expect(chooseRunner({ targets: targets('10.1.2.3'), needsPrivilege: false, requireFence: true }, all, 0)).toEqual({
+      kind: 'dispatch',
+      runnerId: 'fenced',
+    });
+    const refused = chooseRunner(
+      { targets: targets('10.1.2.3'), needsPrivilege: false, requireFence: true },
+      [unfenced, narrowUnfenced, runner('elsewhere', ['10.9.0.0/16'], { fenced: true })],
+      0,
+    );
+    expect(refused.kind === 'refuse' && refused.error).toMatchObject({
+      type: 'no_runner',
+      message:
+        'The policy requires a kernel fence (requireFence), and the runners that cover 10.1.2.3 run unfenced (unfenced, narrow-unfenced)',
+      recoverySuggestion: expect.stringMatching(/CAP_NET_ADMIN with nftables.*requireFence off/),
+      details: { unfencedRunners: ['unfenced', 'narrow-unfenced'] },
+    });
+    // A fenced runner at capacity: the scan waits for it, it does not spill onto an unfenced one.
+    expect(
+      chooseRunner(
+        { targets: targets('10.1.2.3'), needsPrivilege: false, requireFence: true },
+        [{ ...fenced, running: 2 }, unfenced],
+        0,
+      ),
+    ).toEqual({ kind: 'queue', reason: 'capacity' });
+  });
+
   it('picks the narrowest network match, then the least loaded', () => {
     const runners = [
       runner('wide', ['10.0.0.0/8']),

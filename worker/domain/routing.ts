@@ -4,8 +4,8 @@ import type { Target } from '../../shared/policy/index.ts';
 import { admits, retryAfterSec, type Breaker } from './breaker.ts';
 
 /**
- * Which runner gets a scan: among live runners whose declared networks contain every address target, with a
- * breaker that admits work, privileged if the argv needs it, the narrowest network match wins, then the least
+ * Which runner gets a scan: among live runners whose declared networks contain every address target, fenced if the
+ * policy requires it (`requireFence`), with a breaker that admits work, privileged if the argv needs it, the narrowest network match wins, then the least
  * loaded. Hostnames constrain nothing here (the edge cannot resolve lab names; the chosen runner resolves them
  * and refuses addresses outside its networks). Pure: no I/O.
  */
@@ -14,6 +14,8 @@ export interface RunnerView {
   name: string;
   networks: readonly string[];
   privileged: boolean;
+  /** Its hello says the kernel fence is enforced (runner/fence.ts); false for runners that say nothing. */
+  fenced: boolean;
   maxConcurrency: number;
   running: number;
   breaker: Breaker;
@@ -81,7 +83,7 @@ export function tokenLimit(
 }
 
 export function chooseRunner(
-  request: { targets: readonly Target[]; needsPrivilege: boolean; share?: TokenShare },
+  request: { targets: readonly Target[]; needsPrivilege: boolean; requireFence?: boolean; share?: TokenShare },
   runners: readonly RunnerView[],
   now: number,
 ): RouteDecision {
@@ -116,7 +118,20 @@ export function chooseRunner(
       ),
     };
   }
-  const capable = scored.filter((s) => s.runner.privileged || !request.needsPrivilege);
+  const fenced = request.requireFence ? scored.filter((s) => s.runner.fenced) : scored;
+  if (fenced.length === 0) {
+    const unfenced = scored.map((s) => s.runner.name);
+    return {
+      kind: 'refuse',
+      error: scanError(
+        'no_runner',
+        `The policy requires a kernel fence (requireFence), and the runners that cover ${describe(request.targets)} run unfenced (${unfenced.join(', ')})`,
+        'Give those runners the fence (root, or CAP_NET_ADMIN with nftables: scangate-runner doctor shows it), or an admin turns requireFence off.',
+        { details: { unfencedRunners: unfenced } },
+      ),
+    };
+  }
+  const capable = fenced.filter((s) => s.runner.privileged || !request.needsPrivilege);
   if (capable.length === 0) {
     return {
       kind: 'refuse',

@@ -17,6 +17,8 @@ export type RunnerSummary = {
   runnerVersion: string | null;
   nmapVersion: string | null;
   privileged: boolean | null;
+  /** Its kernel fence, as its hello said (runner/fence.ts); null before a hello or from a runner that says nothing. */
+  fence: { enforced: boolean; detail: string } | null;
   /** What the runner declared in its last hello ([] before its first). */
   networks: string[];
   /** What an admin granted; the declared networks are these or parts of them. Null for runners made before grants. */
@@ -41,6 +43,7 @@ export function runnerSummary(r: RunnerRecord & { running: number }, now: number
     runnerVersion: r.hello?.runnerVersion ?? null,
     nmapVersion: r.hello?.nmapVersion ?? null,
     privileged: r.hello?.privileged ?? null,
+    fence: r.hello?.fence ?? null,
     networks: r.hello?.networks ?? [],
     grantedNetworks: r.granted,
     host: r.hello?.host ?? null,

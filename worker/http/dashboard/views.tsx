@@ -198,6 +198,7 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
             <th>Version</th>
             <th>nmap</th>
             <th>Privileged</th>
+            <th>Fence</th>
             <th>Networks (granted)</th>
             <th>Running</th>
             <th></th>
@@ -240,6 +241,10 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
               </td>
               <td>{r.nmapVersion ?? ''}</td>
               <td>{r.privileged === null ? '' : r.privileged ? 'yes' : 'no'}</td>
+              <td data-fence={r.fence === null ? 'unknown' : r.fence.enforced ? 'enforced' : 'unfenced'}>
+                {r.fence === null ? (r.online ? 'no' : '') : r.fence.enforced ? 'yes' : 'no'}
+                {r.fence ? <div class="muted">{r.fence.detail}</div> : ''}
+              </td>
               <td>
                 {r.networks.join(', ')}
                 {r.grantedNetworks ? ` (${r.grantedNetworks.join(', ')})` : ' (policy networks)'}

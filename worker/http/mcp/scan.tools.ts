@@ -45,6 +45,7 @@ const PolicyShape = z.object({
   maxHosts: z.number(),
   allowIntrusive: z.boolean(),
   allowEvasion: z.boolean(),
+  requireFence: z.boolean(),
 });
 const SCAN_ID = z.string().regex(SCAN_ID_PATTERN).describe('From nmap_scan or list_scans.');
 
@@ -302,6 +303,10 @@ export function buildMcpServer(
             online: z.boolean(),
             networks: z.array(z.string()),
             privileged: z.boolean().optional(),
+            /** The kernel drops every packet of its scans outside its networks (runner/fence.ts). */
+            fenced: z.boolean(),
+            /** What the runner says of its fence ("nftables, 2 networks", "not root and no CAP_NET_ADMIN"). */
+            fenceDetail: z.string().optional(),
             running: z.number(),
             breaker: z.string(),
           }),
@@ -321,16 +326,18 @@ export function buildMcpServer(
         online: r.online,
         networks: r.networks,
         ...(r.privileged !== null && { privileged: r.privileged }),
+        fenced: r.fence?.enforced === true,
+        ...(r.fence && { fenceDetail: r.fence.detail }),
         running: r.running,
         breaker: r.breaker,
       }));
       const text = [
         `Allowed networks: ${policy.allowedNetworks.join(', ')}; names under ${policy.allowedHostSuffixes.join(', ')}.`,
         `Limits: ${policy.maxHosts} addresses, ${policy.maxTargets} targets, ${policy.maxPortRanges} port items per scan; timeout ${policy.defaultTimeoutSec} s; ${policy.rateLimitPerMinute} scans/min.`,
-        `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}.`,
+        `Intrusive scans ${policy.allowIntrusive ? 'allowed' : 'disabled'}; evasion ${policy.allowEvasion ? 'allowed' : 'disabled'}${policy.requireFence ? '; only fenced runners take scans (requireFence)' : ''}.`,
         ...rows.map(
           (r) =>
-            `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, breaker ${r.breaker}.`,
+            `Runner ${r.name}: ${r.online ? 'online' : 'offline'}, ${r.networks.join(', ') || 'no networks yet'}, ${r.privileged ? 'privileged' : 'unprivileged'}, ${r.fenced ? `fenced (${r.fenceDetail})` : `unfenced${r.fenceDetail ? ` (${r.fenceDetail})` : ''}`}, breaker ${r.breaker}.`,
         ),
         `Scripts (nmap ${releases}): ${allowed.length} may be named in --script; categories default, safe, discovery and version expand to the ones allowed. validate_scan shows what a --script value expands to.`,
       ].join('\n');

@@ -65,6 +65,7 @@ export class JobEngine {
         name: r.name,
         networks: r.hello!.networks,
         privileged: r.hello!.privileged,
+        fenced: r.hello!.fence?.enforced === true,
         maxConcurrency: r.hello!.maxConcurrency,
         running: active.get(r.id) ?? 0,
         breaker: r.breaker,
@@ -107,9 +108,15 @@ export class JobEngine {
   drainQueue(): void {
     const now = Date.now();
     for (const row of this.#core.jobs.byStatus(['queued'])) {
-      const share = { running: this.#core.jobs.tokenLoad(row.token_id).running, ...this.#core.policy().perToken };
+      const policy = this.#core.policy();
+      const share = { running: this.#core.jobs.tokenLoad(row.token_id).running, ...policy.perToken };
       const decision = chooseRunner(
-        { targets: JSON.parse(row.targets) as Target[], needsPrivilege: row.needs_privilege === 1, share },
+        {
+          targets: JSON.parse(row.targets) as Target[],
+          needsPrivilege: row.needs_privilege === 1,
+          requireFence: policy.requireFence,
+          share,
+        },
         this.liveRunners(),
         now,
       );

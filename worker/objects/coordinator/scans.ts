@@ -78,6 +78,7 @@ export class ScanService {
       {
         targets: validation.targets,
         needsPrivilege: validation.needsPrivilege,
+        requireFence: policy.requireFence,
         share: { running: load.running, ...policy.perToken },
       },
       this.#engine.liveRunners(),
