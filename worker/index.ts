@@ -8,6 +8,7 @@ import type { AppEnv } from './http/auth.ts';
 import { dashboardApi } from './http/dashboard/dashboard.api.tsx';
 import { mcpApi } from './http/mcp/mcp.api.ts';
 import { adminApi } from './http/routes/admin.api.ts';
+import { enrollmentApi } from './http/routes/enrollment.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
 import { scansApi } from './http/routes/scans.api.ts';
 
@@ -54,6 +55,7 @@ app.route('/', opsApi);
 app.route('/', mcpApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
+app.route('/', enrollmentApi);
 app.route('/', adminApi);
 
 app.notFound(() => {
