@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { EXIT, parseCommandLine, USAGE } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
+import { installCommand } from './install.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
@@ -17,6 +18,8 @@ const systemResolver: Resolver = async (hostname) =>
   (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 async function main(): Promise<number> {
+  const [sub, ...rest] = process.argv.slice(2);
+  if (sub === 'install' || sub === 'uninstall') return installCommand(sub, rest);
   const parsed = parseCommandLine(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
   if (!parsed.ok) {
     process.stderr.write(`scangate-runner: ${parsed.message}\n`);
