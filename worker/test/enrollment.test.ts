@@ -157,3 +157,54 @@ describe('GET /install/runner.sh', () => {
     expect(script).toContain('$EDGE/install/runner.sha256');
   });
 });
+
+describe('the dashboard shows the code and the exact install command', () => {
+  async function logIn(): Promise<{ cookie: string; csrf: string }> {
+    const res = await api('/dashboard/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: ADMIN }),
+      redirect: 'manual',
+    });
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await (await api('/dashboard', { headers: { cookie } })).text();
+    expect(page).toContain('Add a runner');
+    return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)![1]! };
+  }
+
+  it('"Add a runner" creates it and answers with its one-time install command (no-store, not in a URL)', async () => {
+    const { cookie, csrf } = await logIn();
+    const act = (form: Record<string, string>) =>
+      api('/dashboard/actions', {
+        method: 'POST',
+        headers: { cookie },
+        body: new URLSearchParams(form),
+        redirect: 'manual',
+      });
+    expect((await act({ action: 'runner-create', target: 'dash-enrolled', value: '127.241.0.0/16' })).status).toBe(403);
+
+    const res = await act({ action: 'runner-create', target: 'dash-enrolled', value: '127.241.0.0/16', csrf });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const page = await res.text();
+    const command = /<code>(curl -fsSL [^<]+)<\/code>/.exec(page)?.[1];
+    expect(command).toMatch(
+      /^curl -fsSL https:\/\/scangate\.test\/install\/runner\.sh \| sudo sh -s -- --server wss:\/\/scangate\.test --enroll sge_[0-9a-f][\w-]{24} --network 127\.241\.0\.0\/16$/,
+    );
+    const code = /--enroll (\S+)/.exec(command!)![1]!;
+
+    // Its "Enrollment code" button: a new code, and the one shown before stops working.
+    const runners = (await json(await api('/v1/runners', { token: ADMIN }))).runners;
+    const id = runners.find((r: { name: string }) => r.name === 'dash-enrolled').id;
+    const again = await (await act({ action: 'runner-enroll', target: id, csrf })).text();
+    const newer = /--enroll (sge_\S+)/.exec(again)![1]!;
+    expect(newer).not.toBe(code);
+    expect((await json(await exchange(code))).error.details).toEqual({ reason: 'revoked' });
+    expect((await exchange(newer)).status).toBe(201);
+    expect(await auditText()).toContain('bootstrap admin (dashboard)');
+
+    // Bad input goes back to the dashboard with the reason, and creates nothing.
+    const bad = await act({ action: 'runner-create', target: 'dash-bad', value: '10.0.0.1/8', csrf });
+    expect(bad.status).toBe(303);
+    expect(decodeURIComponent(bad.headers.get('location')!)).toContain('not a canonical CIDR');
+  });
+});

@@ -18,7 +18,8 @@ import {
 } from '../../domain/enrollment.ts';
 import { addressBucket, LOGIN_WINDOW_MS, retryAfterSec } from '../../domain/login-throttle.ts';
 import { poolFor, PoolName } from '../../domain/pools.ts';
-import { hashToken, mintToken, randomToken } from '../../domain/tokens.ts';
+import { hashToken, mintToken, randomShard, randomToken } from '../../domain/tokens.ts';
+import { fail, ok, type Result, unwrap } from '../../domain/result.ts';
 import type { Env } from '../../env.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
 import { getDirectory } from '../../objects/directory.do.ts';
@@ -66,6 +67,51 @@ export async function issueEnrollment(
     expiresAt: new Date(expiresAt).toISOString(),
     installCommand: installCommand(publicOrigin(env, requestUrl), code, runner.networks),
   };
+}
+
+export interface EnrolledRunner {
+  id: string;
+  name: string;
+  pool: string;
+  networks: string[];
+  enrollment: Enrollment;
+}
+
+/** A new code for a live runner of the pool, by id or name (the API route and the dashboard). */
+export async function enrollRunner(
+  env: Env,
+  requestUrl: string,
+  pool: string,
+  idOrName: string,
+  actor: string,
+): Promise<Result<EnrolledRunner>> {
+  const coordinator = getCoordinator(env, pool);
+  const [runners, policy] = await Promise.all([coordinator.listRunners(), coordinator.getPolicy()]);
+  const runner = runners.find((r) => (r.id === idOrName || r.name === idOrName) && r.revokedAt === null);
+  if (!runner)
+    return fail(
+      scanError('not_found', `No live runner ${idOrName}`, 'List runners with GET /v1/runners, or create one.'),
+    );
+  const networks = runner.granted ?? policy.allowedNetworks;
+  const target = { id: runner.id, name: runner.name, pool, networks };
+  return ok({ ...target, enrollment: await issueEnrollment(env, requestUrl, target, actor) });
+}
+
+/** Creates a runner with its granted networks and a code for it, no token (the dashboard's "Add a runner"). */
+export async function createEnrolledRunner(
+  env: Env,
+  requestUrl: string,
+  pool: string,
+  name: string,
+  networks: string[],
+  actor: string,
+): Promise<Result<EnrolledRunner>> {
+  const shard = randomShard();
+  const id = `rn_${shard}${mintToken('runner', shard).id.slice(5)}`;
+  const created = await getCoordinator(env, pool).createRunner(id, name, networks, actor);
+  if (!created.ok) return created;
+  const target = { id, name, pool, networks };
+  return ok({ ...target, enrollment: await issueEnrollment(env, requestUrl, target, actor) });
 }
 
 const REFUSALS = {
@@ -155,22 +201,8 @@ export const enrollmentApi = new Hono<AppEnv>()
     valid('query', z.object({ pool: PoolName.optional() })),
     async (c) => {
       const pool = poolFor(c.var.principal, c.req.valid('query').pool);
-      const idOrName = c.req.param('id');
-      const coordinator = getCoordinator(c.env, pool);
-      const [runners, policy] = await Promise.all([coordinator.listRunners(), coordinator.getPolicy()]);
-      const runner = runners.find((r) => (r.id === idOrName || r.name === idOrName) && r.revokedAt === null);
-      if (!runner)
-        throw new ScangateError(
-          scanError('not_found', `No live runner ${idOrName}`, 'List runners with GET /v1/runners, or create one.'),
-        );
-      const networks = runner.granted ?? policy.allowedNetworks;
-      const enrollment = await issueEnrollment(
-        c.env,
-        c.req.url,
-        { id: runner.id, name: runner.name, pool, networks },
-        c.var.principal.name,
-      );
-      return c.json({ id: runner.id, name: runner.name, pool, networks, enrollment }, 201);
+      const enrolled = unwrap(await enrollRunner(c.env, c.req.url, pool, c.req.param('id'), c.var.principal.name));
+      return c.json(enrolled, 201);
     },
   )
   .get('/install/runner.sh', (c) => {
