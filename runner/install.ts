@@ -118,6 +118,22 @@ async function exchangeCode(
   return { token: body.token, networks: body.networks ?? [], name: body.runner?.name ?? '' };
 }
 
+/** Whether the edge says no to this runner token (401/403 from its self-check); unreachable is not a no. */
+async function edgeRefuses(server: string, token: string): Promise<boolean> {
+  const url = new URL(server);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  try {
+    const res = await fetch(`${url.origin}/v1/runners/self`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(15_000),
+    });
+    await res.body?.cancel();
+    return res.status === 401 || res.status === 403;
+  } catch {
+    return false;
+  }
+}
+
 export async function install(argv: readonly string[], say: (line: string) => void): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true });
   const root = values.root ?? '/';
@@ -185,9 +201,15 @@ export async function install(argv: readonly string[], say: (line: string) => vo
   // 3. The token: kept if there is one, else from the enrollment code (or a token file). Never printed.
   const existing = (await readFile(paths.token, 'utf8').catch(() => '')).trim();
   let granted: string[] = [];
-  if (/^sgr_[0-9a-f][A-Za-z0-9_-]{43}$/.test(existing)) {
+  // A token the edge refuses (revoked, or another edge's) is replaced when a code is given; any other is kept.
+  const refused =
+    /^sgr_[0-9a-f][A-Za-z0-9_-]{43}$/.test(existing) && values.enroll !== undefined
+      ? await edgeRefuses(server, existing)
+      : false;
+  if (/^sgr_[0-9a-f][A-Za-z0-9_-]{43}$/.test(existing) && !refused) {
     say(`kept the runner token in ${paths.token} (already enrolled; the code was not used)`);
   } else if (values.enroll) {
+    if (refused) say(`the edge refuses the runner token in ${paths.token} (revoked?): enrolling with the code`);
     const enrolled = await exchangeCode(server, values.enroll);
     granted = enrolled.networks;
     await writePrivate(paths.token, `${enrolled.token}\n`, 0o640, 0, gid);

@@ -179,6 +179,32 @@ describe.runIf(isRoot)('scangate-runner install / uninstall (staged root, real e
     expect(service?.running).toBe(true);
   });
 
+  it('replaces a token the edge refuses (its runner was revoked) when given a new code', async () => {
+    const runners = (await stack.api(stack.admin, 'GET', '/v1/runners')).body.runners;
+    const id = runners.find((r: { name: string }) => r.name === 'installed-runner').id;
+    expect((await stack.api(stack.admin, 'DELETE', `/v1/runners/${id}`)).status).toBe(200);
+    expect((await service!.exited).code).toBe(3); // the revoked runner stops and says why
+    const code = await enrollmentFor('installed-runner-2');
+    const out = await runner([
+      'install',
+      '--root',
+      root,
+      '--server',
+      stack.wsUrl,
+      '--enroll',
+      code,
+      '--network',
+      '127.0.0.1/32',
+    ]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('the edge refuses the runner token');
+    expect(out.stdout).toContain('enrolled as runner "installed-runner-2"');
+    const replaced = readFileSync(join(root, 'etc/scangate/runner.token'), 'utf8').trim();
+    expect(replaced).not.toBe(token);
+    expect((await stack.api(replaced, 'GET', '/v1/runners/self')).status).toBe(200);
+  });
+
   it('uninstall removes what install made, and a second uninstall finds nothing to do', async () => {
     await service?.stop('SIGTERM', 10_000);
     const out = await runner(['uninstall', '--root', root]);
