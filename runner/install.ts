@@ -18,6 +18,7 @@ import { parseArgs, promisify } from 'node:util';
 import { canonicalNetwork } from '../shared/policy/targets.ts';
 import { EXIT, isLoopbackHost, parseCommandLine } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
+import { edgeRefuses, exchangeCode, fail } from './enroll.ts';
 import { renderUnit } from './unit.ts';
 
 const run = promisify(execFile);
@@ -83,55 +84,6 @@ async function writePrivate(path: string, text: string, mode: number, uid: numbe
 async function sameContent(path: string, text: string | Buffer): Promise<boolean> {
   const old = await readFile(path).catch(() => undefined);
   return old?.equals(Buffer.from(text)) ?? false;
-}
-
-function fail(message: string, code: number = EXIT.usage): never {
-  throw Object.assign(new Error(message), { exitCode: code });
-}
-
-/** Trades an enrollment code for the runner token at the edge the runner will dial. */
-async function exchangeCode(
-  server: string,
-  code: string,
-): Promise<{ token: string; networks: string[]; name: string }> {
-  const url = new URL(server);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  const res = await fetch(`${url.origin}/v1/runners/enroll`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code }),
-    signal: AbortSignal.timeout(30_000),
-  }).catch((e: Error) => fail(`could not reach ${url.origin} to enroll: ${e.message}`, EXIT.fatal));
-  const body = (await res.json().catch(() => ({}))) as {
-    token?: unknown;
-    networks?: string[];
-    runner?: { name?: string };
-    error?: { message?: string; recoverySuggestion?: string };
-  };
-  if (res.status !== 201 || typeof body.token !== 'string') {
-    const e = body.error ?? {};
-    fail(
-      `the edge refused the enrollment code: ${e.message ?? res.status}${e.recoverySuggestion ? ` (${e.recoverySuggestion})` : ''}`,
-      EXIT.unauthorized,
-    );
-  }
-  return { token: body.token, networks: body.networks ?? [], name: body.runner?.name ?? '' };
-}
-
-/** Whether the edge says no to this runner token (401/403 from its self-check); unreachable is not a no. */
-async function edgeRefuses(server: string, token: string): Promise<boolean> {
-  const url = new URL(server);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  try {
-    const res = await fetch(`${url.origin}/v1/runners/self`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(15_000),
-    });
-    await res.body?.cancel();
-    return res.status === 401 || res.status === 403;
-  } catch {
-    return false;
-  }
 }
 
 export async function install(argv: readonly string[], say: (line: string) => void): Promise<number> {
