@@ -231,14 +231,20 @@ export class Directory extends DurableObject<Env> {
   /** Revokes a token by id, or (for runners) every token and enrollment code of a runner; returns the tokens. */
   revoke(selector: { id: string } | { runnerId: string }): TokenRecord[] {
     const now = Date.now();
-    if ('runnerId' in selector) new EnrollmentStore(this.ctx.storage.sql).revokeRunner(selector.runnerId, now);
     const [column, value] = 'id' in selector ? ['id', selector.id] : ['runner_id', selector.runnerId];
     this.ctx.storage.sql.exec(
       `UPDATE tokens SET revoked_at = ? WHERE ${column} = ? AND revoked_at IS NULL`,
       now,
       value,
     );
-    return this.ctx.storage.sql.exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value).toArray().map(toRecord);
+    const records = this.ctx.storage.sql
+      .exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value)
+      .toArray()
+      .map(toRecord);
+    // Revoking a runner's token revokes the runner (admin.api.ts): its unused enrollment codes go with it.
+    const runnerId = 'runnerId' in selector ? selector.runnerId : records[0]?.runnerId;
+    if (runnerId) new EnrollmentStore(this.ctx.storage.sql).revokeRunner(runnerId, now);
+    return records;
   }
 }
 

@@ -101,6 +101,25 @@ describe('enrollment codes', () => {
     expect((await api(`/v1/runners/${id}/enrollment`, { method: 'POST', token: ADMIN })).status).toBe(404);
   });
 
+  it("is refused once its runner's token is revoked (DELETE /v1/tokens/:id revokes the runner)", async () => {
+    const net = nextNet++;
+    const minted = await json(
+      await api('/v1/runners', {
+        method: 'POST',
+        token: ADMIN,
+        json: { name: 'enroll-token-revoked', networks: [`127.${net}.0.0/16`] },
+      }),
+    );
+    const code = (await json(await api(`/v1/runners/${minted.id}/enrollment`, { method: 'POST', token: ADMIN })))
+      .enrollment.code;
+    const tokens = (await json(await api('/v1/tokens', { token: ADMIN }))).tokens;
+    const tokenId = tokens.find((t: { runnerId: string | null }) => t.runnerId === minted.id).id;
+    expect((await api(`/v1/tokens/${tokenId}`, { method: 'DELETE', token: ADMIN })).status).toBe(200);
+    const res = await exchange(code);
+    expect(res.status).toBe(401);
+    expect((await json(res)).error.details).toEqual({ reason: 'revoked' });
+  });
+
   it('a new code for a runner supersedes the unused old one', async () => {
     const { id, code: old, net } = await enrollRunner('enroll-again');
     const res = await api(`/v1/runners/${id}/enrollment`, { method: 'POST', token: ADMIN });

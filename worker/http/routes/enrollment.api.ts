@@ -181,6 +181,17 @@ export const enrollmentApi = new Hono<AppEnv>()
     const { record } = redeemed;
     const coordinator = getCoordinator(c.env, record.pool);
     const [runner, policy] = await Promise.all([coordinator.runner(record.runnerId), coordinator.getPolicy()]);
+    if (!runner || runner.revokedAt !== null) {
+      // Revoked between the code's check and now (the Directory revokes codes with the runner): no token lives.
+      await getDirectory(c.env, record.runnerId.slice(3, 4)).revoke({ id: minted.id });
+      await coordinator.recordAudit(ACTOR, 'runner.enroll', 'refused', {
+        reason: 'revoked',
+        address,
+        runnerId: record.runnerId,
+      });
+      const [message, fix] = REFUSALS.revoked;
+      throw new ScangateError(scanError('unauthorized', message, fix, { details: { reason: 'revoked' } }));
+    }
     await coordinator.recordAudit(`runner ${record.name}`, 'runner.enroll', 'accepted', {
       runnerId: record.runnerId,
       tokenId: minted.id,
