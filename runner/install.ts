@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { chmod, chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSea } from 'node:sea';
 import { parseArgs, promisify } from 'node:util';
 import { canonicalNetwork } from '../shared/policy/targets.ts';
 import { EXIT, isLoopbackHost, parseCommandLine } from './config.ts';
@@ -63,15 +64,6 @@ async function idOf(file: string, name: string): Promise<number | undefined> {
   return line === undefined ? undefined : Number(line.split(':')[2]);
 }
 
-/** Whether this process is a Node single executable (the program is then process.execPath itself). */
-async function isSea(): Promise<boolean> {
-  try {
-    return (await import('node:sea')).isSea();
-  } catch {
-    return false;
-  }
-}
-
 /** Writes a file whole (temp file, then rename) with its mode and owner set before it appears. */
 async function writePrivate(path: string, text: string, mode: number, uid: number, gid: number): Promise<void> {
   const temp = `${path}.tmp-${process.pid}`;
@@ -107,7 +99,7 @@ export async function install(argv: readonly string[], say: (line: string) => vo
     if (typeof c !== 'string') fail(`--network ${n}: ${c.problem} (write it like 10.20.0.0/16)`);
     networks.push(c);
   }
-  const sea = await isSea();
+  const sea = isSea();
   const paths = installPaths(root, sea);
 
   // The program to install: this single executable, or this bundle (not the TypeScript sources).
