@@ -41,6 +41,22 @@ const OPTIONS = {
   binary: { type: 'string' },
 } as const;
 
+const INSTALL_HELP = `Usage: sudo scangate-runner install --server <wss://…> --enroll <code> [options]
+       sudo scangate-runner uninstall [--user scangate] [--root <dir>]
+
+  --server <url>          the edge (wss://; ws:// to loopback only)
+  --enroll <code>         the one-time code from POST /v1/runners {enroll: true} or the dashboard
+  --token-file <file>     or install an existing runner token instead
+  --network <cidr>        a network this runner may scan; repeat (default: what the admin granted)
+  --raw-scans             grant the unit CAP_NET_RAW and CAP_NET_ADMIN (-sS, -sU, -O, …)
+  --max-concurrency <n>, --nmap <path>, --grace <s>, --allow-intrusive, --allow-evasion: as for run
+  --user <name>           the service user (default scangate)
+  --root <dir>            stage everything under <dir> and call no systemctl (tests)
+  --binary <file>         the runner program to install (default: this one)
+  --skip-doctor           do not run doctor before starting the service
+
+Safe to run twice: a token the edge accepts is kept and the code is not spent.`;
+
 /** Where an install puts things, under `root` ('/' on a real host). */
 export function installPaths(root: string, sea: boolean) {
   const etc = join(root, 'etc/scangate');
@@ -263,6 +279,10 @@ export async function uninstall(argv: readonly string[], say: (line: string) => 
 /** Runs install or uninstall; problems are one line on stderr and an exit code. */
 export async function installCommand(kind: 'install' | 'uninstall', argv: readonly string[]): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    say(INSTALL_HELP);
+    return EXIT.ok;
+  }
   try {
     return await (kind === 'install' ? install : uninstall)(argv, say);
   } catch (e) {
