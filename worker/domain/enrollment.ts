@@ -41,13 +41,6 @@ export function enrollmentVerdict(state: EnrollmentState, now: number): Enrollme
   return 'ok';
 }
 
-/** The HTTP(S) origin of a runner `--server` URL (ws → http, wss → https), where the enroll route lives. */
-export function httpOriginOf(server: string): string {
-  const url = new URL(server);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
-  return url.origin;
-}
-
 /** The one command an admin pastes on the lab host (README: "Installing the runner"). */
 export function installCommand(origin: string, code: string, networks: readonly string[]): string {
   const server = origin.replace(/^http/, 'ws');
