@@ -133,6 +133,36 @@ describe.runIf(isRoot)('scangate-runner install / uninstall (staged root, real e
     expect(again.status).toBe(401);
   });
 
+  it('the CLI mints a runner with --enroll: it prints the install command, never a token', async () => {
+    const cli = await run(
+      process.execPath,
+      [
+        join(ROOT, 'scripts/scangate.ts'),
+        'tokens',
+        'create',
+        '--role',
+        'runner',
+        '--name',
+        'cli-enrolled',
+        '--network',
+        '127.0.0.1/32',
+        '--enroll',
+        '--url',
+        stack.url,
+        '--token',
+        stack.admin,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(cli.stdout).toMatch(
+      new RegExp(
+        `^curl -fsSL ${stack.url}/install/runner\\.sh \\| sudo sh -s -- --server ${stack.wsUrl} --enroll sge_\\S+ --network 127\\.0\\.0\\.1/32$`,
+        'm',
+      ),
+    );
+    expect(cli.stdout).not.toContain('sgr_');
+  });
+
   it.runIf(hasAnalyze)('wrote a unit that passes systemd-analyze verify', () => {
     const unit = join(root, 'etc/systemd/system/scangate-runner.service');
     // systemd resolves User= at start, not at verify; the rest (paths, directives) is checked against this host.
