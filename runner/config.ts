@@ -47,11 +47,14 @@ export type ParseResult = { ok: true; command: Command } | { ok: false; message:
 /** Where the systemd unit reads its settings (scangate-runner.service, EnvironmentFile=): doctor reads it too. */
 export const SERVICE_ENV_FILE = '/etc/scangate/runner.env';
 
-export const USAGE = `Usage: scangate-runner <run|doctor> [options]
+export const USAGE = `Usage: scangate-runner <run|doctor|install|uninstall> [options]
 
   run      connect to the scangate edge and run the scans it dispatches
   doctor   check every setting, tool and the edge (without touching a live runner's link), one row each, then exit
   update   replace this runner with the one the edge serves (hash checked) and restart it (update --help)
+  install    set this host up as a runner (root): user, token, env file, unit, doctor, service
+             --server <url> --enroll <code> [--network <cidr>…] [--raw-scans] [--root <dir>]; safe to run twice
+  uninstall  stop and remove what install made [--root <dir>]
 
 Options (environment variable in brackets):
   --server <url>          edge URL, ws:// (loopback only) or wss:// [SCANGATE_SERVER]

@@ -8,6 +8,7 @@ import { isSea } from 'node:sea';
 import { EXIT, parseCommandLine, USAGE } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
 import { Fence } from './fence.ts';
+import { installCommand } from './install.ts';
 import { RUNNER_VERSION, RunnerLink } from './link.ts';
 import { createLogger } from './log.ts';
 import { describeCoverage, readLocalScripts } from './nmap-scripts.ts';
@@ -32,6 +33,8 @@ async function main(): Promise<number> {
     }
     return update(plan.plan, (line) => process.stdout.write(`${line}\n`));
   }
+  const [sub, ...rest] = process.argv.slice(2);
+  if (sub === 'install' || sub === 'uninstall') return installCommand(sub, rest);
   const parsed = parseCommandLine(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
   if (!parsed.ok) {
     process.stderr.write(`scangate-runner: ${parsed.message}\n`);

@@ -34,6 +34,7 @@ const OPTIONS = {
   role: { type: 'string' },
   name: { type: 'string' },
   network: { type: 'string', multiple: true },
+  enroll: { type: 'boolean' },
   json: { type: 'boolean' },
   output: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -382,7 +383,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'tokens': {
       if (rest[0] !== 'create' || rest.length !== 1)
-        throw new CliError('usage: scangate tokens create --role scan|admin|runner [--name n] [--network cidr …]', 2);
+        throw new CliError(
+          'usage: scangate tokens create --role scan|admin|runner [--name n] [--network cidr …] [--enroll]',
+          2,
+        );
       const role = values.role;
       if (role !== 'scan' && role !== 'admin' && role !== 'runner')
         throw new CliError('--role must be scan, admin or runner', 2);
@@ -390,6 +394,22 @@ async function main(argv: string[]): Promise<number> {
       const conn = connection(values, 'admin');
       if (role === 'runner' && !values.network?.length)
         throw new CliError('a runner token needs the networks it may serve: --network 10.20.0.0/16 [--network …]', 2);
+      if (values.enroll && role !== 'runner') throw new CliError('--enroll is for --role runner only', 2);
+      if (role === 'runner' && values.enroll) {
+        // A one-time code and the install command instead of the token: the token then goes to the host only.
+        const enrolled = await request<{ id: string; name: string; enrollment: Record<string, string> }>(
+          conn,
+          'POST',
+          '/v1/runners',
+          { name, networks: values.network, enroll: true },
+        );
+        if (values.json) asJson({ ...enrolled, role });
+        else
+          print(
+            `runner ${enrolled.name} (${enrolled.id}); on the lab host, as root, before ${enrolled.enrollment.expiresAt} (works once):\n${enrolled.enrollment.installCommand}`,
+          );
+        return 0;
+      }
       const minted =
         role === 'runner'
           ? await request<{ id: string; name: string; token: string }>(conn, 'POST', '/v1/runners', {

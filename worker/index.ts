@@ -8,6 +8,7 @@ import type { AppEnv } from './http/auth.ts';
 import { dashboardApi } from './http/dashboard/dashboard.api.tsx';
 import { mcpApi } from './http/mcp/mcp.api.ts';
 import { adminApi } from './http/routes/admin.api.ts';
+import { enrollmentApi } from './http/routes/enrollment.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
 import { runnerDistApi } from './http/routes/runner-dist.api.ts';
 import { scansApi } from './http/routes/scans.api.ts';
@@ -55,6 +56,7 @@ app.route('/', opsApi);
 app.route('/', mcpApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
+app.route('/', enrollmentApi);
 app.route('/', adminApi);
 app.route('/', runnerDistApi);
 

@@ -44,9 +44,9 @@ ${TEMPLATE_LINES}`,
   runners: { synopsis: 'runners [--json]', summary: 'runners and their state (admin)' },
   breakers: { synopsis: 'breakers [--json]', summary: 'circuit breakers (admin)' },
   tokens: {
-    synopsis: 'tokens create --role scan|admin|runner [--name n] [--network cidr …]',
+    synopsis: 'tokens create --role scan|admin|runner [--name n] [--network cidr …] [--enroll]',
     summary: 'mint a token, shown once (admin); a runner serves only the networks granted here',
-    more: 'e.g. scangate tokens create --role runner --name lab-a --network 10.20.0.0/16',
+    more: 'e.g. scangate tokens create --role runner --name lab-a --network 10.20.0.0/16; with --enroll, a runner gets a one-time code and the install command to run on the lab host instead of its token',
   },
   help: { synopsis: 'help [command]', summary: 'this help, or one command in full' },
 };

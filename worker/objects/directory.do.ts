@@ -3,6 +3,7 @@ import { LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MS } from '../domain/login-throttle.t
 import type { Env } from '../env.ts';
 import { LoginFailureStore } from '../storage/login-failures.store.ts';
 import { applyMigrations, type Migration } from '../storage/migrations.ts';
+import { EnrollmentStore, type EnrollmentRecord, type Redeemed } from '../storage/enrollments.store.ts';
 import type { Role, TokenKind } from '../domain/tokens.ts';
 
 /**
@@ -45,6 +46,23 @@ const MIGRATIONS: readonly Migration[] = [
     sql: `CREATE TABLE login_failures (bucket TEXT NOT NULL, at INTEGER NOT NULL);
       CREATE INDEX login_failures_by_bucket ON login_failures (bucket, at);
       CREATE INDEX login_failures_by_time ON login_failures (at);`,
+  },
+  {
+    version: 4,
+    name: 'runner enrollment codes',
+    // Hashes only (worker/storage/enrollments.store.ts); the runner's shard, so revoking the runner reaches them.
+    sql: `CREATE TABLE enrollments (
+      hash TEXT PRIMARY KEY,
+      runner_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      pool TEXT NOT NULL,
+      created_by TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      used_at INTEGER,
+      revoked_at INTEGER
+    );
+    CREATE INDEX enrollments_by_runner ON enrollments (runner_id);`,
   },
 ];
 
@@ -183,7 +201,34 @@ export class Directory extends DurableObject<Env> {
     new LoginFailureStore(this.ctx.storage.sql).add(bucket, now, now - LOGIN_WINDOW_MS);
   }
 
-  /** Revokes a token by id, or (for runners) every token of a runner; returns what was revoked. */
+  /** Stores a runner's enrollment code (by hash); an unused earlier code of the runner stops working. */
+  storeEnrollment(hash: string, record: EnrollmentRecord): void {
+    new EnrollmentStore(this.ctx.storage.sql).add(hash, record);
+  }
+
+  /**
+   * Redeems an enrollment code and stores the runner token minted for it, in one step: the code works once, and
+   * only while neither expired nor revoked. The token's id and hash come from the caller (hashing is async).
+   */
+  redeemEnrollment(codeHash: string, token: { id: string; hash: string }): Redeemed {
+    const now = Date.now();
+    const redeemed = new EnrollmentStore(this.ctx.storage.sql).redeem(codeHash, now);
+    if (!redeemed.ok) return redeemed;
+    const { record } = redeemed;
+    this.store({
+      id: token.id,
+      hash: token.hash,
+      kind: 'runner',
+      role: 'runner',
+      name: record.name,
+      pool: record.pool,
+      runnerId: record.runnerId,
+      createdAt: now,
+    });
+    return redeemed;
+  }
+
+  /** Revokes a token by id, or (for runners) every token and enrollment code of a runner; returns the tokens. */
   revoke(selector: { id: string } | { runnerId: string }): TokenRecord[] {
     const now = Date.now();
     const [column, value] = 'id' in selector ? ['id', selector.id] : ['runner_id', selector.runnerId];
@@ -192,7 +237,14 @@ export class Directory extends DurableObject<Env> {
       now,
       value,
     );
-    return this.ctx.storage.sql.exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value).toArray().map(toRecord);
+    const records = this.ctx.storage.sql
+      .exec<Row>(`SELECT * FROM tokens WHERE ${column} = ?`, value)
+      .toArray()
+      .map(toRecord);
+    // Revoking a runner's token revokes the runner (admin.api.ts): its unused enrollment codes go with it.
+    const runnerId = 'runnerId' in selector ? selector.runnerId : records[0]?.runnerId;
+    if (runnerId) new EnrollmentStore(this.ctx.storage.sql).revokeRunner(runnerId, now);
+    return records;
   }
 }
 

@@ -35,6 +35,7 @@ button.danger { border-color: var(--bad); color: var(--bad); }
 button:focus-visible, a:focus-visible, input:focus-visible, pre:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 .muted { color: var(--off); } .empty { color: var(--off); font-style: italic; }
 .error { color: var(--bad); font-weight: 600; } .notice { color: var(--ok); font-weight: 600; }
+.add-runner input { max-width: 100%; font: inherit; } pre[data-install-command] { white-space: pre-wrap; overflow-wrap: anywhere; }
 .login { max-width: 360px; margin: 12vh auto; } .login input { width: 100%; padding: .4rem; margin: .3rem 0 .7rem; font: inherit; }
 .chart { width: 100%; max-width: 900px; height: auto; }
 .chart .axis { stroke: var(--off); } .chart .label { font-size: 10px; fill: var(--off); } .chart .end { text-anchor: end; }

@@ -5,7 +5,9 @@ import { authenticate, type AppEnv } from '../auth.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
 import { revokeRunnerEverywhere } from '../routes/admin.api.ts';
 import { SCAN_ID_PATTERN, scanNotFound, TERMINAL } from '../../../shared/scan/index.ts';
-import { unwrap, type Result } from '../../domain/result.ts';
+import { fail, unwrap, type Result } from '../../domain/result.ts';
+import { createEnrolledRunner, enrollRunner } from '../routes/enrollment.api.ts';
+import { EnrollmentPage } from './enrollment-page.tsx';
 import { randomToken } from '../../domain/tokens.ts';
 import { beginLogin } from './login.ts';
 import { csrfValid, currentSession, endSession, startSession, type Session } from './session.ts';
@@ -218,6 +220,9 @@ export const dashboardApi = new Hono<DashEnv>()
     const sent = typeof form.csrf === 'string' && form.csrf ? form.csrf : c.req.header('x-csrf-token');
     if (!(await csrfValid(session, sent)))
       throw forbidden('Missing or wrong CSRF token', 'Reload the dashboard and try again.');
+    // Enrollment answers with the code's page itself: a one-time secret goes in no redirect URL.
+    if (form.action === 'runner-create' || form.action === 'runner-enroll')
+      return enrollFromDashboard(c, session, form);
     const action = form.action as Action;
     const target = typeof form.target === 'string' ? form.target.slice(0, 128) : '';
     if (!ACTIONS.includes(action) || !target) {
@@ -240,6 +245,37 @@ export const dashboardApi = new Hono<DashEnv>()
       : `error=${encodeURIComponent(`${outcome.error.message}. ${outcome.error.recoverySuggestion}`)}`;
     return c.redirect(`/dashboard?${query}`, 303);
   });
+
+async function enrollFromDashboard(
+  c: Context<DashEnv>,
+  session: Session,
+  form: Record<string, string | File>,
+): Promise<Response> {
+  const { principal } = session;
+  const actor = `${principal.name} (dashboard)`;
+  const target = typeof form.target === 'string' ? form.target.trim().slice(0, 128) : '';
+  const networks = (typeof form.value === 'string' ? form.value.slice(0, 1024) : '').split(/[\s,]+/).filter(Boolean);
+  const enrolled =
+    form.action === 'runner-create'
+      ? networks.length === 0 || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(target)
+        ? fail(
+            scanError(
+              'validation_error',
+              'A runner needs a name (letters, digits, space, dot, underscore, hyphen) and at least one network',
+              'Fill in both fields, e.g. lab-1 and 10.20.0.0/16.',
+            ),
+          )
+        : await createEnrolledRunner(c.env, c.req.url, principal.pool, target, networks, actor)
+      : await enrollRunner(c.env, c.req.url, principal.pool, target, actor);
+  if (!enrolled.ok)
+    return c.redirect(
+      `/dashboard?error=${encodeURIComponent(`${enrolled.error.message}. ${enrolled.error.recoverySuggestion}`)}`,
+      303,
+    );
+  return c.html(
+    <EnrollmentPage enrolled={enrolled.value} nonce={c.var.nonce} csrf={session.csrf} who={principal.name} />,
+  );
+}
 
 async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>): Promise<void> {
   const nonce = randomToken(16);

@@ -5,6 +5,7 @@
  * allows only the nonce'd <style> and <script>. Longer than ~300 lines: one component per section of the front
  * page, kept together so the page reads top to bottom (the scan page is scan-page.tsx).
  */
+import { AddRunnerForm } from './add-runner-form.tsx';
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { isOutdated, RUNNER_VERSION } from '../../../shared/protocol/runner-version.ts';
@@ -255,6 +256,13 @@ function Runners({ data, csrf }: { data: DashboardData; csrf: string | undefined
               </td>
               <td>
                 <ActionForm
+                  action="runner-enroll"
+                  target={r.id}
+                  label="Enrollment code"
+                  confirm={`Make a one-time enrollment code for runner ${r.name}? An unused earlier code stops working.`}
+                  csrf={csrf}
+                />{' '}
+                <ActionForm
                   action="runner-revoke"
                   target={r.id}
                   label="Revoke"
@@ -447,6 +455,10 @@ export function DashboardPage(props: {
             <div id={id}>{parts[id]}</div>
           </section>
         ))}
+        <section aria-labelledby="h-add-runner">
+          <h2 id="h-add-runner">Add a runner</h2>
+          <AddRunnerForm csrf={props.csrf} />
+        </section>
       </main>
     </Layout>
   );

@@ -16,6 +16,7 @@ import { nestsAtMost, SUPPORTED_PROTOCOLS } from '../../../shared/protocol/index
 import type { RunnerSelf } from '../../../shared/protocol/runner-self.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
 import { valid } from './validators.ts';
+import { issueEnrollment } from './enrollment.api.ts';
 import { runnerSummary } from '../../domain/runner-view.ts';
 import { GLOBAL_POOL, mayReach, poolFor, PoolName } from '../../domain/pools.ts';
 
@@ -146,14 +147,28 @@ export const adminApi = new Hono<AppEnv>()
   .post(
     '/v1/runners',
     requireRole('admin'),
-    valid('json', z.strictObject({ name: Name, pool: Pool, networks: z.array(z.string().max(64)).min(1).max(64) })),
+    valid(
+      'json',
+      z.strictObject({
+        name: Name,
+        pool: Pool,
+        networks: z.array(z.string().max(64)).min(1).max(64),
+        // A one-time enrollment code and install command instead of the token (enrollment.api.ts).
+        enroll: z.boolean().optional(),
+      }),
+    ),
     async (c) => {
-      const { name, networks } = c.req.valid('json');
+      const { name, networks, enroll } = c.req.valid('json');
       const pool = poolFor(c.var.principal, c.req.valid('json').pool);
       const shard = randomShard();
       const minted = mintToken('runner', shard);
       const runnerId = `rn_${shard}${minted.id.slice(5)}`;
       unwrap(await getCoordinator(c.env, pool).createRunner(runnerId, name, networks, c.var.principal.name));
+      if (enroll) {
+        const runner = { id: runnerId, name, pool, networks };
+        const enrollment = await issueEnrollment(c.env, c.req.url, runner, c.var.principal.name);
+        return c.json({ ...runner, enrollment }, 201);
+      }
       await getDirectory(c.env, shard).store({
         id: minted.id,
         hash: await hashToken(minted.token),
