@@ -130,8 +130,14 @@ describe.skipIf(!canNamespace)('NSE containment against a loopback tripwire (rea
       const result = await nmapInNamespace(validated.argv);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/8080\/tcp\s+open/);
-      // Scripts did run against the bait (so the test is not vacuous).
-      expect(result.output).toMatch(/http-server-header|http-date/);
+      // Scripts did run against the bait (so the test is not vacuous). Which ones answer depends on how the bait
+      // keeps up under the whole batch (some time out on a busy machine), so count script results, not names.
+      const portSection =
+        result.output
+          .split(/\n8080\/tcp[^\n]*\n/)[1]
+          ?.split(/\n(?:Host script results|Post-scan|Service detection)/)[0] ?? '';
+      const scriptResults = new Set([...portSection.matchAll(/^\|_?\s?([a-z0-9-]+):/gm)].map((m) => m[1]));
+      expect(scriptResults.size, result.output).toBeGreaterThanOrEqual(3);
       expect(
         hits,
         `tripwire on 127.0.0.2 was reached:\n${JSON.stringify(hits, null, 1)}\n${result.output.slice(0, 4000)}`,
