@@ -7,6 +7,10 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Vitest's default is one file at a time on a 2-core machine (cores - 1). Most files wait on nmap, wrangler dev
+    // and sockets rather than compute, so two at a time cuts the wall time; every test waits on events, not on
+    // timing windows, so a busier machine is slower, not wrong.
+    maxWorkers: 2,
     projects: [
       {
         test: {
