@@ -37,6 +37,10 @@ const isOld = oldNodeVersion !== undefined && !stripsTypes(oldNodeVersion);
 // Skipped only where no Node older than 22.18 sits at /usr/bin/node (the reason is printed, not hidden).
 if (!isOld)
   console.warn(`node gate tests skipped: ${OLD_NODE} is ${oldNodeVersion ?? 'missing'}, not a Node older than 22.18`);
+// Skipped only without Debian's npm beside that Node (check: `ls /usr/bin/npm`; apt-get install npm); said aloud too.
+const hasOldNpm = existsSync(OLD_NPM);
+if (isOld && !hasOldNpm)
+  console.warn(`node gate npm test skipped: no ${OLD_NPM} to run npm start/test with the old Node`);
 
 describe('the Node version needed', () => {
   it('knows which versions run TypeScript without flags', () => {
@@ -61,7 +65,7 @@ describe('the Node version needed', () => {
       );
     });
 
-    it.skipIf(!existsSync(OLD_NPM))(
+    it.skipIf(!hasOldNpm)(
       'npm start, npm test and npx scangate print one line (besides npm’s own warnings) and exit non-zero',
       async () => {
         const npmEnv = {

@@ -22,7 +22,7 @@ const SEA_BUILDABLE =
   (process.config.variables as Record<string, unknown>).single_executable_application === true;
 if (!SEA_BUILDABLE)
   console.warn(
-    `runner-sea: skipped: this Node (${process.execPath}, ${process.platform}) cannot build a Linux single executable`,
+    `runner-sea: skipped: this Node (${process.execPath}, ${process.platform}) cannot build a Linux single executable (check: node -p process.config.variables.single_executable_application)`,
   );
 const stack = new Stack({});
 const banner = useBannerServer();
