@@ -69,7 +69,8 @@ Options (environment variable in brackets):
                           win (doctor reads ${SERVICE_ENV_FILE} by default when it exists)
   --version, --help`;
 
-const OPTIONS = {
+/** The options that configure a runner's link and scans, shared by `run`/`doctor` and `install` (which writes them). */
+export const RUNNER_OPTIONS = {
   server: { type: 'string' },
   'token-file': { type: 'string' },
   network: { type: 'string', multiple: true },
@@ -78,6 +79,10 @@ const OPTIONS = {
   grace: { type: 'string' },
   'allow-intrusive': { type: 'boolean' },
   'allow-evasion': { type: 'boolean' },
+} as const;
+
+const OPTIONS = {
+  ...RUNNER_OPTIONS,
   'env-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { isSea } from 'node:sea';
 import { parseArgs, promisify } from 'node:util';
 import { canonicalNetwork } from '../shared/policy/targets.ts';
-import { EXIT, isLoopbackHost, parseCommandLine } from './config.ts';
+import { EXIT, isLoopbackHost, parseCommandLine, RUNNER_OPTIONS } from './config.ts';
 import { doctor, formatChecks } from './doctor.ts';
 import { edgeRefuses, exchangeCode, fail } from './enroll.ts';
 import { renderUnit } from './unit.ts';
@@ -25,15 +25,8 @@ import { renderUnit } from './unit.ts';
 const run = promisify(execFile);
 
 const OPTIONS = {
-  server: { type: 'string' },
+  ...RUNNER_OPTIONS,
   enroll: { type: 'string' },
-  'token-file': { type: 'string' },
-  network: { type: 'string', multiple: true },
-  'max-concurrency': { type: 'string' },
-  nmap: { type: 'string' },
-  grace: { type: 'string' },
-  'allow-intrusive': { type: 'boolean' },
-  'allow-evasion': { type: 'boolean' },
   'raw-scans': { type: 'boolean' },
   'skip-doctor': { type: 'boolean' },
   user: { type: 'string' },
