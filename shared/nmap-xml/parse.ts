@@ -1,5 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
-import type { Host, Port, Report, ScriptResult, Service } from './report.ts';
+import type { Host, Port, Probe, Report, ScriptResult, Service } from './report.ts';
 
 /**
  * nmap XML (`-oX`) → Report. Pure: no I/O. Every string from the XML is untrusted text from the scanned
@@ -17,6 +17,7 @@ const ARRAYS = new Set([
   'osmatch',
   'elem',
   'table',
+  'scaninfo',
 ]);
 
 const parser = new XMLParser({
@@ -140,6 +141,19 @@ function host(node: Node): Host {
   };
 }
 
+const PORT_LIST = /^[0-9,-]*$/;
+
+function probe(node: Node): Probe | null {
+  const protocol = typeof node.protocol === 'string' && PROTOCOLS.has(node.protocol) ? node.protocol : null;
+  if (protocol === null) return null;
+  const ports = typeof node.services === 'string' && PORT_LIST.test(node.services) ? node.services : null;
+  return {
+    type: str(node.type, 32) ?? 'unknown',
+    protocol: protocol as Probe['protocol'],
+    ports: ports !== null && ports.length <= 262_144 ? ports : null,
+  };
+}
+
 export type ParseResult = { ok: true; report: Report } | { ok: false; problem: string };
 
 /** Parses nmap's XML output. An unfinished file (nmap killed mid-scan) still yields the hosts it holds. */
@@ -168,6 +182,10 @@ export function parseNmapXml(xml: string): ParseResult {
         startedAt: iso(run.start),
         endedAt: iso(finished.time),
       },
+      probes: list(run.scaninfo)
+        .slice(0, 8)
+        .map(probe)
+        .filter((p): p is Probe => p !== null),
       hosts,
       stats: {
         hostsUp: Math.max(0, up),

@@ -46,6 +46,18 @@ export const HostSchema = z.strictObject({
   os: z.array(z.strictObject({ name: text(256), accuracy: z.number().int().min(0).max(100) })).max(16),
 });
 
+/**
+ * What nmap probed, from its `<scaninfo>` elements: one per scan type, with the ports it sent probes to in nmap's
+ * own range syntax ("1,3-4,6-7,…"). A diff reports a port closed only if the later scan probed it
+ * (worker/domain/diff). Optional: runners before it send none, and then nothing can be reported gone.
+ */
+export const ProbeSchema = z.strictObject({
+  type: text(32),
+  protocol: z.enum(['tcp', 'udp', 'sctp', 'ip']),
+  /** nmap's `services` attribute; null when it was longer than the bound (the coverage is then unknown). */
+  ports: text(262_144).nullable(),
+});
+
 export const ReportSchema = z.strictObject({
   scanner: z.strictObject({
     version: text(32).nullable(),
@@ -53,6 +65,7 @@ export const ReportSchema = z.strictObject({
     startedAt: z.iso.datetime().nullable(),
     endedAt: z.iso.datetime().nullable(),
   }),
+  probes: z.array(ProbeSchema).max(8).optional(),
   hosts: z.array(HostSchema).max(65536),
   stats: z.strictObject({
     hostsUp: z.number().int().min(0),
@@ -69,4 +82,5 @@ export type ScriptResult = z.infer<typeof ScriptResultSchema>;
 export type Service = z.infer<typeof ServiceSchema>;
 export type Port = z.infer<typeof PortSchema>;
 export type Host = z.infer<typeof HostSchema>;
+export type Probe = z.infer<typeof ProbeSchema>;
 export type Report = z.infer<typeof ReportSchema>;

@@ -1,0 +1,15 @@
+export { type CertificateFacts, certificateExpiry, certificateFacts } from './certificate.ts';
+export { type Coverage, coverageOf, type ScanSide } from './coverage.ts';
+export { type PortSet, parsePortList, portSetHas } from './port-set.ts';
+export {
+  type CertificateChange,
+  diffIsEmpty,
+  diffIsQuiet,
+  diffScans,
+  type HostChange,
+  type PortChange,
+  type ScanDiff,
+  type ScriptChange,
+  type ServiceChange,
+} from './scan-diff.ts';
+export { diffSummary } from './summary.ts';
