@@ -3,6 +3,7 @@
  * once), then one table. Each also runs on its own: `node bench/<name>.ts`. Loopback only.
  */
 import { arch, cpus, totalmem } from 'node:os';
+import { run as diff } from './diff.ts';
 import { run as dispatch } from './dispatch.ts';
 import { run as fanin } from './fanin.ts';
 import { run as footprint } from './footprint.ts';
@@ -13,6 +14,7 @@ import { run as validate } from './validate.ts';
 
 const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['validate', validate],
+  ['diff', diff],
   ['dispatch', dispatch],
   ['relay', relay],
   ['fan-in', fanin],
