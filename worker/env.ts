@@ -18,6 +18,9 @@ export interface Env {
   DEADLINE_GRACE_SEC?: string;
   /** Days an ended scan (its result, output and events) is kept before it is pruned. */
   JOB_RETENTION_DAYS?: string;
+  /** Days an inventory host or service nobody has seen again is kept, and the most rows a pool keeps (per table). */
+  INVENTORY_RETENTION_DAYS?: string;
+  INVENTORY_MAX_ROWS?: string;
   /** Browser origins allowed on /mcp (comma-separated); requests without Origin always pass. */
   ALLOWED_ORIGINS?: string;
   /** The public origin the Worker is served at (e.g. https://scangate.example.org): allowed on /mcp too. */

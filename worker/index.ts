@@ -12,6 +12,7 @@ import { enrollmentApi } from './http/routes/enrollment.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
 import { runnerDistApi } from './http/routes/runner-dist.api.ts';
 import { scansApi } from './http/routes/scans.api.ts';
+import { historyApi } from './http/routes/history.api.ts';
 
 export { Coordinator } from './objects/coordinator.do.ts';
 export { Directory } from './objects/directory.do.ts';
@@ -56,6 +57,7 @@ app.route('/', opsApi);
 app.route('/', mcpApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
+app.route('/', historyApi);
 app.route('/', enrollmentApi);
 app.route('/', adminApi);
 app.route('/', runnerDistApi);

@@ -21,6 +21,7 @@ import type { Core } from './coordinator/core.ts';
 import { fail, ok, type Result } from '../domain/result.ts';
 import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './coordinator/dashboard-data.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
+import { ScanHistory, type ScanDiffView } from './coordinator/history.ts';
 import { JobEngine } from './coordinator/jobs.ts';
 import { RunnerLink } from './coordinator/link.ts';
 import { PolicyBook } from './coordinator/policy.ts';
@@ -35,6 +36,7 @@ import { applyMigrations } from '../storage/migrations.ts';
 import { AuditStore, auditRetention, type AuditEntry, type AuditQuery } from '../storage/audit.store.ts';
 import type { JobStatus, Scan } from '../../shared/scan/index.ts';
 import type { JsonObject, JsonValue } from '../../shared/errors/index.ts';
+import { InventoryStore, type InventoryQuery, type InventoryService } from '../storage/inventory.store.ts';
 import { JobStore } from '../storage/jobs.store.ts';
 import { Counters } from '../storage/metrics.ts';
 import { RunnerStore, type RunnerRecord } from '../storage/runners.store.ts';
@@ -53,6 +55,7 @@ export class Coordinator extends DurableObject<Env> {
   readonly #scans: ScanService;
   readonly #runnerAdmin: RunnerAdmin;
   readonly #tasks: TaskBook;
+  readonly #history: ScanHistory;
   readonly #dashboard = new DashboardFeed(async () => `event: data\ndata: ${JSON.stringify(this.dashboardData())}\n\n`);
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -84,6 +87,11 @@ export class Coordinator extends DurableObject<Env> {
     this.#scans = new ScanService(this.#core, this.#engine, sockets);
     this.#runnerAdmin = new RunnerAdmin(this.#core, this.#engine, sockets);
     this.#tasks = new TaskBook(new TaskStore(sql), jobs);
+    this.#history = new ScanHistory(this.#core, new InventoryStore(sql));
+    this.#engine.afterFinish.push((row, status, now) => {
+      if (status === 'succeeded') this.#history.onSucceeded(row, now);
+    });
+    this.#engine.alsoDue.push(() => this.#history.nextPruneAt());
     // Heartbeats are answered without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     void ctx.blockConcurrencyWhile(() => this.#link.reconcile());
@@ -177,6 +185,18 @@ export class Coordinator extends DurableObject<Env> {
     waitMs: number,
   ): Promise<Result<{ scan: Scan; lastEid: number }>> {
     return this.#scans.watch(principal, id, afterEid, waitMs);
+  }
+
+  /** What changed between a finished scan and `against` or the previous scan of its targets (history.ts). */
+  diffScan(principal: Principal, id: string, against?: string): Result<ScanDiffView> {
+    return this.#history.diff(principal, id, against);
+  }
+
+  inventory(
+    principal: Principal,
+    query: Omit<InventoryQuery, 'tokenId'>,
+  ): { services: InventoryService[]; nextCursor: string | null } {
+    return this.#history.inventory(principal, query);
   }
 
   // ── MCP tasks (records; the Worker words them for MCP) ────────────────────────────────────────────────
@@ -298,6 +318,7 @@ export class Coordinator extends DurableObject<Env> {
     const now = Date.now();
     await this.#link.checkLiveness(now);
     this.#engine.onAlarm(now);
+    this.#history.prune(now);
     await this.#engine.schedule();
   }
 }

@@ -341,6 +341,23 @@ export class JobStore {
   }
 
   /**
+   * The newest succeeded scan of exactly `row`'s targets that finished before it, of `tokenId` when given (a scan
+   * token's history is its own), for a diff.
+   */
+  previousOf(row: JobRow, tokenId?: string): JobRow | undefined {
+    return this.#sql
+      .exec<JobRow>(
+        `SELECT * FROM jobs WHERE targets = ? AND status = 'succeeded' AND finished_at < ? AND id <> ?
+         ${tokenId ? 'AND token_id = ?' : ''} ORDER BY finished_at DESC LIMIT 1`,
+        row.targets,
+        row.finished_at ?? Date.now(),
+        row.id,
+        ...(tokenId ? [tokenId] : []),
+      )
+      .toArray()[0];
+  }
+
+  /**
    * Deletes up to `limit` scans that ended before `before`, with their events and output; returns how many. Bounded
    * so one alarm never deletes without end; the alarm comes back while more are due.
    */

@@ -94,4 +94,31 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runners ADD COLUMN conflict TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'inventory and scan history',
+    // The pool's inventory (stores/inventory.store.ts): one row per token and host, and per token and service (a
+    // port seen open), so a scan token's view is only what its own scans saw. addr_key sorts like the address
+    // (domain/inventory.ts), so a CIDR is an index range. jobs_by_targets finds the previous scan of the same targets.
+    sql: `
+      CREATE TABLE inventory_hosts (
+        token_id TEXT NOT NULL, addr_key TEXT NOT NULL, address TEXT NOT NULL, hostnames TEXT NOT NULL,
+        state TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_scan TEXT NOT NULL,
+        last_probed_at INTEGER NOT NULL, last_probed_scan TEXT NOT NULL, PRIMARY KEY (token_id, addr_key)
+      );
+      CREATE INDEX inventory_hosts_by_addr ON inventory_hosts (addr_key);
+      CREATE INDEX inventory_hosts_by_seen ON inventory_hosts (last_seen);
+      CREATE TABLE inventory_services (
+        token_id TEXT NOT NULL, addr_key TEXT NOT NULL, address TEXT NOT NULL, protocol TEXT NOT NULL,
+        port INTEGER NOT NULL, state TEXT NOT NULL, service TEXT, product TEXT, version TEXT, cpe TEXT NOT NULL,
+        scripts TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_scan TEXT NOT NULL,
+        last_probed_at INTEGER NOT NULL, last_probed_scan TEXT NOT NULL,
+        PRIMARY KEY (token_id, addr_key, protocol, port)
+      );
+      CREATE INDEX inventory_services_by_addr ON inventory_services (addr_key, protocol, port);
+      CREATE INDEX inventory_services_by_port ON inventory_services (port, protocol);
+      CREATE INDEX inventory_services_by_seen ON inventory_services (last_seen);
+      CREATE INDEX jobs_by_targets ON jobs (targets, finished_at);
+    `,
+  },
 ];

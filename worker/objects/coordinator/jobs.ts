@@ -9,7 +9,7 @@ import type { JobFinished, RunnerMessage } from '../../../shared/protocol/index.
 import * as breakers from '../../domain/breaker.ts';
 import { admitOutput, frameBudget } from '../../domain/output-caps.ts';
 import { chooseRunner, type RunnerView } from '../../domain/routing.ts';
-import { TERMINAL } from '../../../shared/scan/index.ts';
+import { type JobStatus, TERMINAL } from '../../../shared/scan/index.ts';
 import type { EventType, JobResult, JobRow, StoredEvent } from '../../storage/jobs.store.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
 import type { Core } from './core.ts';
@@ -32,6 +32,14 @@ export class JobEngine {
   readonly events = new Waiters();
   /** Woken when a job ends (callers that wait for a result). */
   readonly ended = new Waiters();
+
+  /**
+   * Called after a job ends, once, with its final status (the scan history feeds its inventory from it). A hook
+   * that throws is logged and does not undo the end.
+   */
+  readonly afterFinish: Array<(row: JobRow, status: JobStatus, now: number) => void> = [];
+  /** Other times the one alarm must come back (e.g. the inventory's next prune), or null. */
+  readonly alsoDue: Array<() => number | null> = [];
 
   constructor(core: Core, sockets: RunnerSockets, streams: ScanStreams) {
     this.#core = core;
@@ -173,6 +181,13 @@ export class JobEngine {
     this.event(row.id, 'finished', { status, exitCode: result?.exitCode ?? null, error });
     this.#streams.closeLive(row.id);
     this.ended.wake(row.id);
+    for (const hook of this.afterFinish) {
+      try {
+        hook(row, status, now);
+      } catch (e) {
+        console.error(`after-finish hook failed for ${row.id}: ${(e as Error).message}`);
+      }
+    }
   }
 
   setBreaker(runner: RunnerRecord, next: breakers.Breaker): void {
@@ -358,6 +373,10 @@ export class JobEngine {
       ...runners.map((r) => (r.breaker.state === 'OPEN' ? r.breaker.halfOpenAt : null)),
       runners.some((r) => r.connected) ? Date.now() + heartbeatSec * 1000 : null,
       oldest === null ? null : Math.max(oldest + jobRetentionMs, Date.now() + 60_000),
+      ...this.alsoDue.map((due) => {
+        const t = due();
+        return t === null ? null : Math.max(t, Date.now() + 60_000);
+      }),
     ].filter((t): t is number => t !== null);
     if (times.length === 0) return;
     const next = Math.min(...times);

@@ -14,6 +14,9 @@ export interface Settings {
   deadlineGraceMs: number;
   /** How long an ended scan is kept. */
   jobRetentionMs: number;
+  /** How long an inventory row nobody has seen again is kept, and how many rows a pool keeps at most. */
+  inventoryRetentionMs: number;
+  inventoryMaxRows: number;
 }
 
 function positive(value: string | undefined, fallback: number): number {
@@ -29,5 +32,7 @@ export function readSettings(env: Env): Settings {
     queueWaitSec: positive(env.QUEUE_WAIT_SEC, 30),
     deadlineGraceMs: positive(env.DEADLINE_GRACE_SEC, 30) * 1000,
     jobRetentionMs: positive(env.JOB_RETENTION_DAYS, 90) * 86_400_000,
+    inventoryRetentionMs: positive(env.INVENTORY_RETENTION_DAYS, 180) * 86_400_000,
+    inventoryMaxRows: positive(env.INVENTORY_MAX_ROWS, 200_000),
   };
 }

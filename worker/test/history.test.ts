@@ -1,0 +1,229 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { DIFF_XML, reportOf } from '../domain/diff/fixtures.ts';
+import { type Coordinator, getCoordinator } from '../objects/coordinator.do.ts';
+import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from './helpers/runner-client.ts';
+
+/**
+ * Scan history through the API: each finished scan feeds its token's inventory, and a diff compares it with the
+ * previous scan of the same targets. The reports are real nmap XML of a loopback listener as it changed
+ * (test/fixtures/nmap/diff), moved onto this test's own network and sent by a test runner over a real WebSocket.
+ * Tenancy is attacked: another token of the same pool can neither diff, nor diff against, nor see in its inventory
+ * what the first token's scans found.
+ */
+const newRunner = runnersOnOwnNets('history-runner', 120);
+
+async function finishedScan(
+  runner: TestRunner,
+  net: number,
+  token: string,
+  fixture: keyof typeof DIFF_XML,
+  edit: (xml: string) => string = (x) => x,
+): Promise<string> {
+  const from = runner.received.length;
+  const target = `127.${net}.0.1`;
+  const res = await api('/v1/scans', { method: 'POST', token, json: { target, args: '-sT -sV -p 2220-2230,4430' } });
+  expect(res.status).toBe(202);
+  const dispatch = await runner.next((m) => m.type === 'job.dispatch', 5000, from);
+  const jobId = (dispatch as { jobId: string }).jobId;
+  runner.send({ type: 'job.accepted', jobId });
+  const xml = edit(DIFF_XML[fixture].replaceAll('127.0.0.1', target));
+  runner.finish(jobId, ['done\n'], { report: reportOf(xml) });
+  for (;;) {
+    const scan = (await json(await api(`/v1/scans/${jobId}?wait=1`, { token }))).scan;
+    if (scan.status === 'succeeded') return jobId;
+    expect(scan.status).not.toBe('failed');
+  }
+}
+
+const diffOf = async (id: string, token: string, against?: string) =>
+  api(`/v1/scans/${id}/diff${against ? `?against=${against}` : ''}`, { token });
+
+describe('scan diffs through the API', () => {
+  it('compares each finished scan with the previous scan of the same targets', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `history-${net}`);
+    const first = await finishedScan(runner, net, token, 'up');
+    const second = await finishedScan(runner, net, token, 'down');
+    const third = await finishedScan(runner, net, token, 'newBanner');
+    const host = `127.${net}.0.1`;
+
+    const initial = await json(await diffOf(first, token));
+    expect(initial).toMatchObject({ base: null, diff: null });
+    expect(initial.summary).toContain('No earlier finished scan');
+
+    const closed = await json(await diffOf(second, token));
+    expect(closed.base.id).toBe(first);
+    expect(closed.diff.ports.closed).toEqual([{ host, port: 2222, protocol: 'tcp', from: 'open', to: 'closed' }]);
+    expect(closed.summary).toBe(`Since ${first}: 1 port closed.`);
+
+    const reopened = await json(await diffOf(third, token));
+    expect(reopened.base.id).toBe(second);
+    expect(reopened.diff.ports.opened.map((p: { port: number }) => p.port)).toEqual([2222]);
+    expect(reopened.diff.certificates[0].fields).toContain('subject');
+
+    const named = await json(await diffOf(third, token, first));
+    expect(named.base.id).toBe(first);
+    expect(named.diff.services[0]).toMatchObject({
+      port: 2222,
+      from: { version: '7.4' },
+      to: { version: '8.9p1 Ubuntu 3' },
+    });
+    expect(named.diff.ports.opened).toEqual([]);
+  });
+
+  it("another token of the pool cannot diff, or diff against, a token's scans, nor inherit them as a base", async () => {
+    const { net, runner } = await newRunner();
+    const owner = await mintToken('scan', `history-owner-${net}`);
+    const other = await mintToken('scan', `history-other-${net}`);
+    const ownerScan = await finishedScan(runner, net, owner, 'up');
+    const otherScan = await finishedScan(runner, net, other, 'down');
+
+    const direct = await diffOf(ownerScan, other);
+    expect(direct.status).toBe(404);
+    expect((await json(direct)).error.type).toBe('not_found');
+    const against = await diffOf(otherScan, other, ownerScan);
+    expect(against.status).toBe(404);
+    expect(JSON.stringify(await json(against))).not.toContain('2222');
+    // Same targets, earlier, but not this token's: not a base.
+    expect((await json(await diffOf(otherScan, other))).base).toBeNull();
+    // The pool's admin may compare any two.
+    const admin = await json(await diffOf(otherScan, ADMIN, ownerScan));
+    expect(admin.diff.ports.closed.map((p: { port: number }) => p.port)).toEqual([2222]);
+  });
+
+  it('refuses a diff of a scan still running, of a scan with itself, and a malformed id, losing nothing', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `history-bad-${net}`);
+    const done = await finishedScan(runner, net, token, 'up');
+    const from = runner.received.length;
+    const res = await api('/v1/scans', {
+      method: 'POST',
+      token,
+      json: { target: `127.${net}.0.1`, args: '-sT -p 22' },
+    });
+    const running = (await json(res)).scan.id;
+    await runner.next((m) => m.type === 'job.dispatch', 5000, from);
+
+    const early = await diffOf(running, token);
+    expect(early.status).toBe(409);
+    expect((await json(early)).error).toMatchObject({
+      type: 'conflict',
+      recoverySuggestion: expect.stringContaining('Wait'),
+    });
+    const self = await diffOf(done, token, done);
+    expect(self.status).toBe(400);
+    const malformed = await diffOf(done, token, 'not-a-scan');
+    expect(malformed.status).toBe(400);
+    expect((await json(malformed)).error.message).toContain('against');
+    expect((await json(await api(`/v1/scans/${done}`, { token }))).scan.status).toBe('succeeded');
+  });
+});
+
+describe('inventory through the API', () => {
+  it("keeps each token's hosts and services, with state updated only by scans that probed them", async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `inventory-${net}`);
+    const other = await mintToken('scan', `inventory-other-${net}`);
+    const host = `127.${net}.0.1`;
+    const inventory = async (query: string, as = token) => json(await api(`/v1/inventory?${query}`, { token: as }));
+
+    const first = await finishedScan(runner, net, token, 'up');
+    const oldSsh = await inventory(`cidr=127.${net}.0.0/16&service=ssh&versionBelow=8.0`);
+    expect(oldSsh.services).toMatchObject([
+      {
+        address: host,
+        port: 2222,
+        protocol: 'tcp',
+        state: 'open',
+        product: 'OpenSSH',
+        version: '7.4',
+        lastScan: first,
+      },
+    ]);
+    expect((await inventory(`cidr=127.${net}.0.0/16`, other)).services).toEqual([]);
+
+    // A scan of other ports says nothing about 2222: still open, last probed by the first scan.
+    await finishedScan(runner, net, token, 'otherPorts');
+    expect((await inventory(`address=${host}&port=2222`)).services[0]).toMatchObject({
+      state: 'open',
+      lastProbedScan: first,
+    });
+
+    const second = await finishedScan(runner, net, token, 'down');
+    expect((await inventory(`address=${host}&port=2222`)).services).toEqual([]);
+    const any = (await inventory(`address=${host}&port=2222&state=any`)).services[0];
+    expect(any).toMatchObject({ state: 'closed', lastScan: first, lastProbedScan: second });
+
+    await finishedScan(runner, net, token, 'newBanner');
+    expect((await inventory(`cidr=127.${net}.0.0/16&service=ssh&versionBelow=8.0`)).services).toEqual([]);
+    const ssh = (await inventory(`cidr=127.${net}.0.0/16&product=openssh`)).services;
+    expect(ssh.map((s: { version: string }) => s.version)).toEqual(['8.9p1 Ubuntu 3']);
+    // First seen stays the first scan's time, while last seen moves.
+    expect(Date.parse(ssh[0].firstSeen)).toBeLessThan(Date.parse(ssh[0].lastSeen));
+    const adminView = await inventory(`cidr=127.${net}.0.0/16`, ADMIN);
+    expect(adminView.services.map((s: { port: number }) => s.port)).toEqual([2222, 4430]);
+    expect(
+      (await inventory(`cidr=127.${net}.0.0/16&firstSeenAfter=${encodeURIComponent(new Date().toISOString())}`))
+        .services,
+    ).toEqual([]);
+  });
+
+  it('pages with a cursor and refuses malformed filters with a fix', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `inventory-page-${net}`);
+    await finishedScan(runner, net, token, 'up');
+    const page1 = await json(await api(`/v1/inventory?cidr=127.${net}.0.0/16&limit=1`, { token }));
+    expect(page1.services.map((s: { port: number }) => s.port)).toEqual([2222]);
+    const page2 = await json(
+      await api(`/v1/inventory?cidr=127.${net}.0.0/16&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`, {
+        token,
+      }),
+    );
+    expect(page2.services.map((s: { port: number }) => s.port)).toEqual([4430]);
+    for (const bad of ['cidr=10.0.0.0/33', 'address=lab', 'versionBelow=eight', 'cursor=x', 'limit=0', 'state=gone']) {
+      const res = await api(`/v1/inventory?${bad}`, { token });
+      expect(res.status, bad).toBe(400);
+      const { error } = await json(res);
+      expect(error.type).toBe('validation_error');
+      expect(error.recoverySuggestion.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('forgets rows nobody has seen within the retention, in the alarm', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `inventory-old-${net}`);
+    await finishedScan(runner, net, token, 'up');
+    const before = await json(await api(`/v1/inventory?address=127.${net}.0.1&state=any`, { token }));
+    expect(before.services).toHaveLength(2);
+    const stub = getCoordinator(env);
+    await runInDurableObject(stub, (_c: Coordinator, state) => {
+      const old = Date.now() - 181 * 86_400_000;
+      state.storage.sql.exec('UPDATE inventory_services SET last_seen = ? WHERE address = ?', old, `127.${net}.0.1`);
+    });
+    await runDurableObjectAlarm(stub);
+    const after = await json(await api(`/v1/inventory?address=127.${net}.0.1&state=any`, { token }));
+    expect(after.services).toEqual([]);
+  });
+});
+
+describe('exports', () => {
+  it('exports the report as CSV, defusing spreadsheet formulas from banners, and as JSON', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `export-${net}`);
+    const id = await finishedScan(runner, net, token, 'up', (xml) =>
+      xml.replace('product="OpenSSH"', 'product="=HYPERLINK(&quot;x&quot;)"'),
+    );
+    const csv = await api(`/v1/scans/${id}/export?format=csv`, { token });
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    const lines = (await csv.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('host,port,proto,state,service,product,version');
+    expect(lines).toContain(`127.${net}.0.1,2222,tcp,open,ssh,"'=HYPERLINK(""x"")",7.4`);
+    expect(lines).toContain(`127.${net}.0.1,2221,tcp,closed,rockwell-csp1,,`);
+    const exported = await json(await api(`/v1/scans/${id}/export?format=json`, { token }));
+    expect(exported.report.hosts[0].ports.length).toBe(lines.length - 1);
+    const other = await mintToken('scan', `export-other-${net}`);
+    expect((await api(`/v1/scans/${id}/export?format=csv`, { token: other })).status).toBe(404);
+    expect((await api(`/v1/scans/${id}/export?format=pdf`, { token })).status).toBe(400);
+  });
+});
