@@ -20,6 +20,7 @@ import {
   table,
   type ScanView,
 } from './cli/render.ts';
+import { type DiffAnswer, formatDiff, formatInventory } from './cli/render-history.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
 import { forCli, looseNmapOptions, type EdgeError } from './cli/wording.ts';
 
@@ -37,6 +38,12 @@ const OPTIONS = {
   enroll: { type: 'boolean' },
   json: { type: 'boolean' },
   output: { type: 'boolean' },
+  cidr: { type: 'string' },
+  port: { type: 'string' },
+  service: { type: 'string' },
+  product: { type: 'string' },
+  'version-below': { type: 'string' },
+  cursor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -304,6 +311,39 @@ async function main(argv: string[]): Promise<number> {
       const { scans } = await request<{ scans: ScanView[] }>(connection(values, 'scan'), 'GET', `/v1/scans?${query}`);
       if (values.json) asJson(scans);
       else print(scanRows(scans));
+      return 0;
+    }
+    case 'diff': {
+      if (rest.length < 1 || rest.length > 2)
+        throw new CliError('usage: scangate diff <scan-id> [<earlier-scan-id>]', 2);
+      const against = rest[1] ? `?against=${encodeURIComponent(rest[1])}` : '';
+      const answer = await request<DiffAnswer>(
+        connection(values, 'scan'),
+        'GET',
+        `/v1/scans/${encodeURIComponent(rest[0]!)}/diff${against}`,
+      );
+      if (values.json) asJson(answer);
+      else print(formatDiff(answer));
+      return 0;
+    }
+    case 'inventory': {
+      const query = new URLSearchParams({
+        limit: String(positiveInt(values.limit, 'limit') ?? 100),
+        ...(values.cidr && { cidr: values.cidr }),
+        ...(values.port && { port: values.port }),
+        ...(values.service && { service: values.service }),
+        ...(values.product && { product: values.product }),
+        ...(values['version-below'] && { versionBelow: values['version-below'] }),
+        ...(values.status && { state: values.status }),
+        ...(values.cursor && { cursor: values.cursor }),
+      });
+      const found = await request<{ services: Parameters<typeof formatInventory>[0]; nextCursor: string | null }>(
+        connection(values, 'scan'),
+        'GET',
+        `/v1/inventory?${query}`,
+      );
+      if (values.json) asJson(found);
+      else print(formatInventory(found.services, found.nextCursor));
       return 0;
     }
     case 'cancel': {
