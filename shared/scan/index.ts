@@ -44,6 +44,27 @@ export function isActive(status: string): boolean {
 /** What a scan id looks like (`scan_` and the id's random part); every route and tool checks ids with it. */
 export const SCAN_ID_PATTERN = /^scan_[A-Za-z0-9_-]{1,32}$/;
 
+/**
+ * What a succeeded scan changed since the previous succeeded scan of the same targets by the same token, worked out
+ * when it finished (worker/domain/diff). `quiet` when nothing a person should read changed (only "not checked"
+ * or UDP flapping). GET /v1/scans/:id/diff has the details.
+ */
+export interface ScanChanges {
+  since: string;
+  summary: string;
+  quiet: boolean;
+  counts: {
+    newHosts: number;
+    hostsGone: number;
+    opened: number;
+    closed: number;
+    services: number;
+    certificates: number;
+    scripts: number;
+    notChecked: number;
+  };
+}
+
 /** The public shape of a scan (REST, MCP, dashboard, CLI). */
 export interface Scan {
   id: string;
@@ -68,6 +89,8 @@ export interface Scan {
   error: ScanError | null;
   report: Report | null;
   outputBytes: number;
+  /** Null until it succeeded, and for the first scan of its targets. */
+  changes: ScanChanges | null;
 }
 
 /**

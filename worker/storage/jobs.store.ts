@@ -6,7 +6,7 @@ import type { ScanError } from '../../shared/errors/index.ts';
 import type { Report } from '../../shared/nmap-xml/index.ts';
 import type { Target } from '../../shared/policy/index.ts';
 import { utf8ByteLength, type JobFinished } from '../../shared/protocol/index.ts';
-import type { JobStatus, Scan } from '../../shared/scan/index.ts';
+import type { JobStatus, Scan, ScanChanges } from '../../shared/scan/index.ts';
 
 export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished';
 
@@ -41,6 +41,8 @@ export type JobRow = {
   edge_truncated: number;
   idempotency_key: string | null;
   fingerprint: string | null;
+  /** ScanChanges as JSON (migration 7), set when a succeeded scan had a previous one to compare with. */
+  changes: string | null;
 };
 
 /** What a finished job keeps of the runner's `job.finished`. */
@@ -79,6 +81,7 @@ export function toScan(row: JobRow): Scan {
     error: row.error ? (JSON.parse(row.error) as ScanError) : null,
     report: result?.report ?? null,
     outputBytes: row.output_bytes,
+    changes: row.changes ? (JSON.parse(row.changes) as ScanChanges) : null,
   };
 }
 
@@ -338,6 +341,18 @@ export class JobStore {
       scans: page.map(toScan),
       nextCursor: rows.length > filter.limit && last ? `${last.created_at}.${last.id}` : null,
     };
+  }
+
+  /** The latest succeeded scans that changed something (not quiet), newest first, for the dashboard's feed. */
+  recentChanges(limit: number, tokenId?: string): JobRow[] {
+    return this.#sql
+      .exec<JobRow>(
+        `SELECT * FROM jobs WHERE changes IS NOT NULL AND json_extract(changes, '$.quiet') = 0
+         ${tokenId ? 'AND token_id = ?' : ''} ORDER BY finished_at DESC LIMIT ?`,
+        ...(tokenId ? [tokenId] : []),
+        limit,
+      )
+      .toArray();
   }
 
   /**

@@ -99,7 +99,8 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
     name: 'inventory and scan history',
     // The pool's inventory (stores/inventory.store.ts): one row per token and host, and per token and service (a
     // port seen open), so a scan token's view is only what its own scans saw. addr_key sorts like the address
-    // (domain/inventory.ts), so a CIDR is an index range. jobs_by_targets finds the previous scan of the same targets.
+    // (domain/inventory.ts), so a CIDR is an index range. jobs_by_targets finds the previous scan of the same targets;
+    // jobs.changes keeps what a succeeded scan changed since it (ScanChanges JSON).
     sql: `
       CREATE TABLE inventory_hosts (
         token_id TEXT NOT NULL, addr_key TEXT NOT NULL, address TEXT NOT NULL, hostnames TEXT NOT NULL,
@@ -119,6 +120,7 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inventory_services_by_port ON inventory_services (port, protocol);
       CREATE INDEX inventory_services_by_seen ON inventory_services (last_seen);
       CREATE INDEX jobs_by_targets ON jobs (targets, finished_at);
+      ALTER TABLE jobs ADD COLUMN changes TEXT;
     `,
   },
 ];

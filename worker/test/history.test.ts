@@ -56,6 +56,15 @@ describe('scan diffs through the API', () => {
     expect(closed.base.id).toBe(first);
     expect(closed.diff.ports.closed).toEqual([{ host, port: 2222, protocol: 'tcp', from: 'open', to: 'closed' }]);
     expect(closed.summary).toBe(`Since ${first}: 1 port closed.`);
+    // The scan itself says so, worked out when it finished.
+    const kept = (await json(await api(`/v1/scans/${second}`, { token }))).scan.changes;
+    expect(kept).toMatchObject({
+      since: first,
+      summary: closed.summary,
+      quiet: false,
+      counts: { closed: 1, opened: 0 },
+    });
+    expect((await json(await api(`/v1/scans/${first}`, { token }))).scan.changes).toBeNull();
 
     const reopened = await json(await diffOf(third, token));
     expect(reopened.base.id).toBe(second);
@@ -87,6 +96,7 @@ describe('scan diffs through the API', () => {
     expect(JSON.stringify(await json(against))).not.toContain('2222');
     // Same targets, earlier, but not this token's: not a base.
     expect((await json(await diffOf(otherScan, other))).base).toBeNull();
+    expect((await json(await api(`/v1/scans/${otherScan}`, { token: other }))).scan.changes).toBeNull();
     // The pool's admin may compare any two.
     const admin = await json(await diffOf(otherScan, ADMIN, ownerScan));
     expect(admin.diff.ports.closed.map((p: { port: number }) => p.port)).toEqual([2222]);

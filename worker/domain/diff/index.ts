@@ -12,4 +12,4 @@ export {
   type ScriptChange,
   type ServiceChange,
 } from './scan-diff.ts';
-export { diffSummary } from './summary.ts';
+export { diffSummary, scanChanges } from './summary.ts';

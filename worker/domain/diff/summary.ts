@@ -1,4 +1,5 @@
-import type { ScanDiff } from './scan-diff.ts';
+import type { ScanChanges } from '../../../shared/scan/index.ts';
+import { diffIsQuiet, type ScanDiff } from './scan-diff.ts';
 
 /**
  * One line saying what changed, for an agent's result text and the CLI ("Since scan_…: 1 new host, 2 ports
@@ -27,4 +28,23 @@ export function diffSummary(diff: ScanDiff): string {
   ].filter(Boolean);
   const head = loud.length ? loud.join(', ') : 'no changes';
   return `Since ${diff.base}: ${head}${quiet.length ? `; ${quiet.join('; ')}` : ''}.`;
+}
+
+/** The counts and one line a scan keeps of its diff with the previous scan (Scan.changes). */
+export function scanChanges(diff: ScanDiff): ScanChanges {
+  return {
+    since: diff.base,
+    summary: diffSummary(diff),
+    quiet: diffIsQuiet(diff),
+    counts: {
+      newHosts: diff.hosts.up.length,
+      hostsGone: diff.hosts.down.length,
+      opened: diff.ports.opened.length,
+      closed: diff.ports.closed.length,
+      services: diff.services.length,
+      certificates: diff.certificates.length,
+      scripts: diff.scripts.length,
+      notChecked: diff.hosts.notChecked.length + diff.ports.notChecked.length,
+    },
+  };
 }

@@ -107,6 +107,7 @@ describe('dashboard views escape what came from outside', () => {
           error: null,
           report: null,
           outputBytes: 10,
+          changes: null,
           output,
         }}
       />,

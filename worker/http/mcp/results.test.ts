@@ -70,6 +70,7 @@ function scanOf(up: number, total: number, portsOf: (i: number) => number): Scan
     error: null,
     report,
     outputBytes: 100,
+    changes: null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { scanError } from '../../../shared/errors/index.ts';
 import { type Scan, scanNotFound, TERMINAL } from '../../../shared/scan/index.ts';
-import { diffScans, diffSummary, type ScanDiff, type ScanSide } from '../../domain/diff/index.ts';
+import { diffScans, diffSummary, type ScanDiff, type ScanSide, scanChanges } from '../../domain/diff/index.ts';
 import { observe } from '../../domain/inventory.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { fail, ok, type Result } from '../../domain/result.ts';
@@ -42,10 +42,26 @@ export class ScanHistory {
     this.#inventory = inventory;
   }
 
-  /** A scan has succeeded: what it saw goes into its token's inventory. */
-  onSucceeded(row: JobRow, now: number): void {
-    const side = sideOf(toScan(this.#core.jobs.get(row.id) ?? row));
-    if (side) this.#inventory.record(row.token_id, row.id, now, observe(side));
+  /**
+   * A scan has succeeded: what it saw goes into its token's inventory, and what changed since that token's previous
+   * scan of the same targets is kept on the scan (Scan.changes). Returns the diff, or null when there was no base.
+   */
+  onSucceeded(row: JobRow, now: number): ScanDiff | null {
+    const finished = this.#core.jobs.get(row.id) ?? row;
+    const side = sideOf(toScan(finished));
+    if (!side) return null;
+    this.#inventory.record(row.token_id, row.id, now, observe(side));
+    const baseRow = this.#core.jobs.previousOf(finished, row.token_id);
+    const base = baseRow && sideOf(toScan(baseRow));
+    if (!base) return null;
+    const diff = diffScans(base, side);
+    this.#core.jobs.update(row.id, { changes: JSON.stringify(scanChanges(diff)) });
+    return diff;
+  }
+
+  /** The pool's latest scans that changed something (a scan token: its own), newest first. */
+  recentChanges(limit: number, tokenId?: string): Scan[] {
+    return this.#core.jobs.recentChanges(limit, tokenId).map(toScan);
   }
 
   #visible(principal: Principal, id: string): JobRow | undefined {
