@@ -19,7 +19,14 @@ import type { Principal } from '../domain/principal.ts';
 import type * as breakers from '../domain/breaker.ts';
 import type { Core } from './coordinator/core.ts';
 import { fail, ok, type Result } from '../domain/result.ts';
-import { breakerRows, perMinute, runnerRows, scanRows, type DashboardData } from './coordinator/dashboard-data.ts';
+import {
+  breakerRows,
+  changeRows,
+  perMinute,
+  runnerRows,
+  scanRows,
+  type DashboardData,
+} from './coordinator/dashboard-data.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
 import { ScanHistory, type ScanDiffView } from './coordinator/history.ts';
 import { JobEngine } from './coordinator/jobs.ts';
@@ -251,6 +258,7 @@ export class Coordinator extends DurableObject<Env> {
       breakers: breakerRows(this.#core.runners.list(), policy.breaker.failureThreshold),
       scans: scanRows(this.#core.jobs.list({ limit: 25 }).scans),
       perMinute: perMinute(this.#core.jobs.endedSince(now - 3_600_000), now),
+      changes: changeRows(this.#history.recentChanges(10)),
     };
   }
 

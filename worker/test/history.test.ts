@@ -237,3 +237,46 @@ describe('exports', () => {
     expect((await api(`/v1/scans/${id}/export?format=pdf`, { token })).status).toBe(400);
   });
 });
+
+async function logIn(token: string): Promise<string> {
+  const res = await api('/dashboard/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
+  expect(res.status).toBe(303);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+describe('history on the dashboard', () => {
+  it('shows the diff on the scan page, the change on the front page and the service in the inventory', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `dash-history-${net}`);
+    const first = await finishedScan(runner, net, token, 'up', (xml) =>
+      xml.replace('product="OpenSSH"', 'product="&lt;script&gt;alert(1)&lt;/script&gt;"'),
+    );
+    const second = await finishedScan(runner, net, token, 'newBanner');
+    const cookie = await logIn(ADMIN);
+
+    const scanPage = await (await api(`/dashboard/scans/${second}`, { headers: { cookie } })).text();
+    expect(scanPage).toContain('Changes since the previous scan');
+    expect(scanPage).toContain(`Since ${first}: 1 service changed, 1 certificate changed.`);
+    expect(scanPage).toContain('&lt;script&gt;alert(1)&lt;/script&gt; 7.4 → OpenSSH 8.9p1 Ubuntu 3');
+    expect(scanPage).not.toContain('<script>alert(1)');
+    const firstPage = await (await api(`/dashboard/scans/${first}`, { headers: { cookie } })).text();
+    expect(firstPage).toContain('No earlier finished scan of the same targets');
+
+    const front = await (await api('/dashboard', { headers: { cookie } })).text();
+    expect(front).toMatch(new RegExp(`data-change="${second}"[^]*?1 service changed`));
+
+    const found = await api(`/dashboard/inventory?cidr=127.${net}.0.0/16&service=ssh`, { headers: { cookie } });
+    expect(found.status).toBe(200);
+    const inventory = await found.text();
+    expect(inventory).toContain(`127.${net}.0.1`);
+    expect(inventory).toContain('OpenSSH 8.9p1 Ubuntu 3');
+    const bad = await api('/dashboard/inventory?cidr=10.0.0.0/99', { headers: { cookie } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('cidr: a CIDR network');
+    expect((await api('/dashboard/inventory', { redirect: 'manual' })).status).toBe(303);
+  });
+});

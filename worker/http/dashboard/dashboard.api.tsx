@@ -15,6 +15,12 @@ import { scanPageStream } from './scan-live.ts';
 import { renderScanSections, ScanPage } from './scan-page.tsx';
 import { renderedFeed } from './front-live.ts';
 import { DashboardPage, LoginPage, renderSections } from './views.tsx';
+import { InventoryPage } from './history-views.tsx';
+import { inventoryQuery } from '../routes/inventory-query.ts';
+import type { Coordinator } from '../../objects/coordinator.do.ts';
+import type { ScanDiffView } from '../../objects/coordinator/history.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { Scan } from '../../../shared/scan/index.ts';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -96,6 +102,17 @@ async function perform(
         value === 'on' ? 'Intrusive scans are now allowed.' : 'Intrusive scans are now disabled.',
       );
   }
+}
+
+/** A finished scan's diff with its previous scan, for its page (null while it runs or when it cannot be compared). */
+async function diffIfFinished(
+  coordinator: DurableObjectStub<Coordinator>,
+  principal: Principal,
+  scan: Scan,
+): Promise<ScanDiffView | null> {
+  if (!TERMINAL.has(scan.status) || !scan.report) return null;
+  const diffed = await coordinator.diffScan(principal, scan.id);
+  return diffed.ok ? diffed.value : null;
 }
 
 /**
@@ -180,8 +197,12 @@ export const dashboardApi = new Hono<DashEnv>()
     if (!session) return c.redirect('/dashboard', 303);
     const id = c.req.param('id');
     if (!SCAN_ID_PATTERN.test(id)) throw new ScangateError(scanNotFound(id));
-    const scan = unwrap(await getCoordinator(c.env, session.principal.pool).getScan(session.principal, id));
-    return c.html(<ScanPage scan={scan} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />);
+    const coordinator = getCoordinator(c.env, session.principal.pool);
+    const scan = unwrap(await coordinator.getScan(session.principal, id));
+    const diff = await diffIfFinished(coordinator, session.principal, scan);
+    return c.html(
+      <ScanPage scan={scan} diff={diff} nonce={c.var.nonce} csrf={session.csrf} who={session.principal.name} />,
+    );
   })
   .get('/dashboard/scans/:id/events', async (c) => {
     // The scan page's live sections: the Coordinator's event stream of the scan, re-rendered per burst of events.
@@ -203,11 +224,30 @@ export const dashboardApi = new Hono<DashEnv>()
     if (!events.ok || !events.body) throw new ScangateError(scanNotFound(id));
     const body = scanPageStream(events.body, async () => {
       const scan = await load();
-      return { sections: await renderScanSections(scan), ended: TERMINAL.has(scan.status) };
+      const diff = await diffIfFinished(coordinator, session.principal, scan);
+      return { sections: await renderScanSections(scan, diff), ended: TERMINAL.has(scan.status) };
     });
     return new Response(body, {
       headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' },
     });
+  })
+  .get('/dashboard/inventory', async (c) => {
+    const session = await currentSession(c);
+    if (!session) return c.redirect('/dashboard', 303);
+    const pick = (name: string) => c.req.query(name)?.trim().slice(0, 128) || undefined;
+    const filter = {
+      ...(pick('cidr') && { cidr: pick('cidr') }),
+      ...(pick('port') && { port: pick('port') }),
+      ...(pick('service') && { service: pick('service') }),
+      ...(pick('product') && { product: pick('product') }),
+      ...(pick('versionBelow') && { versionBelow: pick('versionBelow') }),
+    };
+    const parsed = inventoryQuery({ ...filter, ...(pick('cursor') && { cursor: pick('cursor') }), limit: '100' });
+    const props = { nonce: c.var.nonce, csrf: session.csrf, who: session.principal.name, filter };
+    if (!parsed.ok)
+      return c.html(<InventoryPage {...props} services={[]} nextCursor={null} error={parsed.error} />, 400);
+    const found = await getCoordinator(c.env, session.principal.pool).inventory(session.principal, parsed.query);
+    return c.html(<InventoryPage {...props} services={found.services} nextCursor={found.nextCursor} />);
   })
   .post('/dashboard/actions', async (c) => {
     if (!sameOrigin(c)) throw forbidden('Cross-origin action refused', 'Act from the dashboard page itself.');

@@ -15,6 +15,7 @@ function data(overrides: Partial<DashboardData> = {}): DashboardData {
     breakers: [],
     scans: [],
     perMinute: [],
+    changes: [],
     ...overrides,
   };
 }
@@ -275,7 +276,7 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
         .find((l) => l.startsWith('data: '))!
         .slice(6),
     ) as { sections: Record<string, string> };
-    expect(Object.keys(frame.sections).sort()).toEqual(['breakers', 'chart', 'runners', 'scans', 'summary']);
+    expect(Object.keys(frame.sections).sort()).toEqual(['breakers', 'changes', 'chart', 'runners', 'scans', 'summary']);
   });
 
   it('streams a scan page that follows the scan to its end, re-rendered and escaped, then says final and ends', async () => {
@@ -298,7 +299,7 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
       const frames = snapshotFrames(res.body!);
       const first = await frames.until(() => true);
       expect(first.final).toBe(false);
-      expect(Object.keys(first.sections).sort()).toEqual(['scan-facts', 'scan-output', 'scan-ports', 'scan-status']);
+      expect(Object.keys(first.sections).sort()).toEqual(['scan-changes', 'scan-facts', 'scan-output', 'scan-ports', 'scan-status']);
       expect(first.sections['scan-status']).toContain('status-dispatched');
 
       runner.send({ type: 'job.progress', jobId: id, percent: 40, phase: 'Connect Scan' });

@@ -2,6 +2,8 @@
 import type { Child } from 'hono/jsx';
 import { openPorts } from '../../../shared/nmap-xml/index.ts';
 import { isActive, type Scan } from '../../../shared/scan/index.ts';
+import type { ScanDiffView } from '../../objects/coordinator/history.ts';
+import { DiffView } from './history-views.tsx';
 import { ActionForm, Header, Layout, seconds } from './views.tsx';
 
 /**
@@ -105,8 +107,13 @@ function ScanPorts({ scan }: { scan: ScanWithOutput }) {
  * The live parts of a scan's page, by element id: the page renders them, its stream re-sends them as the scan
  * moves (scan-live.ts). Rendered without the CSRF token, which the page's script stamps on submit.
  */
-export function scanSections(scan: ScanWithOutput, csrf?: string): Record<string, Child> {
+export function scanSections(
+  scan: ScanWithOutput,
+  csrf?: string,
+  diff: ScanDiffView | null = null,
+): Record<string, Child> {
   return {
+    'scan-changes': <DiffView view={diff} />,
     'scan-status': <span class={`status status-${scan.status}`}>{scan.status}</span>,
     'scan-facts': <ScanFacts scan={scan} csrf={csrf} />,
     'scan-ports': <ScanPorts scan={scan} />,
@@ -118,15 +125,24 @@ export function scanSections(scan: ScanWithOutput, csrf?: string): Record<string
   };
 }
 
-export async function renderScanSections(scan: ScanWithOutput): Promise<Record<string, string>> {
+export async function renderScanSections(
+  scan: ScanWithOutput,
+  diff: ScanDiffView | null = null,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [id, node] of Object.entries(scanSections(scan))) out[id] = await String(node as object);
+  for (const [id, node] of Object.entries(scanSections(scan, undefined, diff))) out[id] = await String(node as object);
   return out;
 }
 
-export function ScanPage(props: { scan: ScanWithOutput; nonce: string; csrf: string; who: string }) {
+export function ScanPage(props: {
+  scan: ScanWithOutput;
+  nonce: string;
+  csrf: string;
+  who: string;
+  diff?: ScanDiffView | null;
+}) {
   const { scan } = props;
-  const parts = scanSections(scan, props.csrf);
+  const parts = scanSections(scan, props.csrf, props.diff ?? null);
   return (
     <Layout title={`scangate: ${scan.id}`} nonce={props.nonce} csrf={props.csrf}>
       <Header who={props.who} csrf={props.csrf} />
@@ -140,6 +156,8 @@ export function ScanPage(props: { scan: ScanWithOutput; nonce: string; csrf: str
         <div id="scan-facts">{parts['scan-facts']}</div>
         <h3>Open ports</h3>
         <div id="scan-ports">{parts['scan-ports']}</div>
+        <h3 id="changes">Changes since the previous scan</h3>
+        <div id="scan-changes">{parts['scan-changes']}</div>
         <h3>Output</h3>
         <div id="scan-output">{parts['scan-output']}</div>
       </main>

@@ -6,6 +6,7 @@
  * page, kept together so the page reads top to bottom (the scan page is scan-page.tsx).
  */
 import { AddRunnerForm } from './add-runner-form.tsx';
+import { ChangesFeed } from './changes-feed.tsx';
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { isOutdated, RUNNER_VERSION } from '../../../shared/protocol/runner-version.ts';
@@ -386,6 +387,7 @@ export function sections(data: DashboardData, csrf?: string): Record<string, Chi
     breakers: <Breakers data={data} csrf={csrf} />,
     runners: <Runners data={data} csrf={csrf} />,
     scans: <Scans data={data} csrf={csrf} />,
+    changes: <ChangesFeed rows={data.changes} />,
     chart: <Chart buckets={data.perMinute} />,
   };
 }
@@ -406,6 +408,7 @@ export function Header({ who, csrf }: { who: string; csrf: string }) {
       <span class="muted" id="live" data-state="connecting">
         connecting…
       </span>
+      <a href="/dashboard/inventory">Inventory</a>
       <span class="who">{who}</span>
       <form method="post" action="/dashboard/logout" class="inline">
         <input type="hidden" name="csrf" value={csrf} />
@@ -421,6 +424,7 @@ const SECTION_TITLES = [
   ['breakers', 'Circuit breakers'],
   ['runners', 'Runners'],
   ['scans', 'Recent scans'],
+  ['changes', 'Changes'],
   ['chart', 'Scans per minute, last hour'],
 ] as const;
 

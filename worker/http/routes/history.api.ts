@@ -2,46 +2,16 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { scanError, ScangateError } from '../../../shared/errors/index.ts';
 import { SCAN_ID_PATTERN } from '../../../shared/scan/index.ts';
-import { cidrKeyRange, addressKey } from '../../domain/inventory.ts';
 import { reportCsv } from '../../domain/report-csv.ts';
 import { unwrap } from '../../domain/result.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
+import { InventoryQuery, toStoreQuery } from './inventory-query.ts';
 import { valid } from './validators.ts';
 
 const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)') });
 const DiffQuery = z.object({ against: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)').optional() });
 const ExportQuery = z.object({ format: z.enum(['json', 'csv']).default('json') });
-
-const VERSION = /^\d{1,6}(?:\.\d{1,6}){0,5}$/;
-
-const InventoryQuery = z.object({
-  address: z
-    .string()
-    .max(64)
-    .refine((a) => addressKey(a) !== null, 'an IP address')
-    .optional(),
-  cidr: z
-    .string()
-    .max(64)
-    .refine((c) => cidrKeyRange(c) !== null, 'a CIDR network (10.0.0.0/24)')
-    .optional(),
-  port: z.coerce.number().int().min(0).max(65535).optional(),
-  protocol: z.enum(['tcp', 'udp', 'sctp']).optional(),
-  service: z
-    .string()
-    .regex(/^[a-z0-9._/-]{1,64}$/i, "nmap's service name (ssh, http, ms-wbt-server)")
-    .optional(),
-  product: z.string().min(1).max(128).optional(),
-  versionBelow: z.string().regex(VERSION, 'a dotted version number (8.0)').optional(),
-  state: z.enum(['open', 'any']).default('open'),
-  firstSeenAfter: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z
-    .string()
-    .regex(/^[46][0-9a-f]{8,32}\|(?:tcp|udp|sctp)\|\d{1,5}$/, 'the nextCursor of the previous page')
-    .optional(),
-});
 
 /**
  * Scan history: what changed (`GET /v1/scans/:id/diff`), the pool's inventory (`GET /v1/inventory`), and a scan's
@@ -82,11 +52,7 @@ export const historyApi = new Hono<AppEnv>()
     });
   })
   .get('/v1/inventory', requireRole('scan'), valid('query', InventoryQuery), async (c) => {
-    const { firstSeenAfter, ...q } = c.req.valid('query');
     return c.json(
-      await getCoordinator(c.env, c.var.principal.pool).inventory(c.var.principal, {
-        ...q,
-        ...(firstSeenAfter && { firstSeenAfter: Date.parse(firstSeenAfter) }),
-      }),
+      await getCoordinator(c.env, c.var.principal.pool).inventory(c.var.principal, toStoreQuery(c.req.valid('query'))),
     );
   });

@@ -17,6 +17,34 @@ export interface DashboardData {
   scans: ScanRow[];
   /** The last 60 minutes, oldest first: scans that ended in each minute, by outcome. */
   perMinute: MinuteBucket[];
+  /** The latest scans that changed something since their previous scan of the same targets, newest first. */
+  changes: ChangeRow[];
+}
+
+export interface ChangeRow {
+  id: string;
+  targets: string[];
+  by: string;
+  finishedAt: string | null;
+  since: string;
+  summary: string;
+}
+
+export function changeRows(scans: Scan[]): ChangeRow[] {
+  return scans.flatMap((s) =>
+    s.changes
+      ? [
+          {
+            id: s.id,
+            targets: s.targets,
+            by: s.requestedBy.name,
+            finishedAt: s.finishedAt,
+            since: s.changes.since,
+            summary: s.changes.summary,
+          },
+        ]
+      : [],
+  );
 }
 
 /** A runner's row: the same projection GET /v1/runners shows. */
