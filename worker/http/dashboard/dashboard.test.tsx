@@ -299,7 +299,13 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
       const frames = snapshotFrames(res.body!);
       const first = await frames.until(() => true);
       expect(first.final).toBe(false);
-      expect(Object.keys(first.sections).sort()).toEqual(['scan-changes', 'scan-facts', 'scan-output', 'scan-ports', 'scan-status']);
+      expect(Object.keys(first.sections).sort()).toEqual([
+        'scan-changes',
+        'scan-facts',
+        'scan-output',
+        'scan-ports',
+        'scan-status',
+      ]);
       expect(first.sections['scan-status']).toContain('status-dispatched');
 
       runner.send({ type: 'job.progress', jobId: id, percent: 40, phase: 'Connect Scan' });
