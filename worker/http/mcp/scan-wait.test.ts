@@ -124,6 +124,25 @@ describe('nmap_scan with waitSec, then wait_for_scan', () => {
     expect(done.structuredContent).toMatchObject({ scanId: dispatch.jobId, status: 'succeeded' });
   });
 
+  it('wait_for_scan sends a heartbeat while nothing moves, so clients that reset their timeout on progress wait on', async () => {
+    const { client, runner, target } = await setup('wait-heartbeat');
+    const first = client.callTool({ name: 'nmap_scan', arguments: { target, args: '-sT -p 1-1000', waitSec: 1 } });
+    const dispatch = await runner.next(isDispatch);
+    await first; // dispatched, never accepted: the scan sends no event from here on
+    let heard: (message: string) => void;
+    const heartbeat = new Promise<string>((resolve) => {
+      heard = resolve;
+    });
+    const waiting = client.callTool(
+      { name: 'wait_for_scan', arguments: { scanId: dispatch.jobId, maxWaitSec: 55 } },
+      CallToolResultSchema,
+      { onprogress: (p) => heard(p.message ?? ''), resetTimeoutOnProgress: true },
+    );
+    expect(await heartbeat).toBe('dispatched');
+    runner.finish(dispatch.jobId, ['ok\n']);
+    expect((await waiting).structuredContent).toMatchObject({ scanId: dispatch.jobId, status: 'succeeded' });
+  });
+
   it('list_scans finds a running scan again, with its progress and the call that follows it', async () => {
     const { client, runner, target } = await setup('wait-list');
     const first = client.callTool({ name: 'nmap_scan', arguments: { target, args: '-sT -p 1-1000', waitSec: 1 } });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTerminal, type Scan } from '../../../shared/scan/index.ts';
+import { isTerminal, SCAN_STATUSES, type Scan } from '../../../shared/scan/index.ts';
 import type { Result } from '../../domain/result.ts';
 import type { Coordinator } from '../../objects/coordinator.do.ts';
 import type { Principal } from '../auth.ts';
@@ -109,18 +109,20 @@ export function stillRunningResult(scan: Scan, waitedSec: number): ToolResult {
 /** wait_for_scan's output: enough for a program to loop on (status), small in tools/list; get_scan has the rest. */
 export const WaitOutputShape = {
   scanId: z.string(),
-  status: z.string(),
+  status: z.enum(SCAN_STATUSES),
   percent: z.number().optional(),
 };
 
 /** wait_for_scan's answer: still running (the next call), or ended (its summary, and get_scan to read it all). */
 export function waitResult(scan: Scan, waitedSec: number): ToolResult {
+  const ended = isTerminal(scan.status);
+  // nmap's last progress report is rarely 100%: an ended scan's percent would mislead, its status says it all.
   const structured = {
     scanId: scan.id,
     status: scan.status,
-    ...(scan.progress && { percent: scan.progress.percent }),
+    ...(scan.progress && !ended && { percent: scan.progress.percent }),
   };
-  if (!isTerminal(scan.status))
+  if (!ended)
     return { content: [{ type: 'text', text: stillRunningText(scan, waitedSec) }], structuredContent: structured };
   const failed = scan.status !== 'succeeded';
   return {
