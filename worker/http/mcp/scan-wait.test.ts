@@ -39,7 +39,22 @@ const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatc
 const textOf = (result: unknown) => ((result as CallToolResult).content as Array<{ text: string }>)[0]!.text;
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'rejected'];
 
+const REST_WORDING = /\b(?:GET|POST|PUT|PATCH|DELETE) \/|\/v1\/|\bcurl\b/;
+
 describe('nmap_scan with waitSec, then wait_for_scan', () => {
+  it('the instructions and the tool descriptions teach the loop: start, wait, read, in MCP words', async () => {
+    const { client } = await setup('wait-teach');
+    const instructions = client.getInstructions() ?? '';
+    expect(instructions).toMatch(/nmap_scan .*waitSec.*wait_for_scan.*get_scan.*list_scans/s);
+    const { tools } = await client.listTools();
+    const described = (name: string) => tools.find((t) => t.name === name)!;
+    expect(described('nmap_scan').description).toMatch(/waitSec/);
+    expect(JSON.stringify(described('nmap_scan').inputSchema.properties?.waitSec)).toMatch(/"maximum":55/);
+    expect(described('wait_for_scan').description).toMatch(/maxWaitSec.*get_scan/);
+    expect(described('wait_for_scan').annotations).toMatchObject({ readOnlyHint: true });
+    for (const text of [instructions, ...tools.map((t) => JSON.stringify(t))]) expect(text).not.toMatch(REST_WORDING);
+  });
+
   it('a scan that outlasts waitSec comes back running with the next call; wait_for_scan follows it to its result', async () => {
     const { client, runner, target } = await setup('wait-follow');
     const call = client.callTool({ name: 'nmap_scan', arguments: { target, args: '-sT -p 1-1000', waitSec: 1 } });
@@ -77,6 +92,7 @@ describe('nmap_scan with waitSec, then wait_for_scan', () => {
     expect(done.structuredContent).toMatchObject({ scanId: dispatch.jobId, status: 'succeeded' });
     expect(textOf(done)).toContain(`Scan ${dispatch.jobId} succeeded`);
     expect(textOf(done)).toContain(`get_scan {"scanId": "${dispatch.jobId}"}`);
+    for (const result of [first, still, done]) expect(textOf(result)).not.toMatch(REST_WORDING);
     const got = await client.callTool({ name: 'get_scan', arguments: { scanId: dispatch.jobId } });
     expect(got.structuredContent).toMatchObject({ scanId: dispatch.jobId, status: 'succeeded' });
   });
