@@ -154,7 +154,7 @@ describe('nmap_scan with waitSec, then wait_for_scan', () => {
       CallToolResultSchema,
       { onprogress: (p) => heard(p.message ?? ''), resetTimeoutOnProgress: true },
     );
-    expect(await heartbeat).toBe('dispatched');
+    expect(await heartbeat).toBe('starting on its runner');
     runner.finish(dispatch.jobId, ['ok\n']);
     expect((await waiting).structuredContent).toMatchObject({ scanId: dispatch.jobId, status: 'succeeded' });
   });

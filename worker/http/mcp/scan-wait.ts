@@ -33,10 +33,17 @@ export interface WaitContext {
   }): Promise<void>;
 }
 
-/** A scan's progress in a few words: "Connect Scan 42%, ~120 s left", or its status before progress is known. */
+/** Where a scan stands before nmap reports progress. */
+const BEFORE_PROGRESS: Partial<Record<Scan['status'], string>> = {
+  queued: 'waiting for a runner',
+  dispatched: 'starting on its runner',
+  running: 'started, no progress yet',
+};
+
+/** A scan's progress in a few words: "Connect Scan 42%, ~120 s left", or where it stands before nmap reports any. */
 export function progressLine(scan: Scan): string {
   const p = scan.progress;
-  if (!p) return scan.status === 'queued' ? 'queued, waiting for a runner' : scan.status;
+  if (!p) return BEFORE_PROGRESS[scan.status] ?? scan.status;
   return `${p.phase ?? 'scan'} ${p.percent.toFixed(0)}%${p.etaSec !== undefined ? `, ~${p.etaSec} s left` : ''}`;
 }
 
@@ -126,9 +133,7 @@ export function waitResult(scan: Scan, waitedSec: number): ToolResult {
     return { content: [{ type: 'text', text: stillRunningText(scan, waitedSec) }], structuredContent: structured };
   const failed = scan.status !== 'succeeded';
   return {
-    content: [
-      { type: 'text', text: `${summarize(scan)}\nRead it all (pages, raw output): get_scan {"scanId": "${scan.id}"}` },
-    ],
+    content: [{ type: 'text', text: `${summarize(scan)}\nFull result: get_scan {"scanId": "${scan.id}"}` }],
     structuredContent: structured,
     ...(failed && { isError: true }),
   };
