@@ -8,6 +8,7 @@ import { run as dispatch } from './dispatch.ts';
 import { run as fanin } from './fanin.ts';
 import { run as footprint } from './footprint.ts';
 import { printRows, type BenchRow } from './lib.ts';
+import { run as longScan } from './long-scan.ts';
 import { run as relay } from './relay.ts';
 import { run as sseLoad } from './sse-load.ts';
 import { run as validate } from './validate.ts';
@@ -20,6 +21,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['fan-in', fanin],
   ['sse-load', sseLoad],
   ['footprint', footprint],
+  ['long-scan', longScan],
 ];
 
 const rows: BenchRow[] = [];

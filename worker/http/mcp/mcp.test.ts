@@ -81,7 +81,7 @@ function reportWithOpenPort(address: string): Report {
 }
 
 describe('MCP endpoint', () => {
-  it('lists the seven tools with schemas that teach their use and honest annotations', async () => {
+  it('lists the eight tools with schemas that teach their use and honest annotations', async () => {
     const { client } = await setup();
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
@@ -92,6 +92,7 @@ describe('MCP endpoint', () => {
       'nmap_scan',
       'scanner_info',
       'validate_scan',
+      'wait_for_scan',
     ]);
     expect([...TOOL_NAMES].sort()).toEqual(tools.map((t) => t.name).sort());
     const scan = tools.find((t) => t.name === 'nmap_scan')!;

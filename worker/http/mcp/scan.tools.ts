@@ -21,6 +21,15 @@ import type { Coordinator } from '../../objects/coordinator.do.ts';
 import { runnerSummary } from '../../domain/runner-view.ts';
 import { isTerminal, SCAN_ID_PATTERN } from '../../../shared/scan/index.ts';
 import { errorToolResult, MAX_PAGE_HOSTS, scanToolResult, ScanResultShape, type ToolResult } from './results.ts';
+import {
+  DEFAULT_WAIT_SEC,
+  listScansText,
+  stillRunningResult,
+  waitForScan,
+  waitResult,
+  WaitOutputShape,
+  waitSecInput,
+} from './scan-wait.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
 
@@ -29,15 +38,15 @@ import { listedTool } from './tool-list.ts';
  * written to teach an agent the request shapes in few tokens.
  */
 const TARGET = ScanTargetSchema.describe(
-  'IP, CIDR (10.0.0.0/24) or *.lab.internal name, or a list. Lab networks only; one address family.',
+  'IP, CIDR or *.lab.internal name, or a list; lab networks only, one address family.',
 );
 const ARGS = ScanArgsSchema.optional().describe(
-  'nmap options, exact spellings, e.g. "-sT -sV -p 22,80". No targets, output or file options. -sS/-sU/-O need a privileged runner; -A and intrusive scripts need the policy to allow them.',
+  'nmap options, e.g. "-sT -sV -p 22,80"; no targets, output or file options. -sS/-sU/-O need a privileged runner, -A and intrusive scripts a policy that allows them.',
 );
 const TEMPLATE = z
   .enum(TEMPLATE_NAMES as [string, ...string[]])
   .optional()
-  .describe("Preset (list_templates shows each one's options); args add to or override it.");
+  .describe('Preset (see list_templates); args add to or override it.');
 /** The policy fields an agent plans by (scanner_info). */
 const PolicyShape = z.object({
   allowedNetworks: z.array(z.string()),
@@ -47,19 +56,15 @@ const PolicyShape = z.object({
   allowEvasion: z.boolean(),
   requireFence: z.boolean(),
 });
-const SCAN_ID = z.string().regex(SCAN_ID_PATTERN).describe('From nmap_scan or list_scans.');
+/** Undescribed: the name says it, and the tools that return one say so (tools/list is measured). */
+const SCAN_ID = z.string().regex(SCAN_ID_PATTERN);
 
 const ScanInput = {
   target: TARGET,
   template: TEMPLATE,
   args: ARGS,
-  timeoutSec: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .optional()
-    .describe('Seconds before the scan is stopped (default 600).'),
+  timeoutSec: z.number().int().min(1).max(3600).optional().describe('Scan time limit (default 600).'),
+  waitSec: waitSecInput('Seconds to block (default 45).'),
 };
 
 type Stub = DurableObjectStub<Coordinator>;
@@ -67,6 +72,7 @@ type Stub = DurableObjectStub<Coordinator>;
 /** Every tool this server registers (the endpoint answers calls to any other name with a protocol error). */
 export const TOOL_NAMES = [
   'nmap_scan',
+  'wait_for_scan',
   'get_scan',
   'cancel_scan',
   'list_scans',
@@ -87,7 +93,7 @@ export function buildMcpServer(
       taskStore,
       jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
       instructions:
-        'Scan lab networks with nmap under a policy. Start with validate_scan to check a request, then nmap_scan. Scans of many hosts or all ports take minutes: call nmap_scan as a task if your client supports tasks, else it blocks until done (progress is reported). Results name the hosts up and their open ports, a page at a time (get_scan with offset for the next); get_scan with outputTail adds raw output; list_scans finds a scan again.',
+        'Scan lab networks with nmap under a policy. validate_scan checks a request. nmap_scan starts a scan and waits up to waitSec (45 s); one still running then returns its scanId and progress: call wait_for_scan with it until it ends (or run nmap_scan as an MCP task). get_scan reads a result a page at a time (offset), outputTail adds raw output. list_scans finds a lost scanId.',
     },
   );
 
@@ -97,7 +103,7 @@ export function buildMcpServer(
     {
       title: 'Run an nmap scan',
       description:
-        'Run nmap on lab targets after policy checks; returns hosts up and open ports with service and version.',
+        'Run nmap on lab targets after policy checks: hosts up, open ports, services; or, still running after waitSec, progress and the next call.',
       inputSchema: ScanInput,
       outputSchema: ScanResultShape,
       annotations: { destructiveHint: false, openWorldHint: true },
@@ -105,7 +111,8 @@ export function buildMcpServer(
     },
     {
       async createTask(args, extra) {
-        const created = await coordinator.createScan(principal, args);
+        const { waitSec: _wait, ...request } = args;
+        const created = await coordinator.createScan(principal, request);
         if (!created.ok) {
           const task = await extra.taskStore.createTask({
             ttl: extra.taskRequestedTtl ?? null,
@@ -120,31 +127,13 @@ export function buildMcpServer(
           context: { scanId },
         });
         if (taskStore.augmented) return { task };
-        // A blocking call: wait here (no poll-interval delay) and relay progress to the client as it comes.
-        const progressToken = extra._meta?.progressToken;
-        let lastEid = 0;
-        let lastPercent = -1;
-        let notified = 0;
-        for (;;) {
-          const watched = await coordinator.watchScan(principal, scanId, lastEid, 25_000);
-          if (!watched.ok || extra.signal.aborted) break;
-          lastEid = watched.value.lastEid;
-          const { scan } = watched.value;
-          const percent = scan.progress?.percent;
-          if (progressToken !== undefined && percent !== undefined && percent !== lastPercent) {
-            lastPercent = percent;
-            await extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: {
-                  progressToken,
-                  progress: ++notified,
-                  message: `${scan.progress?.phase ?? 'scan'} ${percent.toFixed(0)}%${scan.progress?.etaSec !== undefined ? `, ~${scan.progress.etaSec} s left` : ''}`,
-                },
-              })
-              .catch(() => {});
-          }
-          if (isTerminal(scan.status)) break;
+        // A blocking call: wait at most waitSec (relaying progress), then answer the scan as it stands.
+        const waitSec = args.waitSec ?? DEFAULT_WAIT_SEC;
+        const waited = await waitForScan(coordinator, principal, scanId, waitSec * 1000, extra);
+        if (waited.ok && !isTerminal(waited.value.status)) {
+          taskStore.answerNow(task.taskId, stillRunningResult(waited.value, waitSec));
+          // Ends the SDK's poll for this call only; the task (tasks/get) still follows the scan.
+          return { task: { ...task, status: 'completed' as const } };
         }
         return { task: (await extra.taskStore.getTask(task.taskId)) ?? task };
       },
@@ -157,21 +146,31 @@ export function buildMcpServer(
     },
   );
 
+  registered.wait_for_scan = server.registerTool(
+    'wait_for_scan',
+    {
+      title: 'Wait for a scan',
+      description: 'Block until a scan ends or maxWaitSec passes; repeat while it runs, then get_scan.',
+      inputSchema: { scanId: SCAN_ID, maxWaitSec: waitSecInput('Default 45.') },
+      outputSchema: WaitOutputShape,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ scanId, maxWaitSec }, extra) => {
+      const waitSec = maxWaitSec ?? DEFAULT_WAIT_SEC;
+      const waited = await waitForScan(coordinator, principal, scanId, waitSec * 1000, extra);
+      return waited.ok ? waitResult(waited.value, waitSec) : errorToolResult(waited.error);
+    },
+  );
+
   registered.get_scan = server.registerTool(
     'get_scan',
     {
       title: 'Get a scan',
-      description: `A scan you started: status, hosts up, open ports (${MAX_PAGE_HOSTS} hosts a page); outputTail adds raw output.`,
+      description: `Read a scan: status, hosts up, open ports (${MAX_PAGE_HOSTS} hosts a page); outputTail adds raw output.`,
       inputSchema: {
         scanId: SCAN_ID,
-        outputTail: z.number().int().min(0).max(20_000).optional().describe('Characters of raw output from the end.'),
-        offset: z
-          .number()
-          .int()
-          .min(0)
-          .max(65_536)
-          .optional()
-          .describe('First host up to list: more.nextOffset of the last page.'),
+        outputTail: z.number().int().min(0).max(20_000).optional().describe('Raw output chars from the end.'),
+        offset: z.number().int().min(0).max(65_536).optional().describe('more.nextOffset of the last page.'),
       },
       outputSchema: ScanResultShape,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -237,9 +236,9 @@ export function buildMcpServer(
         targets: s.targets,
         createdAt: s.createdAt,
       }));
-      const text = scans.length
-        ? scans.map((s) => `${s.scanId} ${s.status} ${s.targets.join(', ')} (${s.createdAt})`).join('\n')
-        : 'No scans yet: start one with nmap_scan.';
+      const text = listed.scans.length
+        ? listScansText(listed.scans)
+        : `No ${status ? `${status} ` : ''}scans: start one with nmap_scan.`;
       return { content: [{ type: 'text' as const, text }], structuredContent: { scans } };
     },
   );
@@ -271,7 +270,7 @@ export function buildMcpServer(
     'list_templates',
     {
       title: 'List scan templates',
-      description: 'The presets nmap_scan takes as template, with their nmap options.',
+      description: "Presets for nmap_scan's template, with their nmap options.",
       outputSchema: { templates: z.array(z.object({ name: z.string(), args: z.string(), description: z.string() })) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
@@ -294,7 +293,7 @@ export function buildMcpServer(
     'scanner_info',
     {
       title: 'Scanner limits and state',
-      description: 'The policy in force, the runners and their breakers, and the NSE scripts --script may name.',
+      description: 'Policy in force, runners and their breakers, NSE scripts --script may name.',
       outputSchema: {
         policy: PolicyShape,
         runners: z.array(

@@ -29,6 +29,8 @@ export class CoordinatorTaskStore implements TaskStore {
   readonly #principal: Principal;
   /** Whether the last createTask came from a task-augmented tools/call (else the call blocks for the result). */
   augmented = false;
+  /** Results this request answers before their scan ends (answerNow). */
+  readonly #answeredNow = new Map<string, ToolResult>();
 
   constructor(coordinator: DurableObjectStub<Coordinator>, principal: Principal) {
     this.#coordinator = coordinator;
@@ -65,7 +67,17 @@ export class CoordinatorTaskStore implements TaskStore {
     throw new Error(`task ${taskId}: results follow the scan and cannot be stored directly`);
   }
 
+  /**
+   * Makes `result` this request's answer for a task whose scan has not ended: a blocking nmap_scan that outlasts
+   * its wait returns the scan as it stands. Per request only; the task itself keeps following its scan.
+   */
+  answerNow(taskId: string, result: ToolResult): void {
+    this.#answeredNow.set(taskId, result);
+  }
+
   async getTaskResult(taskId: string): Promise<Result> {
+    const now = this.#answeredNow.get(taskId);
+    if (now) return now;
     const outcome = await this.#coordinator.mcpTaskOutcome(this.#principal, taskId);
     if (!outcome) throw new Error(`Task ${taskId} has no result yet`);
     return 'stored' in outcome ? (JSON.parse(outcome.stored) as ToolResult) : scanToolResult(outcome.scan);

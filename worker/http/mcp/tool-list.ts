@@ -10,9 +10,14 @@ import { z } from 'zod';
  *   required, items, enum, anyOf, pattern, bounds) mean the same in draft-07 and 2020-12;
  * - `additionalProperties: false` on output schemas: a client on an older tools/list then still accepts results
  *   that gained a field (the SDK still validates what the server sends against the zod shape);
+ * - `required` on output schemas, for size (a ninth of tools/list) and in the same spirit (a client on an older
+ *   tools/list still accepts a result whose field became optional): hosts do not show output schemas to the
+ *   model, and results are still typed against the full zod shape;
  * - bounds zod adds for integers (±2^53-1), and `execution` when it is the default (`forbidden`);
  * - `maxLength`/`maxItems`: anti-abuse caps far above any real request (256 targets, 4 KB of options), which
- *   the server still enforces, answering an input validation error that names the field.
+ *   the server still enforces, answering an input validation error that names the field;
+ * - `pattern`: only scanId has one, and an agent copies its values from a result rather than writing them; the
+ *   server still checks it, with the same input validation error.
  * Nullables are never written as `type: [x, "null"]`: the shapes use optional fields instead. Pure.
  */
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
@@ -24,8 +29,9 @@ function lean(node: unknown, output: boolean): unknown {
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema') continue;
     if (key === 'additionalProperties' && value === false && output) continue;
+    if (key === 'required' && Array.isArray(value) && output) continue;
     if ((key === 'maximum' && value === SAFE_INT) || (key === 'minimum' && value === -SAFE_INT)) continue;
-    if (key === 'maxLength' || key === 'maxItems') continue;
+    if (key === 'maxLength' || key === 'maxItems' || key === 'pattern') continue;
     out[key] = lean(value, output);
   }
   return out;
