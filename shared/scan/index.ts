@@ -91,6 +91,8 @@ export interface Scan {
   outputBytes: number;
   /** Null until it succeeded, and for the first scan of its targets. */
   changes: ScanChanges | null;
+  /** The schedule that started it, or null for a scan someone asked for. */
+  scheduleId: string | null;
 }
 
 /**

@@ -43,6 +43,8 @@ export type JobRow = {
   fingerprint: string | null;
   /** ScanChanges as JSON (migration 7), set when a succeeded scan had a previous one to compare with. */
   changes: string | null;
+  /** The schedule that started this job (migration 8), or null for a scan someone asked for. */
+  schedule_id: string | null;
 };
 
 /** What a finished job keeps of the runner's `job.finished`. */
@@ -82,6 +84,7 @@ export function toScan(row: JobRow): Scan {
     report: result?.report ?? null,
     outputBytes: row.output_bytes,
     changes: row.changes ? (JSON.parse(row.changes) as ScanChanges) : null,
+    scheduleId: row.schedule_id ?? null,
   };
 }
 
@@ -125,11 +128,11 @@ export class JobStore {
       | 'created_at'
       | 'idempotency_key'
       | 'fingerprint'
-    >,
+    > & { schedule_id?: string | null },
   ): void {
     this.#sql.exec(
-      `INSERT INTO jobs (id, status, token_id, token_name, request, argv, targets, warnings, needs_privilege, timeout_sec, created_at, idempotency_key, fingerprint)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, status, token_id, token_name, request, argv, targets, warnings, needs_privilege, timeout_sec, created_at, idempotency_key, fingerprint, schedule_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.id,
       row.status,
       row.token_id,
@@ -143,6 +146,7 @@ export class JobStore {
       row.created_at,
       row.idempotency_key,
       row.fingerprint,
+      row.schedule_id ?? null,
     );
   }
 

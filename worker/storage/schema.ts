@@ -123,4 +123,20 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN changes TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'schedules',
+    // Admin-owned scan schedules (stores/schedules.store.ts); a scheduled run is a normal job tagged with schedule_id.
+    // paused_reason is set when a run is refused (a policy change made the request invalid), shown until resumed.
+    sql: `
+      CREATE TABLE schedules (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL, enabled INTEGER NOT NULL,
+        paused_reason TEXT, created_by TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        next_run_at INTEGER, last_run_at INTEGER, last_scan_id TEXT, last_outcome TEXT
+      );
+      CREATE INDEX schedules_due ON schedules (enabled, next_run_at);
+      ALTER TABLE jobs ADD COLUMN schedule_id TEXT;
+      CREATE INDEX jobs_by_schedule ON jobs (schedule_id, created_at);
+    `,
+  },
 ];

@@ -109,6 +109,7 @@ describe('dashboard views escape what came from outside', () => {
           report: null,
           outputBytes: 10,
           changes: null,
+          scheduleId: null,
           output,
         }}
       />,

@@ -71,6 +71,7 @@ function scanOf(up: number, total: number, portsOf: (i: number) => number): Scan
     report,
     outputBytes: 100,
     changes: null,
+    scheduleId: null,
   };
 }
 

@@ -41,7 +41,7 @@ export class ScanService {
   async create(
     principal: Principal,
     body: ScanRequestBody,
-    options: { idempotencyKey?: string; waitSec?: number } = {},
+    options: { idempotencyKey?: string; waitSec?: number; scheduleId?: string } = {},
   ): Promise<Result<{ scan: Scan; created: boolean }>> {
     const { jobs, settings } = this.#core;
     const now = Date.now();
@@ -105,12 +105,14 @@ export class ScanService {
       created_at: now,
       idempotency_key: options.idempotencyKey ?? null,
       fingerprint,
+      schedule_id: options.scheduleId ?? null,
     });
     this.#core.audit.record(principal.name, 'scan.create', 'accepted', {
       scanId: id,
       tokenId: principal.tokenId,
       targets: validation.targets.map((t) => t.value),
       argv: validation.argv,
+      ...(options.scheduleId && { scheduleId: options.scheduleId }),
     });
     this.#engine.event(id, 'queued', { status: 'queued' });
     if (decision.kind === 'dispatch') this.#engine.dispatch(jobs.get(id)!, decision.runnerId);
