@@ -21,9 +21,9 @@ import { DashboardPage, LoginPage, renderSections } from './views.tsx';
  * runners and scans live (SSE from the Coordinator), act on them (each action confirmed in the page, CSRF-checked
  * here, audited by the Coordinator). Every page carries a CSP that allows only its own nonce'd style and script.
  */
-type DashEnv = AppEnv & { Variables: { nonce: string } };
+export type DashEnv = AppEnv & { Variables: { nonce: string } };
 
-function csp(nonce: string): string {
+export function csp(nonce: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
@@ -37,7 +37,7 @@ function csp(nonce: string): string {
 }
 
 /** A POST from another origin is refused outright (the cookie is SameSite=Strict too; this is belt and braces). */
-function sameOrigin(c: Context): boolean {
+export function sameOrigin(c: Context): boolean {
   const origin = c.req.header('origin');
   return !origin || origin === new URL(c.req.url).origin;
 }
@@ -102,7 +102,7 @@ async function perform(
  * The posted form. A body that is no form (a multipart type without a boundary, say) makes Hono's parser throw a
  * TypeError, which would surface as a 500: it is the client's mistake, so it MUST be a validation_error.
  */
-async function postedForm(c: Context): Promise<Record<string, string | File>> {
+export async function postedForm(c: Context): Promise<Record<string, string | File>> {
   try {
     return await c.req.parseBody();
   } catch {
@@ -277,7 +277,7 @@ async function enrollFromDashboard(
   );
 }
 
-async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>): Promise<void> {
+export async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>): Promise<void> {
   const nonce = randomToken(16);
   c.set('nonce', nonce);
   await next();
