@@ -182,4 +182,37 @@ describe('OAuth grants', () => {
     const dash = await SELF.fetch(`${BASE}/dashboard`, { headers: { cookie: scanJar.header() } });
     expect(await dash.text()).toContain('Log in with an admin token');
   });
+
+  it('the dashboard lists the pool’s grants (client names escaped) and revokes one with its CSRF token', async () => {
+    const admin = await mint('oauth-board', 'admin', 'board admin');
+    const hostile = '<img src=x onerror="alert(1)">';
+    const { tokens } = await authorizeWith((await mint('oauth-board', 'scan', 'board scanner')).token, {
+      clientName: hostile,
+    });
+    const jar = new CookieJar();
+    await postForm(`${BASE}/dashboard/login`, jar, { token: admin.token });
+    const page = await (await SELF.fetch(`${BASE}/dashboard`, { headers: { cookie: jar.header() } })).text();
+    expect(page).toContain('OAuth apps');
+    expect(page).not.toContain(hostile);
+    expect(page).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;');
+    expect(page).toContain('board scanner');
+    const grantId = /data-grant="(ogr_[^"]+)"/.exec(page)![1]!;
+    const csrf = /name="csrf-token" content="([^"]+)"/.exec(page)![1]!;
+
+    const forged = await postForm(`${BASE}/dashboard/actions`, jar, { action: 'oauth-grant-revoke', target: grantId });
+    expect(forged.status).toBe(403);
+    expect(await toolsList(tokens.access_token)).toBe(200);
+
+    const res = await postForm(`${BASE}/dashboard/actions`, jar, {
+      action: 'oauth-grant-revoke',
+      target: grantId,
+      csrf,
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/notice=App%20access%20revoked/);
+    expect(await toolsList(tokens.access_token)).toBe(401);
+    expect((await audit('oauth-board')).find((e) => e.action === 'oauth.grant.revoke')).toMatchObject({
+      detail: { grantId },
+    });
+  });
 });

@@ -15,6 +15,8 @@ import { scanPageStream } from './scan-live.ts';
 import { renderScanSections, ScanPage } from './scan-page.tsx';
 import { renderedFeed } from './front-live.ts';
 import { DashboardPage, LoginPage, renderSections } from './views.tsx';
+import { grantView, listGrants, revokeGrant } from '../oauth/grants.api.ts';
+import { GrantsSection } from './grants-section.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -53,6 +55,7 @@ const ACTIONS = [
   'runner-revoke',
   'scan-cancel',
   'policy-intrusive',
+  'oauth-grant-revoke',
 ] as const;
 type Action = (typeof ACTIONS)[number];
 
@@ -85,6 +88,11 @@ async function perform(
       );
     case 'scan-cancel':
       return done(await coordinator.cancelScan({ ...principal, name: actor }, target), 'Cancel requested.');
+    case 'oauth-grant-revoke':
+      return done(
+        await revokeGrant(c.env, c.req.url, principal, target, actor),
+        'App access revoked; its next request fails.',
+      );
     case 'policy-intrusive':
       if (value !== 'on' && value !== 'off')
         return {
@@ -122,7 +130,10 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard', async (c) => {
     const session = await currentSession(c);
     if (!session) return c.html(<LoginPage nonce={c.var.nonce} />);
-    const data = await getCoordinator(c.env, session.principal.pool).dashboardData();
+    const [data, grants] = await Promise.all([
+      getCoordinator(c.env, session.principal.pool).dashboardData(),
+      listGrants(c.env, session.principal),
+    ]);
     const notice = c.req.query('notice')?.slice(0, 200);
     const error = c.req.query('error')?.slice(0, 300);
     return c.html(
@@ -131,6 +142,7 @@ export const dashboardApi = new Hono<DashEnv>()
         nonce={c.var.nonce}
         csrf={session.csrf}
         who={session.principal.name}
+        grants={<GrantsSection grants={grants.map(grantView)} csrf={session.csrf} />}
         {...(notice && { notice })}
         {...(error && { error })}
       />,
