@@ -111,6 +111,8 @@ describe('authorization code + PKCE through the consent page', () => {
     expect(page.html).toMatch(/data-testid="who">consenting person</);
     expect(page.html).toMatch(/data-testid="scopes-asked">scan</);
     expect(page.html).toContain('Allow');
+    // Browsers hold a form's redirect to form-action: the decision page lets its forms end at the app, nowhere else.
+    expect(page.csp).toMatch(/form-action 'self' http:\/\/127\.0\.0\.1:38123;/);
 
     const approved = await postForm(url, page.jar, { handle: page.handle!, csrf: page.csrf!, decision: 'approve' });
     expect(approved.status).toBe(302);

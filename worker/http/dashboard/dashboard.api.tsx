@@ -23,16 +23,18 @@ import { GrantsSection } from './grants-section.tsx';
  * runners and scans live (SSE from the Coordinator), act on them (each action confirmed in the page, CSRF-checked
  * here, audited by the Coordinator). Every page carries a CSP that allows only its own nonce'd style and script.
  */
-export type DashEnv = AppEnv & { Variables: { nonce: string } };
+/** `formTarget`: an origin the page's forms may end up at (the OAuth consent page's redirect back to its app). */
+export type DashEnv = AppEnv & { Variables: { nonce: string; formTarget?: string } };
 
-export function csp(nonce: string): string {
+export function csp(nonce: string, formTarget?: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
     `style-src 'nonce-${nonce}'`,
     "img-src 'self' data:",
     "connect-src 'self'",
-    "form-action 'self'",
+    // Browsers hold a form's redirects to form-action too: the consent page's Allow ends at the app's redirect URI.
+    `form-action 'self'${formTarget ? ` ${formTarget}` : ''}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
@@ -293,6 +295,6 @@ export async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>
   const nonce = randomToken(16);
   c.set('nonce', nonce);
   await next();
-  c.res.headers.set('content-security-policy', csp(nonce));
+  c.res.headers.set('content-security-policy', csp(nonce, c.var.formTarget));
   c.res.headers.set('cache-control', 'no-store');
 }

@@ -74,6 +74,15 @@ async function parseRequest(
   }
 }
 
+/**
+ * The origin Allow and Deny redirect to, for the page's CSP `form-action` (browsers apply it to a form's
+ * redirects). The provider validated the URI (https, or http on loopback); anything else adds nothing.
+ */
+function redirectOrigin(redirectUri: string): string | undefined {
+  const url = URL.parse(redirectUri);
+  return url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : undefined;
+}
+
 /** Who approves: the consent sign-in of this browser, else its dashboard session (an admin's). */
 async function approver(c: Context<DashEnv>): Promise<Session | null> {
   return (await currentSession(c, CONSENT_SESSION)) ?? (await currentSession(c, DASHBOARD_SESSION));
@@ -87,6 +96,7 @@ async function consentPage(
 ): Promise<Response> {
   const consent = await oauth.beginConsent(parsed.request);
   copyHeaders(c, consent.headers);
+  c.set('formTarget', redirectOrigin(parsed.request.redirectUri));
   return c.html(
     <ConsentPage
       nonce={c.var.nonce}

@@ -90,10 +90,18 @@ export async function signIn(
   url: string,
   token: string,
   jar = new CookieJar(),
-): Promise<{ jar: CookieJar; html: string; status: number; handle: string | undefined; csrf: string | undefined }> {
+): Promise<{
+  jar: CookieJar;
+  html: string;
+  status: number;
+  csp: string;
+  handle: string | undefined;
+  csrf: string | undefined;
+}> {
   const res = await postForm(url, jar, { step: 'signin', token });
   const html = await res.text();
-  return { jar, html, status: res.status, handle: hidden(html, 'handle'), csrf: hidden(html, 'csrf') };
+  const csp = res.headers.get('content-security-policy') ?? '';
+  return { jar, html, status: res.status, csp, handle: hidden(html, 'handle'), csrf: hidden(html, 'csrf') };
 }
 
 export async function exchangeCode(clientId: string, code: string, verifier: string): Promise<Response> {
