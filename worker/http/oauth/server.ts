@@ -32,10 +32,10 @@ export interface OAuthProps {
   grantId: string;
 }
 
-/** The public origin: PUBLIC_ORIGIN (normalised) when set, else the request's own. */
+/** The public origin: PUBLIC_ORIGIN (normalised) when set and a URL, else the request's own. */
 export function publicOrigin(env: Pick<Env, 'PUBLIC_ORIGIN'>, requestUrl: string): string {
-  const configured = env.PUBLIC_ORIGIN?.trim().replace(/\/+$/, '');
-  return (configured ? new URL(configured).origin : new URL(requestUrl).origin).toLowerCase();
+  const configured = env.PUBLIC_ORIGIN?.trim() ? URL.parse(env.PUBLIC_ORIGIN.trim()) : null;
+  return (configured ?? new URL(requestUrl)).origin.toLowerCase();
 }
 
 /** The request as if it arrived at the public origin (the provider compares endpoint URLs exactly). */
