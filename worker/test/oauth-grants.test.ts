@@ -156,6 +156,14 @@ describe('OAuth grants', () => {
     expect(events.map((e) => e.action).sort()).toEqual(['oauth.consent.deny', 'oauth.consent.refuse']);
     expect(events.every((e) => e.decision === 'refused' && e.detail.tokenId === approver.id)).toBe(true);
     expect((await listGrants(ADMIN)).grants.some((g) => g.tokenId === approver.id)).toBe(false);
+    // The consent page's sign-ins are logins like the dashboard's, told apart by their surface.
+    const logins = (await json(await api('/v1/audit?pool=oauth-audit&action=login.*', { token: ADMIN }))).entries;
+    expect(logins).toContainEqual(
+      expect.objectContaining({
+        action: 'login.success',
+        detail: expect.objectContaining({ surface: 'oauth-consent' }),
+      }),
+    );
   });
 
   it('an admin with a dashboard session approves without a token, and the grant names that admin', async () => {

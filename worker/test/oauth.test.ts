@@ -7,6 +7,7 @@ import {
   authorizeUrl,
   authorizeWith,
   exchangeCode,
+  mcpCall,
   pkce,
   postForm,
   register,
@@ -33,6 +34,8 @@ async function sdkClient(token: string): Promise<Client> {
   onTestFinished(() => client.close());
   return client;
 }
+
+const mcpStatus = async (token: string) => (await mcpCall(token, 'tools/list')).status;
 
 describe('OAuth discovery', () => {
   it('answers /mcp without a token with 401 naming the RFC 9728 metadata, which names the RFC 8414 issuer', async () => {
@@ -169,6 +172,22 @@ describe('authorization code + PKCE through the consent page', () => {
     });
     expect(other.status).toBe(400);
     expect((await json(other)).error).toBe('invalid_target');
+  });
+
+  it('revokes a token at the revocation endpoint (RFC 7009): revoking the refresh token ends the grant', async () => {
+    const { clientId, tokens } = await authorizeWith(await mintToken('scan'));
+    expect(await mcpStatus(tokens.access_token)).toBe(200);
+    const res = await SELF.fetch(`${BASE}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token: tokens.refresh_token,
+        token_type_hint: 'refresh_token',
+        client_id: clientId,
+      }).toString(),
+    });
+    expect(res.status).toBe(200);
+    expect(await mcpStatus(tokens.access_token)).toBe(401);
   });
 
   it('Deny sends the browser back with access_denied and no code', async () => {

@@ -123,7 +123,7 @@ async function signIn(c: Context<DashEnv>, form: Record<string, string | File>):
     return consentPage(c, oauth, parsed, session);
   }
   const token = typeof form.token === 'string' ? form.token.trim().slice(0, 512) : '';
-  const attempt = await beginLogin(c.env, c.req.header('cf-connecting-ip') ?? 'unknown', token);
+  const attempt = await beginLogin(c.env, c.req.header('cf-connecting-ip') ?? 'unknown', token, 'oauth-consent');
   const principal = token ? await authenticate(`Bearer ${token}`, c.env) : undefined;
   if (!principal || principal.role === 'runner') {
     await attempt.failed(principal);
