@@ -119,6 +119,12 @@ describe('authorization code + PKCE through the consent page', () => {
 
     const approved = await postForm(url, page.jar, { handle: page.handle!, csrf: page.csrf!, decision: 'approve' });
     expect(approved.status).toBe(302);
+    // The consent sign-in ends with the decision: the next app to ask in this browser gets the sign-in step again.
+    expect([...page.jar.cookies.keys()].some((name) => name.includes('sg_consent'))).toBe(false);
+    const again = await SELF.fetch(authorizeUrl(clientId, challenge, 'scan', 'state-43'), {
+      headers: { cookie: page.jar.header() },
+    });
+    expect(await again.text()).toContain('Your scangate token');
     const back = new URL(approved.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe('http://127.0.0.1:38123/callback');
     expect(back.searchParams.get('state')).toBe('state-42');

@@ -21,8 +21,10 @@ import {
   csrfValid,
   currentSession,
   DASHBOARD_SESSION,
+  endSession,
   startSession,
   type Session,
+  type SessionKind,
 } from '../dashboard/session.ts';
 import { ConsentErrorPage, ConsentPage, SignInPage } from './consent-page.tsx';
 import { atPublicOrigin, oauthHelpers, publicOrigin, type OAuthProps } from './server.ts';
@@ -84,8 +86,22 @@ function redirectOrigin(redirectUri: string): string | undefined {
 }
 
 /** Who approves: the consent sign-in of this browser, else its dashboard session (an admin's). */
-async function approver(c: Context<DashEnv>): Promise<Session | null> {
-  return (await currentSession(c, CONSENT_SESSION)) ?? (await currentSession(c, DASHBOARD_SESSION));
+async function approver(c: Context<DashEnv>): Promise<{ session: Session; kind: SessionKind } | null> {
+  for (const kind of [CONSENT_SESSION, DASHBOARD_SESSION]) {
+    const session = await currentSession(c, kind);
+    if (session) return { session, kind };
+  }
+  return null;
+}
+
+/**
+ * The redirect back to the app, with the provider's cookies. A consent sign-in ends with its decision: the next
+ * app to ask, in this browser, is asked for a token again (a dashboard session is the admin's to end).
+ */
+async function backToApp(c: Context<DashEnv>, headers: Headers, signIn: { session: Session; kind: SessionKind }) {
+  copyHeaders(c, headers);
+  if (signIn.kind === CONSENT_SESSION) await endSession(c, signIn.session, CONSENT_SESSION);
+  return c.body(null, 302);
 }
 
 async function consentPage(
@@ -134,11 +150,12 @@ async function signIn(c: Context<DashEnv>, form: Record<string, string | File>):
 }
 
 async function decide(c: Context<DashEnv>, form: Record<string, string | File>): Promise<Response> {
-  const session = await approver(c);
-  if (!session)
+  const signedIn = await approver(c);
+  if (!signedIn)
     throw new ScangateError(
       scanError('unauthorized', 'Not signed in on the consent page', 'Start the authorization again from the app.'),
     );
+  const { session } = signedIn;
   if (!(await csrfValid(session, typeof form.csrf === 'string' ? form.csrf : undefined)))
     throw new ScangateError(
       scanError('forbidden', 'Missing or wrong CSRF token', 'Start the authorization again from the app.'),
@@ -155,7 +172,7 @@ async function decide(c: Context<DashEnv>, form: Record<string, string | File>):
     if (form.decision !== 'approve') {
       const denied = await oauth.denyConsent(c.req.raw, handle);
       await audit('oauth.consent.deny', 'refused', { clientId: denied.request.clientId });
-      return new Response(null, { status: 302, headers: denied.headers });
+      return backToApp(c, denied.headers, signedIn);
     }
     const approved = await oauth.approveConsent(c.req.raw, handle);
     const request = approved.request;
@@ -163,7 +180,7 @@ async function decide(c: Context<DashEnv>, form: Record<string, string | File>):
     if (!decision.ok) {
       await audit('oauth.consent.refuse', 'refused', { clientId: request.clientId, scopes: request.scope });
       approved.headers.set('location', authorizationErrorRedirect(request, 'access_denied', decision.reason));
-      return new Response(null, { status: 302, headers: approved.headers });
+      return backToApp(c, approved.headers, signedIn);
     }
     const client = await oauth.lookupClient(request.clientId);
     const shard = shardOfTokenId(principal.tokenId) ?? randomShard();
@@ -191,7 +208,7 @@ async function decide(c: Context<DashEnv>, form: Record<string, string | File>):
     });
     await audit('oauth.grant.approve', 'accepted', { grantId, clientId: request.clientId, scopes: decision.granted });
     approved.headers.set('location', redirectTo);
-    return new Response(null, { status: 302, headers: approved.headers });
+    return backToApp(c, approved.headers, signedIn);
   } catch (error) {
     if (error instanceof AuthorizationError)
       return errorPage(c, `This consent page cannot be used: ${error.description}`, 'Start again from the app.');
@@ -206,9 +223,9 @@ export const consentApi = new Hono<DashEnv>()
     const parsed = await parseRequest(c, oauth);
     if (parsed instanceof Response) return parsed;
     // A dashboard session is visible here only on a same-site navigation (SameSite=Strict); else sign in first.
-    const session = await approver(c);
-    if (!session) return c.html(<SignInPage nonce={c.var.nonce} details={parsed.details} action={selfUrl(c)} />);
-    return consentPage(c, oauth, parsed, session);
+    const signedIn = await approver(c);
+    if (!signedIn) return c.html(<SignInPage nonce={c.var.nonce} details={parsed.details} action={selfUrl(c)} />);
+    return consentPage(c, oauth, parsed, signedIn.session);
   })
   .post('/authorize', async (c) => {
     if (!sameOrigin(c) && c.req.header('origin') !== publicOrigin(c.env, c.req.url))
