@@ -83,6 +83,8 @@ class MemoryProvider implements OAuthClientProvider {
 /** The person at the browser: signs in on the consent page with `token`, checks what it shows, clicks Allow. */
 async function approveInBrowser(url: URL, token: string): Promise<void> {
   const context = await browser.newContext();
+  // Waits are on page events; the ceiling only has to outlast a machine with both cores busy.
+  context.setDefaultTimeout(90_000);
   try {
     const page = await context.newPage();
     await page.goto(url.href);
