@@ -307,14 +307,20 @@ describe('attacks on the flow', () => {
   });
 
   it('a Client ID Metadata Document that cannot be fetched is an error page, never a redirect to its URIs', async () => {
-    // An IP-literal client id: no name to resolve, so no DNS query leaves the machine; nothing listens on its port.
-    const clientId = 'https://127.0.0.1:9/oauth/client.json';
-    const { challenge } = await pkce();
-    const url = new URL(authorizeUrl(clientId, challenge));
-    url.searchParams.set('redirect_uri', 'https://127.0.0.1:9/callback');
-    const res = await SELF.fetch(url, { redirect: 'manual' });
-    expect(res.status).toBe(400);
-    expect(res.headers.get('location')).toBeNull();
-    expect(await res.text()).toMatch(/data-testid="consent-error"/);
+    // IP-literal client ids: no name to resolve, so no DNS query leaves the machine. The first is fetched and
+    // nothing listens on its port; the others break the Client Identifier URL rules before any fetch.
+    for (const clientId of [
+      'https://127.0.0.1:9/oauth/client.json',
+      'https://127.0.0.1:9/a/../client.json',
+      'https://user@127.0.0.1:9/client.json',
+    ]) {
+      const { challenge } = await pkce();
+      const url = new URL(authorizeUrl(clientId, challenge));
+      url.searchParams.set('redirect_uri', 'https://127.0.0.1:9/callback');
+      const res = await SELF.fetch(url, { redirect: 'manual' });
+      expect(res.status, clientId).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect(await res.text()).toMatch(/data-testid="consent-error"/);
+    }
   });
 });
