@@ -278,9 +278,12 @@ Try it:
 
   npx scangate scan 127.0.0.1 --template quick
 
-MCP client config:
+MCP client config, for clients that send a header:
 
 ${mcpConfig}
+
+Clients that sign in with OAuth need only the URL ${info.mcpUrl}:
+they open ${info.url}/authorize in your browser; sign in there with the scan token above, and Allow.
 
 Saved to ${LOCAL_JSON}. The CLI reads it from $SCANGATE_HOME, else the current directory, else the checkout${
     HOME === ROOT ? '' : `;\nfrom anywhere else: export SCANGATE_HOME=${HOME}`

@@ -7,6 +7,8 @@ export interface Env {
   DIRECTORY: DurableObjectNamespace<Directory>;
   /** The runner executables GET /install/runner serves (http/routes/runner-dist.api.ts), keyed by version. */
   RUNNER_DIST: R2Bucket;
+  /** @cloudflare/workers-oauth-provider's storage (clients, grants, tokens by hash): http/oauth/server.ts. */
+  OAUTH_KV: KVNamespace;
   /** Secret: bootstraps the first admin. Without it, only minted tokens work. */
   ADMIN_TOKEN?: string;
   /** Tunables (vars), as decimal strings. */

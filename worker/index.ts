@@ -7,6 +7,9 @@ import { httpStatusOf, ScangateError, scanError, type ErrorType, type ScanError 
 import type { AppEnv } from './http/auth.ts';
 import { dashboardApi } from './http/dashboard/dashboard.api.tsx';
 import { mcpApi } from './http/mcp/mcp.api.ts';
+import { consentApi } from './http/oauth/consent.api.tsx';
+import { grantsApi } from './http/oauth/grants.api.ts';
+import { oauthApi } from './http/oauth/server.ts';
 import { adminApi } from './http/routes/admin.api.ts';
 import { enrollmentApi } from './http/routes/enrollment.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
@@ -23,8 +26,8 @@ app.use(requestId());
 // Not on the WebSocket upgrade: its response is the runtime's, and headers there only get in the way.
 app.use(async function secureUnlessUpgrade(c, next) {
   if (c.req.path === '/v1/runners/connect') return next();
-  // The dashboard posts forms to itself: under no-referrer, Chrome would send `Origin: null` with them.
-  if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/'))
+  // The dashboard and the OAuth consent page post forms to themselves: under no-referrer, Chrome would send `Origin: null` with them.
+  if (c.req.path === '/dashboard' || c.req.path.startsWith('/dashboard/') || c.req.path === '/authorize')
     return secureHeaders({ referrerPolicy: 'same-origin' })(c, next);
   return secureHeaders()(c, next);
 });
@@ -55,6 +58,9 @@ app.use(
 
 app.route('/', opsApi);
 app.route('/', mcpApi);
+app.route('/', oauthApi);
+app.route('/', consentApi);
+app.route('/', grantsApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
 app.route('/', historyApi);

@@ -4,6 +4,8 @@ import type { Env } from '../env.ts';
 import { LoginFailureStore } from '../storage/login-failures.store.ts';
 import { applyMigrations, type Migration } from '../storage/migrations.ts';
 import { EnrollmentStore, type EnrollmentRecord, type Redeemed } from '../storage/enrollments.store.ts';
+import { GRANTS_MIGRATION_SQL, GrantStore, type GrantRecord } from '../storage/grants.store.ts';
+import type { GrantCheck } from '../domain/oauth.ts';
 import type { Role, TokenKind } from '../domain/tokens.ts';
 
 /**
@@ -64,6 +66,15 @@ const MIGRATIONS: readonly Migration[] = [
     );
     CREATE INDEX enrollments_by_runner ON enrollments (runner_id);`,
   },
+  {
+    version: 5,
+    name: 'oauth grants and consent sign-ins',
+    // Grants: storage/grants.store.ts. Sessions gain a purpose (the dashboard's, or a sign-in on the OAuth consent
+    // page, which a scan token may make) and the role of the token behind them; existing rows are dashboard admins.
+    sql: `${GRANTS_MIGRATION_SQL}
+      ALTER TABLE sessions ADD COLUMN purpose TEXT NOT NULL DEFAULT 'dashboard';
+      ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';`,
+  },
 ];
 
 /** A dashboard login. Kept in the shard of the token that logged in, so revoking that token ends it. */
@@ -73,7 +84,13 @@ export interface SessionRecord {
   name: string;
   pool: string;
   expiresAt: number;
+  /** What the session opens: the dashboard (admins only) or the OAuth consent page. Default dashboard. */
+  purpose?: SessionPurpose;
+  /** The role of the token that signed in. Default admin (every dashboard session). */
+  role?: Role;
 }
+
+export type SessionPurpose = 'dashboard' | 'consent';
 
 export interface TokenRecord {
   id: string;
@@ -158,7 +175,7 @@ export class Directory extends DurableObject<Env> {
     const now = Date.now();
     this.ctx.storage.sql.exec('DELETE FROM sessions WHERE expires_at < ?', now);
     this.ctx.storage.sql.exec(
-      'INSERT INTO sessions (hash, csrf, token_id, name, pool, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO sessions (hash, csrf, token_id, name, pool, created_at, expires_at, purpose, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       hash,
       session.csrf,
       session.tokenId,
@@ -166,21 +183,43 @@ export class Directory extends DurableObject<Env> {
       session.pool,
       now,
       session.expiresAt,
+      session.purpose ?? 'dashboard',
+      session.role ?? 'admin',
     );
   }
 
-  /** A live session: not expired, and its token (unless the bootstrap admin's) not revoked since. */
-  session(hash: string): SessionRecord | null {
+  /**
+   * A live session of this purpose: not expired, and its token (unless the bootstrap admin's) not revoked since.
+   * A consent sign-in never opens the dashboard, nor a dashboard session the consent page's sign-in slot.
+   */
+  session(hash: string, purpose: SessionPurpose = 'dashboard'): SessionRecord | null {
     const row = this.ctx.storage.sql
-      .exec<{ csrf: string; token_id: string; name: string; pool: string; expires_at: number; revoked: number }>(
-        `SELECT s.csrf, s.token_id, s.name, s.pool, s.expires_at,
+      .exec<{
+        csrf: string;
+        token_id: string;
+        name: string;
+        pool: string;
+        expires_at: number;
+        role: string;
+        revoked: number;
+      }>(
+        `SELECT s.csrf, s.token_id, s.name, s.pool, s.expires_at, s.role,
            CASE WHEN s.token_id = 'admin-bootstrap' THEN 0 WHEN t.id IS NULL OR t.revoked_at IS NOT NULL THEN 1 ELSE 0 END AS revoked
-         FROM sessions s LEFT JOIN tokens t ON t.id = s.token_id WHERE s.hash = ?`,
+         FROM sessions s LEFT JOIN tokens t ON t.id = s.token_id WHERE s.hash = ? AND s.purpose = ?`,
         hash,
+        purpose,
       )
       .toArray()[0];
     if (!row || row.revoked || row.expires_at < Date.now()) return null;
-    return { csrf: row.csrf, tokenId: row.token_id, name: row.name, pool: row.pool, expiresAt: row.expires_at };
+    return {
+      csrf: row.csrf,
+      tokenId: row.token_id,
+      name: row.name,
+      pool: row.pool,
+      expiresAt: row.expires_at,
+      purpose,
+      role: row.role as Role,
+    };
   }
 
   deleteSession(hash: string): void {
@@ -226,6 +265,27 @@ export class Directory extends DurableObject<Env> {
       createdAt: now,
     });
     return redeemed;
+  }
+
+  /** Records an approved OAuth grant (storage/grants.store.ts), in the approving token's shard. */
+  storeGrant(grant: Omit<GrantRecord, 'lastUsedAt' | 'revokedAt' | 'approverRevoked'>): void {
+    new GrantStore(this.ctx.storage.sql).add(grant);
+  }
+
+  /**
+   * The per-request check of an OAuth token, in one call: the grant is not revoked and the token that approved it
+   * is still valid. Touches last-used at most once a minute.
+   */
+  checkGrant(id: string): GrantCheck | null {
+    return new GrantStore(this.ctx.storage.sql).check(id, Date.now(), LAST_USED_RESOLUTION_MS);
+  }
+
+  listGrants(): GrantRecord[] {
+    return new GrantStore(this.ctx.storage.sql).list();
+  }
+
+  revokeGrant(id: string): GrantRecord | null {
+    return new GrantStore(this.ctx.storage.sql).revoke(id, Date.now());
   }
 
   /** Revokes a token by id, or (for runners) every token and enrollment code of a runner; returns the tokens. */

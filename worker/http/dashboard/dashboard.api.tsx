@@ -21,29 +21,33 @@ import type { Coordinator } from '../../objects/coordinator.do.ts';
 import type { ScanDiffView } from '../../objects/coordinator/history.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { Scan } from '../../../shared/scan/index.ts';
+import { grantView, listGrants, revokeGrant } from '../oauth/grants.api.ts';
+import { GrantsSection } from './grants-section.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
  * runners and scans live (SSE from the Coordinator), act on them (each action confirmed in the page, CSRF-checked
  * here, audited by the Coordinator). Every page carries a CSP that allows only its own nonce'd style and script.
  */
-type DashEnv = AppEnv & { Variables: { nonce: string } };
+/** `formTarget`: an origin the page's forms may end up at (the OAuth consent page's redirect back to its app). */
+export type DashEnv = AppEnv & { Variables: { nonce: string; formTarget?: string } };
 
-function csp(nonce: string): string {
+export function csp(nonce: string, formTarget?: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
     `style-src 'nonce-${nonce}'`,
     "img-src 'self' data:",
     "connect-src 'self'",
-    "form-action 'self'",
+    // Browsers hold a form's redirects to form-action too: the consent page's Allow ends at the app's redirect URI.
+    `form-action 'self'${formTarget ? ` ${formTarget}` : ''}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
 }
 
 /** A POST from another origin is refused outright (the cookie is SameSite=Strict too; this is belt and braces). */
-function sameOrigin(c: Context): boolean {
+export function sameOrigin(c: Context): boolean {
   const origin = c.req.header('origin');
   return !origin || origin === new URL(c.req.url).origin;
 }
@@ -59,6 +63,7 @@ const ACTIONS = [
   'runner-revoke',
   'scan-cancel',
   'policy-intrusive',
+  'oauth-grant-revoke',
 ] as const;
 type Action = (typeof ACTIONS)[number];
 
@@ -91,6 +96,11 @@ async function perform(
       );
     case 'scan-cancel':
       return done(await coordinator.cancelScan({ ...principal, name: actor }, target), 'Cancel requested.');
+    case 'oauth-grant-revoke':
+      return done(
+        await revokeGrant(c.env, c.req.url, principal, target, actor),
+        'App access revoked; its next request fails.',
+      );
     case 'policy-intrusive':
       if (value !== 'on' && value !== 'off')
         return {
@@ -119,7 +129,7 @@ async function diffIfFinished(
  * The posted form. A body that is no form (a multipart type without a boundary, say) makes Hono's parser throw a
  * TypeError, which would surface as a 500: it is the client's mistake, so it MUST be a validation_error.
  */
-async function postedForm(c: Context): Promise<Record<string, string | File>> {
+export async function postedForm(c: Context): Promise<Record<string, string | File>> {
   try {
     return await c.req.parseBody();
   } catch {
@@ -139,7 +149,10 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard', async (c) => {
     const session = await currentSession(c);
     if (!session) return c.html(<LoginPage nonce={c.var.nonce} />);
-    const data = await getCoordinator(c.env, session.principal.pool).dashboardData();
+    const [data, grants] = await Promise.all([
+      getCoordinator(c.env, session.principal.pool).dashboardData(),
+      listGrants(c.env, session.principal),
+    ]);
     const notice = c.req.query('notice')?.slice(0, 200);
     const error = c.req.query('error')?.slice(0, 300);
     return c.html(
@@ -148,6 +161,7 @@ export const dashboardApi = new Hono<DashEnv>()
         nonce={c.var.nonce}
         csrf={session.csrf}
         who={session.principal.name}
+        grants={<GrantsSection grants={grants.map(grantView)} csrf={session.csrf} />}
         {...(notice && { notice })}
         {...(error && { error })}
       />,
@@ -317,10 +331,10 @@ async function enrollFromDashboard(
   );
 }
 
-async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>): Promise<void> {
+export async function nonceAndCsp(c: Context<DashEnv>, next: () => Promise<void>): Promise<void> {
   const nonce = randomToken(16);
   c.set('nonce', nonce);
   await next();
-  c.res.headers.set('content-security-policy', csp(nonce));
+  c.res.headers.set('content-security-policy', csp(nonce, c.var.formTarget));
   c.res.headers.set('cache-control', 'no-store');
 }

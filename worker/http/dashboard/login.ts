@@ -29,7 +29,13 @@ async function bucketHashes(address: string, token: string): Promise<Array<{ kin
 }
 
 /** Throws 429 (`rate_limited`, Retry-After) when the address or the token prefix has too many recent failures. */
-export async function beginLogin(env: Env, address: string, token: string): Promise<LoginAttempt> {
+export async function beginLogin(
+  env: Env,
+  address: string,
+  token: string,
+  /** Where the sign-in happens: the dashboard, or the OAuth consent page (shared throttle, told apart in the audit). */
+  surface: 'dashboard' | 'oauth-consent' = 'dashboard',
+): Promise<LoginAttempt> {
   const buckets = await bucketHashes(address, token);
   const now = Date.now();
   const waits = await Promise.all(
@@ -46,6 +52,7 @@ export async function beginLogin(env: Env, address: string, token: string): Prom
     const by = closed.map((w) => (w.kind === 'address' ? 'this address' : 'this token prefix')).join(' and ');
     await getCoordinator(env).recordAudit(ACTOR, 'login.throttled', 'refused', {
       reason: closed.map((w) => w.kind).join('+'),
+      surface,
       address,
       tokenPrefix,
       retryAfterSec: wait,
@@ -64,7 +71,8 @@ export async function beginLogin(env: Env, address: string, token: string): Prom
       await Promise.all(buckets.map((b) => getDirectory(env, b.hash[0]!).loginFailed(b.hash)));
       const known = principal && { tokenId: principal.tokenId, role: principal.role };
       await getCoordinator(env, principal?.pool).recordAudit(principal?.name ?? ACTOR, 'login.failure', 'refused', {
-        reason: known ? 'not_admin' : 'invalid_token',
+        reason: known ? (surface === 'dashboard' ? 'not_admin' : 'not_api_token') : 'invalid_token',
+        surface,
         address,
         tokenPrefix,
         ...known,
@@ -73,6 +81,7 @@ export async function beginLogin(env: Env, address: string, token: string): Prom
     async succeeded(principal) {
       await getCoordinator(env, principal.pool).recordAudit(principal.name, 'login.success', 'accepted', {
         tokenId: principal.tokenId,
+        surface,
         address,
       });
     },

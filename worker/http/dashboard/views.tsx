@@ -433,6 +433,8 @@ export function DashboardPage(props: {
   nonce: string;
   csrf: string;
   who: string;
+  /** The pool's OAuth grants (grants-section.tsx), rendered with the page. */
+  grants?: Child;
   notice?: string;
   error?: string;
 }) {
@@ -459,6 +461,12 @@ export function DashboardPage(props: {
             <div id={id}>{parts[id]}</div>
           </section>
         ))}
+        {props.grants !== undefined && (
+          <section aria-labelledby="h-oauth-apps">
+            <h2 id="h-oauth-apps">OAuth apps</h2>
+            <div id="oauth-apps">{props.grants}</div>
+          </section>
+        )}
         <section aria-labelledby="h-add-runner">
           <h2 id="h-add-runner">Add a runner</h2>
           <AddRunnerForm csrf={props.csrf} />

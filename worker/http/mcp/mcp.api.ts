@@ -1,7 +1,8 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
 import { scanError, type ScanError } from '../../../shared/errors/index.ts';
-import { authenticate, type AppEnv } from '../auth.ts';
+import type { AppEnv, Principal } from '../auth.ts';
+import { protectMcp } from '../oauth/server.ts';
 import type { Env } from '../../env.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
 import { buildMcpServer, TOOL_NAMES } from './scan.tools.ts';
@@ -73,21 +74,40 @@ export const mcpApi = new Hono<AppEnv>().on(['GET', 'POST', 'DELETE'], '/mcp', a
       ),
     );
   }
-  const principal = await authenticate(c.req.header('authorization'), c.env);
-  if (!principal) {
-    return jsonRpcError(401, -32001, 'Missing or invalid bearer token: send Authorization: Bearer <scan token>', {
-      'www-authenticate':
-        'Bearer realm="scangate", error="invalid_token", error_description="a scan or admin token is required"',
-    });
-  }
+  // Auth (http/oauth/server.ts): our API tokens or an OAuth access token bound to this resource; the 401 names the
+  // resource metadata so OAuth clients can discover the authorization server.
+  return withTaxonomyBody(await protectMcp(c.req.raw, c.env, c.executionCtx, serveMcp));
+});
+
+/** The provider's 401/403 challenges have no body; ours carry the JSON-RPC error and the taxonomy's fields. */
+function withTaxonomyBody(res: Response): Response {
+  if ((res.status !== 401 && res.status !== 403) || res.body !== null) return res;
+  const error =
+    res.status === 401
+      ? scanError(
+          'unauthorized',
+          'Missing or invalid bearer token',
+          'Send Authorization: Bearer <scan token>, or sign in with OAuth (the WWW-Authenticate header names the resource metadata).',
+        )
+      : scanError('forbidden', 'This token may not use the MCP endpoint', 'Authorize the app for the scan scope.');
+  const headers = new Headers(res.headers);
+  headers.set('content-type', 'application/json');
+  return new Response(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, ...error } }), {
+    status: res.status,
+    headers,
+  });
+}
+
+/** /mcp for an authenticated caller (an API token's principal, or an OAuth client's). */
+async function serveMcp(request: Request, env: Env, principal: Principal): Promise<Response> {
   if (principal.role === 'runner')
     return jsonRpcError(403, -32001, 'Runner tokens cannot use the MCP endpoint; use a scan token');
-  if (c.req.method !== 'POST')
+  if (request.method !== 'POST')
     return jsonRpcError(405, -32000, 'Method not allowed: this endpoint is stateless, use POST', { allow: 'POST' });
 
   let body: unknown;
   try {
-    body = await c.req.json();
+    body = await request.json();
   } catch {
     return jsonRpcError(400, -32700, 'Parse error: the body must be one JSON-RPC message');
   }
@@ -116,8 +136,8 @@ export const mcpApi = new Hono<AppEnv>().on(['GET', 'POST', 'DELETE'], '/mcp', a
       unknownTool.id,
     );
 
-  const { server } = buildMcpServer(getCoordinator(c.env, principal.pool), principal);
+  const { server } = buildMcpServer(getCoordinator(env, principal.pool), principal);
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
   await server.connect(transport);
-  return transport.handleRequest(c.req.raw, { parsedBody: body });
-});
+  return transport.handleRequest(request, { parsedBody: body });
+}

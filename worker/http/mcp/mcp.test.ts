@@ -311,7 +311,10 @@ describe('MCP auth', () => {
     for (const headers of [{}, { authorization: 'Bearer nope' }] as Array<Record<string, string>>) {
       const res = await post(headers);
       expect(res.status).toBe(401);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="scangate", error="invalid_token"/);
+      // The OAuth challenge (RFC 9728): it names the resource metadata, where clients find the authorization server.
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="OAuth", resource_metadata="https:\/\/scangate\.test\/\.well-known\/oauth-protected-resource\/mcp"/,
+      );
     }
     const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), { fetch: (u, i) => SELF.fetch(u, i) });
     await expect(new Client({ name: 'x', version: '1' }).connect(transport)).rejects.toThrow();
