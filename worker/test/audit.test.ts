@@ -192,6 +192,9 @@ describe('audit log under a flood of refusals', () => {
       for (const column of ['stdout_bytes', 'stderr_bytes', 'output_frames', 'edge_truncated'])
         sql.exec(`ALTER TABLE jobs DROP COLUMN ${column}`);
       sql.exec('ALTER TABLE runners DROP COLUMN conflict');
+      sql.exec('DROP TABLE inventory_hosts; DROP TABLE inventory_services; DROP INDEX jobs_by_targets');
+      sql.exec('ALTER TABLE jobs DROP COLUMN changes');
+      sql.exec('DROP TABLE schedules; DROP INDEX jobs_by_schedule; ALTER TABLE jobs DROP COLUMN schedule_id');
       sql.exec(
         'CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)',
       );
