@@ -16,6 +16,7 @@ import { opsApi } from './http/routes/ops.api.ts';
 import { runnerDistApi } from './http/routes/runner-dist.api.ts';
 import { scansApi } from './http/routes/scans.api.ts';
 import { historyApi } from './http/routes/history.api.ts';
+import { schedulesApi } from './http/routes/schedules.api.ts';
 
 export { Coordinator } from './objects/coordinator.do.ts';
 export { Directory } from './objects/directory.do.ts';
@@ -64,6 +65,7 @@ app.route('/', grantsApi);
 app.route('/', dashboardApi);
 app.route('/', scansApi);
 app.route('/', historyApi);
+app.route('/', schedulesApi);
 app.route('/', enrollmentApi);
 app.route('/', adminApi);
 app.route('/', runnerDistApi);

@@ -29,6 +29,7 @@ import {
 } from './coordinator/dashboard-data.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
 import { ScanHistory, type ScanDiffView } from './coordinator/history.ts';
+import { Schedules, type ScheduleView } from './coordinator/schedules.ts';
 import { JobEngine } from './coordinator/jobs.ts';
 import { RunnerLink } from './coordinator/link.ts';
 import { PolicyBook } from './coordinator/policy.ts';
@@ -49,6 +50,8 @@ import { Counters } from '../storage/metrics.ts';
 import { RunnerStore, type RunnerRecord } from '../storage/runners.store.ts';
 import { COORDINATOR_MIGRATIONS } from '../storage/schema.ts';
 import { TaskStore } from '../storage/tasks.store.ts';
+import { ScheduleStore } from '../storage/schedules.store.ts';
+import type { ScheduleInput, SchedulePatch } from '../domain/schedule.ts';
 
 export type { ScanRequestBody } from './coordinator/scans.ts';
 
@@ -63,6 +66,7 @@ export class Coordinator extends DurableObject<Env> {
   readonly #runnerAdmin: RunnerAdmin;
   readonly #tasks: TaskBook;
   readonly #history: ScanHistory;
+  readonly #schedules: Schedules;
   readonly #dashboard = new DashboardFeed(async () => `event: data\ndata: ${JSON.stringify(this.dashboardData())}\n\n`);
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -99,6 +103,8 @@ export class Coordinator extends DurableObject<Env> {
       if (status === 'succeeded') this.#history.onSucceeded(row, now);
     });
     this.#engine.alsoDue.push(() => this.#history.nextPruneAt());
+    this.#schedules = new Schedules(this.#core, new ScheduleStore(sql), this.#scans);
+    this.#engine.alsoDue.push(() => this.#schedules.nextDue());
     // Heartbeats are answered without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     void ctx.blockConcurrencyWhile(() => this.#link.reconcile());
@@ -204,6 +210,36 @@ export class Coordinator extends DurableObject<Env> {
     query: Omit<InventoryQuery, 'tokenId'>,
   ): { services: InventoryService[]; nextCursor: string | null } {
     return this.#history.inventory(principal, query);
+  }
+
+  // ── schedules (admin-owned; runs are normal scans, started by the alarm) ─────────────────────────────
+
+  listSchedules(): ScheduleView[] {
+    return this.#schedules.list();
+  }
+
+  getSchedule(idOrName: string): Result<ScheduleView> {
+    return this.#schedules.get(idOrName);
+  }
+
+  async createSchedule(principal: Principal, pool: string, input: ScheduleInput): Promise<Result<ScheduleView>> {
+    const created = this.#schedules.create(principal, pool, input);
+    await this.#engine.schedule();
+    return created;
+  }
+
+  async updateSchedule(principal: Principal, idOrName: string, patch: SchedulePatch): Promise<Result<ScheduleView>> {
+    const updated = this.#schedules.update(principal, idOrName, patch);
+    await this.#engine.schedule();
+    return updated;
+  }
+
+  deleteSchedule(principal: Principal, idOrName: string): Result<ScheduleView> {
+    return this.#schedules.delete(principal, idOrName);
+  }
+
+  runSchedule(principal: Principal, idOrName: string): Promise<Result<{ schedule: ScheduleView; scan: Scan }>> {
+    return this.#schedules.runNow(principal, idOrName);
   }
 
   // ── MCP tasks (records; the Worker words them for MCP) ────────────────────────────────────────────────
@@ -327,6 +363,7 @@ export class Coordinator extends DurableObject<Env> {
     await this.#link.checkLiveness(now);
     this.#engine.onAlarm(now);
     this.#history.prune(now);
+    await this.#schedules.onAlarm(now);
     await this.#engine.schedule();
   }
 }
