@@ -21,6 +21,7 @@ import {
   type ScanView,
 } from './cli/render.ts';
 import { type DiffAnswer, formatDiff, formatInventory } from './cli/render-history.ts';
+import { formatSchedules } from './cli/render-schedules.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
 import { forCli, looseNmapOptions, type EdgeError } from './cli/wording.ts';
 
@@ -44,6 +45,9 @@ const OPTIONS = {
   product: { type: 'string' },
   'version-below': { type: 'string' },
   cursor: { type: 'string' },
+  cron: { type: 'string' },
+  every: { type: 'string' },
+  tz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -275,6 +279,63 @@ function help(values: Values, command: string | undefined, rest: string[]): numb
   return 0;
 }
 
+/** `scangate schedules [list|create|run|pause|resume|delete]` (admin). */
+async function schedulesCommand(values: Values, rest: string[]): Promise<number> {
+  const conn = connection(values, 'admin');
+  const [action = 'list', name, target] = rest;
+  const one = (n: string | undefined) => {
+    if (!n) throw new CliError(`usage: scangate schedules ${action} <name>`, 2);
+    return `/v1/schedules/${encodeURIComponent(n)}`;
+  };
+  type One = { schedule: Parameters<typeof formatSchedules>[0][number] };
+  const show = (s: One['schedule']) => (values.json ? print(JSON.stringify(s, null, 2)) : print(formatSchedules([s])));
+  switch (action) {
+    case 'list': {
+      const { schedules } = await request<{ schedules: One['schedule'][] }>(conn, 'GET', '/v1/schedules');
+      print(values.json ? JSON.stringify(schedules, null, 2) : formatSchedules(schedules));
+      return 0;
+    }
+    case 'create': {
+      if (!name || !target || rest.length !== 3 || (!values.cron && !values.every))
+        throw new CliError(
+          'usage: scangate schedules create <name> <target> (--cron "m h dom mon dow" [--tz zone] | --every seconds) [--template t] [--args "…"] [--timeout sec]',
+          2,
+        );
+      const { schedule } = await request<One>(conn, 'POST', '/v1/schedules', {
+        name,
+        scan: {
+          target,
+          ...(values.template && { template: values.template }),
+          ...(values.args && { args: values.args }),
+          ...(values.timeout && { timeoutSec: positiveInt(values.timeout, 'timeout') }),
+        },
+        ...(values.cron && { cron: values.cron }),
+        ...(values.every && { intervalSec: positiveInt(values.every, 'every') }),
+        ...(values.tz && { timeZone: values.tz }),
+      });
+      show(schedule);
+      return 0;
+    }
+    case 'run': {
+      const { scan } = await request<{ scan: ScanView }>(conn, 'POST', `${one(name)}/run`);
+      print(`schedule ${name}: started scan ${scan.id}; follow it with \`scangate get ${scan.id}\``);
+      return 0;
+    }
+    case 'pause':
+    case 'resume': {
+      show((await request<One>(conn, 'PATCH', one(name), { enabled: action === 'resume' })).schedule);
+      return 0;
+    }
+    case 'delete': {
+      await request<One>(conn, 'DELETE', one(name));
+      print(`schedule ${name} deleted`);
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown schedules action ${action}: list, create, run, pause, resume or delete`, 2);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
@@ -346,6 +407,8 @@ async function main(argv: string[]): Promise<number> {
       else print(formatInventory(found.services, found.nextCursor));
       return 0;
     }
+    case 'schedules':
+      return schedulesCommand(values, rest);
     case 'cancel': {
       if (rest.length !== 1) throw new CliError('usage: scangate cancel <scan-id>', 2);
       const { scan } = await request<{ scan: ScanView }>(

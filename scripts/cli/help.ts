@@ -50,6 +50,14 @@ ${TEMPLATE_LINES}`,
     summary: 'hosts and services your scans have seen open, with first and last seen',
     more: 'e.g. where is SSH older than 8.0: scangate inventory --service ssh --version-below 8.0\n--status any also lists services since seen closed; admins see the whole pool.',
   },
+  schedules: {
+    synopsis: 'schedules [list|create|run|pause|resume|delete] …',
+    summary: 'scans that run themselves (admin)',
+    more: `scangate schedules create nightly 10.20.0.0/24 --cron "0 3 * * *" --tz Europe/Berlin --args "-sT -sV"
+scangate schedules create hourly 10.20.0.5 --every 3600
+scangate schedules run|pause|resume|delete <name>
+Runs are normal scans (scangate list shows them); a run the policy refuses pauses the schedule with the reason.`,
+  },
   cancel: { synopsis: 'cancel <scan-id>', summary: 'stop a queued or running scan' },
   runners: { synopsis: 'runners [--json]', summary: 'runners and their state (admin)' },
   breakers: { synopsis: 'breakers [--json]', summary: 'circuit breakers (admin)' },
