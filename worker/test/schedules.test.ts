@@ -218,3 +218,51 @@ describe('schedules', () => {
     expect(await scansOf(id)).toHaveLength(0);
   });
 });
+
+async function logIn(token: string): Promise<{ cookie: string; csrf: string }> {
+  const res = await api('/dashboard/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
+  expect(res.status).toBe(303);
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const page = await (await api('/dashboard', { headers: { cookie } })).text();
+  return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)![1]! };
+}
+
+describe('schedules on the dashboard', () => {
+  it('lists them with their next run, and pauses, resumes and runs them with a CSRF-checked form', async () => {
+    const { net, runner } = await newRunner();
+    const { body } = await createSchedule(net, {
+      cron: '0 3 * * *',
+      intervalSec: undefined,
+      timeZone: 'Europe/Berlin',
+    });
+    const { id, name } = body.schedule;
+    const { cookie, csrf } = await logIn(ADMIN);
+    const page = await (await api('/dashboard/schedules', { headers: { cookie } })).text();
+    expect(page).toMatch(new RegExp(`data-schedule="${name}"[^]*?0 3 \\* \\* \\* \\(Europe/Berlin\\)[^]*?02:00 UTC`));
+    const act = (action: string, token = csrf) =>
+      api('/dashboard/actions', {
+        method: 'POST',
+        headers: { cookie },
+        body: new URLSearchParams({ action, target: id, csrf: token }),
+        redirect: 'manual',
+      });
+    expect((await act('schedule-pause', 'wrong')).status).toBe(403);
+    expect((await schedule(id)).state).toBe('active');
+    const paused = await act('schedule-pause');
+    expect(paused.status).toBe(303);
+    expect(paused.headers.get('location')).toContain('/dashboard/schedules?notice=');
+    expect((await schedule(id)).state).toBe('disabled');
+    await act('schedule-resume');
+    expect((await schedule(id)).state).toBe('active');
+    const from = runner.received.length;
+    const run = await act('schedule-run');
+    expect(decodeURIComponent(run.headers.get('location')!)).toMatch(/Started scan scan_/);
+    await runner.next((m) => m.type === 'job.dispatch', 5000, from);
+    const after = await (await api('/dashboard/schedules', { headers: { cookie } })).text();
+    expect(after).toContain('started (run now)');
+  });
+});

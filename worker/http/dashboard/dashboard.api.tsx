@@ -20,7 +20,8 @@ import { inventoryQuery } from '../routes/inventory-query.ts';
 import type { Coordinator } from '../../objects/coordinator.do.ts';
 import type { ScanDiffView } from '../../objects/coordinator/history.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { Scan } from '../../../shared/scan/index.ts';
+import type { Scan, ScanChanges } from '../../../shared/scan/index.ts';
+import { SchedulesPage } from './schedules-page.tsx';
 import { grantView, listGrants, revokeGrant } from '../oauth/grants.api.ts';
 import { GrantsSection } from './grants-section.tsx';
 
@@ -64,6 +65,9 @@ const ACTIONS = [
   'scan-cancel',
   'policy-intrusive',
   'oauth-grant-revoke',
+  'schedule-run',
+  'schedule-pause',
+  'schedule-resume',
 ] as const;
 type Action = (typeof ACTIONS)[number];
 
@@ -96,6 +100,18 @@ async function perform(
       );
     case 'scan-cancel':
       return done(await coordinator.cancelScan({ ...principal, name: actor }, target), 'Cancel requested.');
+    case 'schedule-run': {
+      const run = await coordinator.runSchedule({ ...principal, name: actor }, target);
+      return run.ok ? { ok: true, notice: `Started scan ${run.value.scan.id}.` } : { ok: false, error: run.error };
+    }
+    case 'schedule-pause':
+    case 'schedule-resume': {
+      const enabled = action === 'schedule-resume';
+      return done(
+        await coordinator.updateSchedule({ ...principal, name: actor }, target, { enabled }),
+        enabled ? 'Schedule resumed.' : 'Schedule paused.',
+      );
+    }
     case 'oauth-grant-revoke':
       return done(
         await revokeGrant(c.env, c.req.url, principal, target, actor),
@@ -245,6 +261,37 @@ export const dashboardApi = new Hono<DashEnv>()
       headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' },
     });
   })
+  .get('/dashboard/schedules', async (c) => {
+    const session = await currentSession(c);
+    if (!session) return c.redirect('/dashboard', 303);
+    const coordinator = getCoordinator(c.env, session.principal.pool);
+    const schedules = await coordinator.listSchedules();
+    const changes: Record<string, ScanChanges | null> = {};
+    await Promise.all(
+      schedules.flatMap((s) =>
+        s.lastScanId
+          ? [
+              coordinator.getScan(session.principal, s.lastScanId, { outputTailBytes: 0 }).then((got) => {
+                changes[s.lastScanId!] = got.ok ? got.value.changes : null;
+              }),
+            ]
+          : [],
+      ),
+    );
+    const notice = c.req.query('notice')?.slice(0, 200);
+    const error = c.req.query('error')?.slice(0, 300);
+    return c.html(
+      <SchedulesPage
+        nonce={c.var.nonce}
+        csrf={session.csrf}
+        who={session.principal.name}
+        schedules={schedules}
+        changes={changes}
+        {...(notice && { notice })}
+        {...(error && { error })}
+      />,
+    );
+  })
   .get('/dashboard/inventory', async (c) => {
     const session = await currentSession(c);
     if (!session) return c.redirect('/dashboard', 303);
@@ -297,7 +344,7 @@ export const dashboardApi = new Hono<DashEnv>()
     const query = outcome.ok
       ? `notice=${encodeURIComponent(outcome.notice)}`
       : `error=${encodeURIComponent(`${outcome.error.message}. ${outcome.error.recoverySuggestion}`)}`;
-    return c.redirect(`/dashboard?${query}`, 303);
+    return c.redirect(`${action.startsWith('schedule-') ? '/dashboard/schedules' : '/dashboard'}?${query}`, 303);
   });
 
 async function enrollFromDashboard(

@@ -409,6 +409,7 @@ export function Header({ who, csrf }: { who: string; csrf: string }) {
         connecting…
       </span>
       <a href="/dashboard/inventory">Inventory</a>
+      <a href="/dashboard/schedules">Schedules</a>
       <span class="who">{who}</span>
       <form method="post" action="/dashboard/logout" class="inline">
         <input type="hidden" name="csrf" value={csrf} />
