@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './test/helpers/sequencer.ts';
 
 /**
  * Two tiers: `node` runs pure shared code, the runner and cross-part tests on Node; `worker` runs the
@@ -11,6 +12,8 @@ export default defineConfig({
     // and sockets rather than compute, so two at a time cuts the wall time; every test waits on events, not on
     // timing windows, so a busier machine is slower, not wrong.
     maxWorkers: 2,
+    // The longest files first, across both projects, so the two workers finish together (test/helpers/sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {
