@@ -9,7 +9,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * fresh CI clone): it ran all Node files before any Worker one and started the breaker test (30 s of waiting for
  * its half-open alarm) near the end, with one worker idle behind it.
  * Refresh from a run: `npx vitest run --reporter=json --outputFile=/tmp/vt.json`, then each file's endTime - startTime
- * plus the time before its first test. A file not listed counts as DEFAULT_COST for its project.
+ * plus the time before its first test. A file not listed is costed by its kind (defaultCost).
  */
 const COST: Record<string, number> = {
   'test/nse-script-help.test.ts': 60,
@@ -49,13 +49,19 @@ const COST: Record<string, number> = {
   'runner/doctor.test.ts': 5,
   'runner/link.test.ts': 4,
 };
-/** Worker-project files start a workerd of their own and load the whole app into it; most Node files are quick. */
-const DEFAULT_COST: Record<string, number> = { worker: 5, node: 1 };
+/**
+ * A new end-to-end file starts wrangler dev (about 10 s) and scans: it must not start last, behind everything else.
+ * Worker-project files start a workerd of their own and load the whole app into it; most other Node files are quick.
+ */
+function defaultCost(spec: TestSpecification): number {
+  if (/\.(e2e|browser)\.test\.tsx?$/.test(spec.moduleId)) return 20;
+  return spec.project.name === 'worker' ? 5 : 1;
+}
 
 export class LongestFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const cost = (spec: TestSpecification) =>
-      COST[relative(spec.project.config.root, spec.moduleId)] ?? DEFAULT_COST[spec.project.name] ?? 1;
+      COST[relative(spec.project.config.root, spec.moduleId)] ?? defaultCost(spec);
     // Array.prototype.sort is stable: files of equal cost keep Vitest's order (timings of an earlier run, or size).
     return (await super.sort(files)).sort((a, b) => cost(b) - cost(a));
   }
