@@ -2,9 +2,9 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Seconds a file holds one of the two Vitest workers in `npm test` (its tests plus its beforeAll: wrangler dev,
+ * Seconds a file holds one of the Vitest workers in `npm test` (its tests plus its beforeAll: wrangler dev,
  * Chromium, a single-executable build), measured on the 2-core machine with both cores busy. Only the order uses it:
- * the longest files start first and the short ones fill in at the end, so both workers finish together (longest
+ * the longest files start first and the short ones fill in at the end, so the workers finish together (longest
  * processing time first). Vitest's own order is by file size when it has no timings from an earlier run (as in a
  * fresh CI clone): it ran all Node files before any Worker one and started the breaker test (30 s of waiting for
  * its half-open alarm) near the end, with one worker idle behind it.
