@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { readLocalScripts } from '../runner/nmap-scripts.ts';
 import { CATALOG, classAllowed, resolvePolicy, validateScanRequest, type Policy } from '../shared/policy/index.ts';
 
@@ -23,12 +23,8 @@ if (!canNamespace)
   console.warn(
     `nse-containment: skipped (${isRoot ? "iproute2's ip netns is not available" : 'needs root for a network namespace'})`,
   );
-const NS = `scangate-nse-${process.pid}`;
 const PORT = 8080;
 const bait = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'nse-bait.ts');
-
-let baitProcess: ChildProcess | undefined;
-const hits: Array<Record<string, unknown>> = [];
 
 function policy(allowIntrusive: boolean): Policy {
   const r = resolvePolicy({ allowIntrusive });
@@ -36,52 +32,72 @@ function policy(allowIntrusive: boolean): Policy {
   return r.policy;
 }
 
-/** Runs nmap in the namespace with the given argv (options, `--`, targets); resolves with its exit code. */
-async function nmapInNamespace(argv: string[]): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run('ip', ['netns', 'exec', NS, 'nmap', ...argv], {
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: 280_000,
+/**
+ * A network namespace of its own (loopback only) with the bait in it, for one test: each test has its own tripwire
+ * and its own hits, so the three nmap runs go at once (they spend most of their time in script timeouts) and no
+ * run can hear another's traffic.
+ */
+interface Sandbox {
+  /** Every connection, datagram and lookup the tripwire heard. */
+  hits: Array<Record<string, unknown>>;
+  /** Runs nmap in the namespace with the given argv (options, `--`, targets); resolves with its exit code. */
+  nmap(argv: string[]): Promise<{ code: number; output: string }>;
+}
+
+let sandboxes = 0;
+
+async function sandbox(onTestFinished: TestContext['onTestFinished']): Promise<Sandbox> {
+  const ns = `scangate-nse-${process.pid}-${++sandboxes}`;
+  const hits: Array<Record<string, unknown>> = [];
+  let baitProcess: ChildProcess | undefined;
+  onTestFinished(async () => {
+    baitProcess?.kill('SIGTERM');
+    await run('ip', ['netns', 'del', ns]).catch(() => {});
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  });
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: every system lookup in the namespace hits the tripwire.
+  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.2\noptions timeout:1 attempts:1\n');
+  baitProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, bait, String(PORT)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: baitProcess.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    baitProcess!.once('exit', (code) => reject(new Error(`bait exited with ${code}`)));
+    lines.on('line', (line) => {
+      const message = JSON.parse(line) as { ready?: boolean; hit?: Record<string, unknown> };
+      if (message.ready) resolve();
+      if (message.hit) hits.push(message.hit);
     });
-    return { code: 0, output: stdout + stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, output: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  });
+  return {
+    hits,
+    async nmap(argv) {
+      try {
+        const { stdout, stderr } = await run('ip', ['netns', 'exec', ns, 'nmap', ...argv], {
+          maxBuffer: 64 * 1024 * 1024,
+          timeout: 280_000,
+        });
+        return { code: 0, output: stdout + stderr };
+      } catch (e) {
+        const err = e as { code?: number; stdout?: string; stderr?: string };
+        return {
+          code: typeof err.code === 'number' ? err.code : -1,
+          output: `${err.stdout ?? ''}${err.stderr ?? ''}`,
+        };
+      }
+    },
+  };
 }
 
 describe.skipIf(!canNamespace)('NSE containment against a loopback tripwire (real nmap, own network namespace)', () => {
-  beforeAll(async () => {
-    await run('ip', ['netns', 'add', NS]);
-    await run('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
-    // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: every system lookup in the namespace hits the tripwire.
-    mkdirSync(`/etc/netns/${NS}`, { recursive: true });
-    writeFileSync(`/etc/netns/${NS}/resolv.conf`, 'nameserver 127.0.0.2\noptions timeout:1 attempts:1\n');
-    baitProcess = spawn('ip', ['netns', 'exec', NS, process.execPath, bait, String(PORT)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines = createInterface({ input: baitProcess.stdout! });
-    await new Promise<void>((resolve, reject) => {
-      baitProcess!.once('exit', (code) => reject(new Error(`bait exited with ${code}`)));
-      lines.on('line', (line) => {
-        const message = JSON.parse(line) as { ready?: boolean; hit?: Record<string, unknown> };
-        if (message.ready) resolve();
-        if (message.hit) hits.push(message.hit);
-      });
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    baitProcess?.kill('SIGTERM');
-    await run('ip', ['netns', 'del', NS]).catch(() => {});
-    rmSync(`/etc/netns/${NS}`, { recursive: true, force: true });
-  });
-
-  it('the bait works: scripts the catalog refuses do reach the tripwire', async () => {
-    hits.length = 0;
+  it.concurrent('the bait works: scripts the catalog refuses do reach the tripwire', async ({ onTestFinished }) => {
+    const { hits, nmap } = await sandbox(onTestFinished);
     for (const name of ['http-referer-checker', 'http-grep', 'http-feed'])
       expect(CATALOG.get(name)?.class).toBe('off-target');
-    const result = await nmapInNamespace([
+    const result = await nmap([
       '-n',
       '-Pn',
       '-sT',
@@ -96,12 +112,14 @@ describe.skipIf(!canNamespace)('NSE containment against a loopback tripwire (rea
     expect(hits.length, result.output).toBeGreaterThan(0);
   }, 300_000);
 
-  it.each([
+  it.concurrent.for([
     ['default policy', false],
     ['intrusive policy', true],
-  ])(
+  ] as const)(
     'under the %s, every script the edge accepts stays on the target',
-    async (_name, allowIntrusive) => {
+    { timeout: 300_000 },
+    async ([, allowIntrusive], { onTestFinished }) => {
+      const { hits, nmap } = await sandbox(onTestFinished);
       // Every allowed script this nmap ships (the runner refuses the others before nmap starts).
       const local = await readLocalScripts('nmap', null);
       const allowed = [...CATALOG.values()]
@@ -126,8 +144,7 @@ describe.skipIf(!canNamespace)('NSE containment against a loopback tripwire (rea
       if (!validated.ok) throw new Error(validated.error.message);
       expect(validated.argv).toContain('-n');
 
-      hits.length = 0;
-      const result = await nmapInNamespace(validated.argv);
+      const result = await nmap(validated.argv);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/8080\/tcp\s+open/);
       // Scripts did run against the bait (so the test is not vacuous). Which ones answer depends on how the bait
@@ -143,6 +160,5 @@ describe.skipIf(!canNamespace)('NSE containment against a loopback tripwire (rea
         `tripwire on 127.0.0.2 was reached:\n${JSON.stringify(hits, null, 1)}\n${result.output.slice(0, 4000)}`,
       ).toEqual([]);
     },
-    300_000,
   );
 });

@@ -66,12 +66,19 @@ type Cleanup = TestContext['onTestFinished'];
 
 const DROP = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
 
+let nobodyRunner: { node: string; entry: string } | undefined;
+
 /**
  * What `nobody` can run: the checkout and the Node binary may sit in directories only root can enter (root's home,
  * `mktemp -d`), so the runner bundle and, if needed, a copy of Node go into the 0755 test dir. Fails fast, saying
- * why, if nobody still cannot execute them.
+ * why, if nobody still cannot execute them. Built once for the file: the tests that run as nobody share it.
  */
 function nobodyCanRun(): { node: string; entry: string } {
+  nobodyRunner ??= buildForNobody();
+  return nobodyRunner;
+}
+
+function buildForNobody(): { node: string; entry: string } {
   const entry = join(dir, 'nobody-runner.mjs');
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), entry], { cwd: ROOT, stdio: 'pipe' });
   chmodSync(entry, 0o644);
@@ -253,23 +260,25 @@ describe.concurrent('scangate-runner process', () => {
     });
   });
 
-  it('answers --version, --help and bad options as a CLI should', () => {
+  it('answers --version, --help and bad options as a CLI should', async () => {
+    // Async: a synchronous child would stall the event loop, and with it every concurrent test of this file.
+    const run = promisify(execFile);
     const main = join(ROOT, 'runner/main.ts');
-    expect(execFileSync(process.execPath, [main, '--version'], { encoding: 'utf8' })).toBe('scangate-runner 0.1.0\n');
-    expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toContain('--network <cidr>');
+    expect((await run(process.execPath, [main, '--version'], { encoding: 'utf8' })).stdout).toBe(
+      'scangate-runner 0.1.0\n',
+    );
+    expect((await run(process.execPath, [main, '--help'], { encoding: 'utf8' })).stdout).toContain('--network <cidr>');
     for (const bad of [
       ['run', '--nope'],
       ['run', '--server', edgeUrlPlaceholder(), '--token-file', tokenFile],
     ]) {
-      try {
-        execFileSync(process.execPath, [main, ...bad], { encoding: 'utf8', stdio: 'pipe' });
-        throw new Error('should have failed');
-      } catch (e) {
-        const err = e as { status: number; stderr: string };
-        expect(err.status).toBe(2);
-        expect(err.stderr.trim().split('\n')).toHaveLength(1);
-        expect(err.stderr).toMatch(/^scangate-runner: /);
-      }
+      const err = await run(process.execPath, [main, ...bad], { encoding: 'utf8' }).then(
+        () => ({ code: 0, stderr: 'should have failed' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err.code).toBe(2);
+      expect(err.stderr.trim().split('\n')).toHaveLength(1);
+      expect(err.stderr).toMatch(/^scangate-runner: /);
     }
   });
 
@@ -463,8 +472,9 @@ describe.concurrent('scangate-runner process', () => {
 
   it('builds into one file that runs with only Node and nmap', async ({ onTestFinished }) => {
     const out = join(dir, 'scangate-runner.mjs');
-    execFileSync(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), out], { cwd: ROOT, stdio: 'pipe' });
-    expect(execFileSync(process.execPath, [out, '--version'], { cwd: dir, encoding: 'utf8' })).toBe(
+    const run = promisify(execFile);
+    await run(process.execPath, [join(ROOT, 'scripts/build-runner.ts'), out], { cwd: ROOT });
+    expect((await run(process.execPath, [out, '--version'], { cwd: dir, encoding: 'utf8' })).stdout).toBe(
       'scangate-runner 0.1.0\n',
     );
     const edge = await edgeDouble(onTestFinished);
