@@ -68,6 +68,11 @@ export interface Scan {
   error: ScanError | null;
   report: Report | null;
   outputBytes: number;
+  /**
+   * nmap's XML as the runner sent it, when the edge keeps it (GET /v1/scans/:id/xml): its size in bytes, and
+   * whether it was cut at the cap (then it is not well-formed). Absent when there is none.
+   */
+  xml?: { bytes: number; truncated: boolean };
 }
 
 /**
