@@ -16,9 +16,11 @@ import { forMcp } from './wording.ts';
  * and nmap XML as MCP resources (scan.resources.ts), linked from the result with `resource_link` items.
  *
  * `structuredContent` is bounded the same way, one page at a time: at most MAX_PAGE_HOSTS hosts up and
- * MAX_PAGE_PORTS open ports, starting at the `offset`-th host up; `openPortsTotal` counts every open port; when
- * something was left out, `truncated` is set and `more` counts the hosts and open ports not on the page and gives
- * `nextOffset`, the get_scan offset that continues it.
+ * MAX_PAGE_PORTS open ports, starting at the `offset`-th host up. `more` is the truncation flag and the totals in
+ * one: set exactly when something was left out, it counts the hosts and open ports not on the page and gives
+ * `nextOffset`, the get_scan offset that continues it (so hostsUp = hosts.length + more.hosts, and every open port
+ * = openPorts.length + more.openPorts). No separate `truncated`/`openPortsTotal` fields: tools/list carries this
+ * schema twice and was 11 characters under its 8,000 limit; they would say again what `more` says.
  *
  * Schemas MUST stay portable and small (tools/list is measured in a test): optional fields rather than
  * nullable ones (no `type: [x, "null"]`), no untyped values, and one definition shared by every scan tool.
@@ -62,8 +64,6 @@ export const ScanResultShape = {
   percent: z.number().optional(),
   hostsUp: z.number().optional(),
   hostsTotal: z.number().optional(),
-  openPortsTotal: z.number().optional(),
-  truncated: z.boolean().optional(),
   hosts: z.array(z.object({ address: z.string(), hostname: z.string().optional() })),
   openPorts: z.array(OpenPortShape),
   more: z.object({ hosts: z.number(), openPorts: z.number(), nextOffset: z.number().optional() }).optional(),
@@ -142,15 +142,10 @@ export function structuredScan(scan: Scan, offset = 0): ScanResultStructured {
     status: scan.status,
     argv: scan.argv,
     ...(scan.progress && { percent: scan.progress.percent }),
-    ...(scan.report && {
-      hostsUp: scan.report.stats.hostsUp,
-      hostsTotal: scan.report.stats.hostsTotal,
-      openPortsTotal: totalPorts,
-    }),
+    ...(scan.report && { hostsUp: scan.report.stats.hostsUp, hostsTotal: scan.report.stats.hostsTotal }),
     hosts: listed.map((h) => ({ address: h.address, ...(h.hostname && { hostname: h.hostname }) })),
     openPorts: listedPorts,
     ...((left.hosts > 0 || left.openPorts > 0) && {
-      truncated: true,
       more: { ...left, ...(nextOffset < hosts.length && { nextOffset }) },
     }),
     ...(scan.error && { error: errorFields(forMcp(scan.error)) }),

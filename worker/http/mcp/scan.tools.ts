@@ -21,6 +21,7 @@ import type { Coordinator } from '../../objects/coordinator.do.ts';
 import { runnerSummary } from '../../domain/runner-view.ts';
 import { isTerminal, SCAN_ID_PATTERN } from '../../../shared/scan/index.ts';
 import { errorToolResult, MAX_PAGE_HOSTS, scanToolResult, ScanResultShape, type ToolResult } from './results.ts';
+import { registerScanResources } from './scan.resources.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
 
@@ -351,6 +352,9 @@ export function buildMcpServer(
       };
     },
   );
+
+  // The scans' raw output and nmap XML, which the results above link to.
+  registerScanResources(server, coordinator, principal);
 
   // tools/list from the same registrations, written lean (see tool-list.ts); calls still go through the SDK.
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({
