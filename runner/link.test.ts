@@ -164,6 +164,10 @@ describe.concurrent('runner link', () => {
     expect(output.seqs).toEqual(Array.from({ length: finished.lastSeq }, (_, i) => i + 1));
     expect(output.text).toContain('Nmap done');
     expect(output.text.match(/Nmap done/g)).toHaveLength(1);
+    // nmap's XML came after the output, once, whole: resent frames were dropped by seq like the rest.
+    expect(output.xml.match(/<nmaprun /g)).toHaveLength(1);
+    expect(output.xml).toMatch(/<\/nmaprun>\n$/);
+    expect(finished.xml).toEqual({ bytes: Buffer.byteLength(output.xml), truncated: false });
     expect(edge.received.some((m) => m.type === 'job.progress' && m.jobId === 'job_drop')).toBe(true);
     edge.send({ type: 'ack', jobId: 'job_drop', seq: finishedAckSeq(finished.lastSeq) });
   });

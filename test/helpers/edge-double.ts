@@ -190,18 +190,25 @@ export class EdgeDouble {
   }
 
   /** Output of a job as the edge would store it: by seq, duplicates dropped. Also says how many were resent. */
-  outputOf(jobId: string): { text: string; seqs: number[]; duplicates: number } {
-    const bySeq = new Map<number, string>();
+  /** A job's output frames once each, by seq: the text of stdout and stderr, and nmap's XML apart. */
+  outputOf(jobId: string): { text: string; xml: string; seqs: number[]; duplicates: number } {
+    const bySeq = new Map<number, { stream: string; data: string }>();
     let duplicates = 0;
     for (const m of this.received) {
       if (m.type !== 'job.output' || m.jobId !== jobId) continue;
       if (bySeq.has(m.seq)) {
         duplicates++;
-        if (bySeq.get(m.seq) !== m.data) throw new Error(`seq ${m.seq} resent with different data`);
-      } else bySeq.set(m.seq, m.data);
+        if (bySeq.get(m.seq)!.data !== m.data) throw new Error(`seq ${m.seq} resent with different data`);
+      } else bySeq.set(m.seq, { stream: m.stream, data: m.data });
     }
     const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-    return { text: seqs.map((s) => bySeq.get(s)).join(''), seqs, duplicates };
+    const text = (xml: boolean) =>
+      seqs
+        .map((s) => bySeq.get(s)!)
+        .filter((f) => (f.stream === 'xml') === xml)
+        .map((f) => f.data)
+        .join('');
+    return { text: text(false), xml: text(true), seqs, duplicates };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { getCoordinator, type Coordinator } from '../objects/coordinator.do.ts';
 import { parseNmapXml, type Report } from '../../shared/nmap-xml/index.ts';
 import {
   MAX_OUTPUT_CHUNK_BYTES,
@@ -241,6 +243,16 @@ describe('a hostile runner and the XML it sends', () => {
       const scan = (await json(await api(`/v1/scans/${id}`, { token: owner }))).scan;
       expect(scan, what).toMatchObject({ status: 'succeeded', output: 'Nmap scan report\n22/tcp open ssh\n' });
       expect(scan.report.hosts[0].ports).toHaveLength(2);
+      // Nothing of it is kept: its rows stay (their seqs keep acks contiguous) but hold no bytes.
+      await runInDurableObject(getCoordinator(env), (_coordinator: Coordinator, state) => {
+        const kept = state.storage.sql
+          .exec<{ rows: number; bytes: number }>(
+            "SELECT COUNT(*) AS rows, SUM(length(json_extract(data, '$.data'))) AS bytes FROM job_events WHERE job_id = ? AND type = 'xml'",
+            id,
+          )
+          .one();
+        expect(kept, what).toEqual({ rows: pieces.length, bytes: 0 });
+      });
     }
     const audit = await json(await api('/v1/audit?kind=scan&action=scan.xml', { token: ADMIN }));
     expect(JSON.stringify(audit)).toMatch(/does not start as an nmap/);
