@@ -1,4 +1,9 @@
 import { SELF } from 'cloudflare:test';
+import {
+  Client as ClientV2,
+  ResourceNotFoundError,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -13,7 +18,8 @@ import { RESOURCE_NOT_FOUND } from './scan.resources.ts';
 /**
  * A scan's raw output and nmap XML as MCP resources, read with the official SDK client against the real Worker:
  * linked from the tool result, readable by the token that started the scan and its pool's admins, and "not found"
- * with no bytes for anyone else: another scan token of the same pool, a token of another pool.
+ * with no bytes for anyone else: another scan token of the same pool, a token of another pool. The v2 client
+ * (@modelcontextprotocol/client) reads them too and knows the refusal for a missing resource.
  */
 async function connect(token: string): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), {
@@ -124,8 +130,10 @@ describe('scan resources over MCP', () => {
         const uri = `scangate://scans/${id}/${kind}`;
         const error = await refusal(other.readResource({ uri }));
         expect(error.code, who).toBe(RESOURCE_NOT_FOUND);
-        expect(error.message, who).toBe(`MCP error -32002: Resource ${uri} not found: No scan ${id}`);
-        expect(JSON.stringify(error.data), who).not.toMatch(/nmaprun|OpenSSH/);
+        expect(error.message, who).toBe(
+          `MCP error -32602: Resource ${uri} not found: No scan ${id}. What to do: List your scans with the list_scans tool.`,
+        );
+        expect(error.data, who).toEqual({ uri });
       }
       expect((await other.listResources()).resources, who).toEqual([]);
     }
@@ -134,6 +142,48 @@ describe('scan resources over MCP', () => {
     const admin = await connect(ADMIN);
     const read = await admin.readResource({ uri: `scangate://scans/${id}/output` });
     expect(read.contents[0]).toMatchObject({ text: OUTPUT });
+  });
+
+  it('reads the same with the v2 client (@modelcontextprotocol/client), which refuses another token alike', async () => {
+    const { id, xml, net } = await finishedScan();
+    const connectV2 = async (token: string) => {
+      const client = new ClientV2({ name: 'scangate-resources-v2', version: '1.0.0' });
+      await client.connect(
+        new TransportV2(new URL(`${BASE}/mcp`), {
+          fetch: (url, init) => SELF.fetch(url, init),
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      onTestFinished(() => client.close());
+      return client;
+    };
+    const owner = await connectV2(
+      (
+        await json(
+          await api('/v1/tokens', {
+            method: 'POST',
+            token: ADMIN,
+            json: { name: `res-v2-admin-${net}`, role: 'admin' },
+          }),
+        )
+      ).token,
+    );
+    const read = await owner.readResource({ uri: `scangate://scans/${id}/xml` });
+    expect(read.contents[0]).toMatchObject({ mimeType: 'application/xml', text: xml });
+    const got = await owner.callTool({ name: 'get_scan', arguments: { scanId: id } });
+    expect(
+      (got.content as Array<{ type: string; uri?: string }>)
+        .filter((c) => c.type === 'resource_link')
+        .map((c) => c.uri),
+    ).toEqual([`scangate://scans/${id}/output`, `scangate://scans/${id}/xml`]);
+    const stranger = await connectV2(await mintToken('scan', `res-v2-stranger-${net}`));
+    const refused = await stranger.readResource({ uri: `scangate://scans/${id}/xml` }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The v2 client recognises the answer as a missing resource (its own error class), with our message.
+    expect(refused).toBeInstanceOf(ResourceNotFoundError);
+    expect((refused as Error).message).toMatch(`No scan ${id}`);
   });
 
   it('says why a scan has no XML yet, and refuses what is not a scan id', async () => {

@@ -4,7 +4,7 @@
  *   scangate://scans/{scanId}/output  nmap's normal output (text/plain; its last 1 MiB, `_meta` says what came before)
  *   scangate://scans/{scanId}/xml     nmap's XML exactly as the runner sent it (application/xml, ≤ MAX_XML_BYTES)
  * Read through the same Coordinator calls as GET /v1/scans/:id and /xml, so the same rule holds: the token that
- * started the scan, or an admin of its pool, reads it; anyone else gets "not found" (-32002) and no bytes, exactly
+ * started the scan, or an admin of its pool, reads it; anyone else gets "not found" (-32602) and no bytes, exactly
  * as for a scan that does not exist.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -16,22 +16,27 @@ import type { Coordinator } from '../../objects/coordinator.do.ts';
 import { resourceLinks, scanResourceUri } from './results.ts';
 import { forMcp } from './wording.ts';
 
-/** JSON-RPC error code MCP gives a resource that does not exist (or that the caller may not know exists). */
-export const RESOURCE_NOT_FOUND = -32002;
+/**
+ * The answer to reading a resource that does not exist (or that the caller may not know exists): MCP 2026-07-28
+ * says a resources/read miss MUST be Invalid Params (-32602) with `data: { uri }` (earlier revisions used -32002,
+ * which clients still accept). With exactly that data the v2 SDK client raises its ResourceNotFoundError.
+ */
+export const RESOURCE_NOT_FOUND = -32602;
 
 /** Scans whose resources resources/list offers: the caller's newest. */
 const LISTED_SCANS = 20;
 
 /**
- * The JSON-RPC error for a resource that is not there. A plain Error with `code` and `data`, which the SDK sends as
- * they are (an McpError would send its message with "MCP error -32002: " in front, and clients add their own).
+ * The JSON-RPC error for a resource that is not there, with the taxonomy's message and fix (worded for MCP) in its
+ * message. A plain Error with `code` and `data`, which the SDK sends as they are (an McpError would send its message
+ * with "MCP error -32602: " in front, and clients add their own).
  */
 function notFound(uri: string, error: ScanError): Error {
   const worded = forMcp(error);
-  return Object.assign(new Error(`Resource ${uri} not found: ${worded.message}`), {
-    code: RESOURCE_NOT_FOUND,
-    data: { uri, 'scangate/error': worded },
-  });
+  return Object.assign(
+    new Error(`Resource ${uri} not found: ${worded.message}. What to do: ${worded.recoverySuggestion}`),
+    { code: RESOURCE_NOT_FOUND, data: { uri } },
+  );
 }
 
 /** The template variable as one scan id, or undefined when it is not one. */
