@@ -205,10 +205,14 @@ export function summarize(scan: Scan): string {
     const report = scan.report;
     const hosts = upHosts(report);
     const ports = hosts.flatMap((h) => h.openPorts);
-    const names = hosts.map((h) => clip(h.hostname ? `${h.address} (${h.hostname})` : h.address, 80));
+    const names = hosts.map((h) =>
+      h.hostname ? `${clip(h.address, 45)} (${clip(h.hostname, 60)})` : clip(h.address, 45),
+    );
     const up = `${report.stats.hostsUp} of ${plural(report.stats.hostsTotal, 'host')} up`;
+    // With open ports, the port lines name hosts too: the list of hosts up gets less room than in a host discovery.
+    const namesRoom = ports.length > 0 ? 160 : 300;
     head.push(
-      `${up}${names.length ? `: ${listWithin(names, 300, MAX_TEXT_HOSTS)}` : ''}; ${plural(ports.length, 'open port')}.`,
+      `${up}${names.length ? `: ${listWithin(names, namesRoom, MAX_TEXT_HOSTS)}` : ''}; ${plural(ports.length, 'open port')}.`,
     );
     const findings = scriptFindings(report);
     body = (budget) => portsAndFindings(ports, findings, budget);
