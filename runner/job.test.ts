@@ -54,13 +54,14 @@ function argvFor(args: string, target = '127.0.0.1'): string[] {
 }
 
 /** A channel standing in for the link: while `up` is false it drops every frame, as the link does when down. */
-function recordingChannel() {
+function recordingChannel(features: string[] = ['xml']) {
   const sent: RunnerMessage[] = [];
   const logs: string[] = [];
   const state = { up: true };
   const channel: JobChannel = {
     send: (frame) => void (state.up && sent.push(frame)),
     log: createLogger((line) => logs.push(line)),
+    edgeTakes: (feature) => features.includes(feature),
   };
   return { channel, sent, logs, state };
 }
@@ -148,6 +149,17 @@ describe('nmap XML sent with the result', () => {
     const parsed = parseNmapXml(xml);
     expect(parsed.ok && parsed.report.scanner).toEqual(finished.report?.scanner);
     expect(finished.lastSeq).toBe(outputs.length);
+  });
+
+  it('sends neither the XML frames nor the field to an edge that did not announce it takes them', async () => {
+    const { channel, sent } = recordingChannel([]);
+    const job = new RunnerJob(dispatchOf('job_old_edge', argvFor(`-sT -p ${banner.port()}`)), OPTIONS, channel);
+    await job.run({ accepted: () => {}, refused: () => expect.unreachable('refused') });
+    expect(sent.filter((m) => m.type === 'job.output').every((m) => m.stream !== 'xml')).toBe(true);
+    const finished = sent.at(-1)!;
+    expect(finished.type).toBe('job.finished');
+    expect('xml' in finished).toBe(false);
+    expect(finished).toMatchObject({ exitCode: 0, report: { stats: { hostsUp: 1 } } });
   });
 
   it('cuts text into chunks of at most the frame size without splitting a character', () => {

@@ -43,6 +43,8 @@ export interface JobOptions {
 export interface JobChannel {
   send(frame: RunnerMessage): void;
   log: Logger;
+  /** Whether the edge announced a feature (`edge.features`); nothing a feature covers is sent without it. */
+  edgeTakes?(feature: string): boolean;
 }
 
 /** Where the edge resumes one job after a reconnect, as the hello carries it. */
@@ -192,12 +194,14 @@ export class RunnerJob {
     });
     this.#running = false;
     // nmap's XML goes before the result, as output of its own stream: sequenced, kept until acked and resent like
-    // the rest, so the edge has all of it (its seqs are below lastSeq) by the time it takes the result.
+    // the rest, so the edge has all of it (its seqs are below lastSeq) by the time it takes the result. An edge that
+    // has not announced it takes XML gets neither the frames nor the field, as from a runner before them.
     const { xml, ...rest } = result;
-    if (xml) for (const chunk of xmlChunks(xml.text)) this.#channel.send(this.#journal.append('xml', chunk));
+    const sendXml = this.#channel.edgeTakes?.('xml') === true;
+    if (sendXml && xml) for (const chunk of xmlChunks(xml.text)) this.#channel.send(this.#journal.append('xml', chunk));
     const finished = this.#journal.finish({
       ...rest,
-      xml: xml && { bytes: utf8ByteLength(xml.text), truncated: xml.truncated },
+      ...(sendXml && { xml: xml && { bytes: utf8ByteLength(xml.text), truncated: xml.truncated } }),
     });
     this.#channel.log.log(result.exitCode === 0 ? 'info' : 'warn', 'job.finished', {
       jobId,

@@ -172,6 +172,17 @@ describe.concurrent('runner link', () => {
     edge.send({ type: 'ack', jobId: 'job_drop', seq: finishedAckSeq(finished.lastSeq) });
   });
 
+  it("sends nmap's XML only to an edge that announced it takes it (an older edge would refuse the frames)", async ({
+    onTestFinished,
+  }) => {
+    const { edge } = await setup(onTestFinished, {}, { features: null });
+    edge.dispatch('job_old_edge', argvFor(`-sT -p ${banner.port()}`));
+    const finished = await edge.waitFor(isFinished('job_old_edge'));
+    expect(finished.exitCode).toBe(0);
+    expect('xml' in finished).toBe(false);
+    expect(edge.outputOf('job_old_edge')).toMatchObject({ xml: '', text: expect.stringMatching(/open/) });
+  });
+
   it('keeps a scan running while the link is down and delivers its result after reconnect', async ({
     onTestFinished,
   }) => {

@@ -141,6 +141,8 @@ const edgeMessages: EdgeMessage[] = [
     limits: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
   },
   { type: 'job.cancel', jobId: 'job_1' },
+  { type: 'edge.features', features: ['xml'] },
+  { type: 'edge.features', features: ['xml', 'a-feature-of-a-newer-edge'] },
   { type: 'ack', jobId: 'job_1', seq: 4 },
   {
     type: 'error',

@@ -313,6 +313,20 @@ export const UpdateAvailableSchema = z.strictObject({
   latestRunnerVersion: z.string().min(1).max(64),
 });
 
+/**
+ * What this edge build takes beyond protocol 1, sent right after the welcome (and any update_available): `xml`, nmap's
+ * XML as `xml` output frames and `job.finished.xml`. A runner sends what a feature covers only to an edge that
+ * announced it (an older edge would refuse those frames as malformed and never take the job's result); it keeps the
+ * last announcement across reconnects. Runners older than this frame log it as malformed and carry on. A frame of
+ * its own for the same reason as UpdateAvailableSchema; names are open strings, so a newer edge's features parse.
+ */
+export const EDGE_FEATURES: readonly string[] = ['xml'];
+
+export const EdgeFeaturesSchema = z.strictObject({
+  type: z.literal('edge.features'),
+  features: z.array(z.string().min(1).max(32)).max(32),
+});
+
 export const EdgeMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   JobDispatchSchema,
@@ -320,6 +334,7 @@ export const EdgeMessageSchema = z.discriminatedUnion('type', [
   AckSchema,
   LinkErrorSchema,
   UpdateAvailableSchema,
+  EdgeFeaturesSchema,
 ]);
 
 export type Hello = z.infer<typeof HelloSchema>;
@@ -336,6 +351,7 @@ export type JobCancel = z.infer<typeof JobCancelSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type LinkError = z.infer<typeof LinkErrorSchema>;
 export type UpdateAvailable = z.infer<typeof UpdateAvailableSchema>;
+export type EdgeFeatures = z.infer<typeof EdgeFeaturesSchema>;
 export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
 
 export type FrameResult<T> = { ok: true; message: T } | { ok: false; problem: string };

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  EDGE_FEATURES,
   encodeEdgeFrame,
   finishedAckSeq,
   parseRunnerFrame,
@@ -31,6 +32,8 @@ export interface EdgeDoubleOptions {
   self?: Partial<RunnerSelf>;
   /** The loopback address to listen on (default 127.0.0.1). */
   host?: string;
+  /** What the edge.features frame after a welcome announces (default this build's EDGE_FEATURES; null: no frame, as an older edge). */
+  features?: readonly string[] | null;
 }
 
 export class EdgeDouble {
@@ -134,6 +137,9 @@ export class EdgeDouble {
           heartbeatSec: this.#options.heartbeatSec ?? 30,
         };
         socket.send(encodeEdgeFrame(answer));
+        const features = this.#options.features === undefined ? EDGE_FEATURES : this.#options.features;
+        if (answer.type === 'welcome' && features)
+          socket.send(encodeEdgeFrame({ type: 'edge.features', features: [...features] }));
       } else if (this.autoAck && message.type === 'job.output') {
         socket.send(encodeEdgeFrame({ type: 'ack', jobId: message.jobId, seq: message.seq }));
       } else if (this.autoAck && message.type === 'job.finished') {

@@ -98,6 +98,8 @@ async function xmlOf(id: string, token: string): Promise<{ status: number; text:
 describe('GET /v1/scans/:id/xml', () => {
   it("serves nmap's document exactly as the runner sent it, as a download, and keeps it out of the output", async () => {
     const { net, runner } = await newRunner();
+    // The edge says it takes XML, right after the welcome: runners send it only then.
+    expect(await runner.next((m) => m.type === 'edge.features')).toEqual({ type: 'edge.features', features: ['xml'] });
     const owner = await mintToken('scan', `xml-owner-${net}`);
     const id = await scanOn(runner, net, owner);
     const { xml, report } = documentFor(`127.${net}.0.1`);
