@@ -258,5 +258,8 @@ describe('a hostile runner and the XML it sends', () => {
     }
     const audit = await json(await api('/v1/audit?kind=scan&action=scan.xml', { token: ADMIN }));
     expect(JSON.stringify(audit)).toMatch(/does not start as an nmap/);
+    expect(await (await api('/metrics', { token: ADMIN })).text()).toMatch(
+      /scangate_xml_refused_total\{pool="default"\} [4-9]/,
+    );
   });
 });
