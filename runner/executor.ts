@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanError, type ScanError } from '../shared/errors/index.ts';
 import { parseNmapXml, type Report } from '../shared/nmap-xml/index.ts';
+import { MAX_XML_BYTES, truncateUtf8, utf8ByteLength } from '../shared/protocol/index.ts';
 import { OutputBatcher } from './batcher.ts';
 import { fencedCommand, type Fence, type FencedJob } from './fence.ts';
 import { parseProgressLine, type Progress } from './progress.ts';
@@ -12,7 +13,8 @@ import { parseProgressLine, type Progress } from './progress.ts';
 export const LIMITS = { addressSpaceBytes: 512 * 1024 * 1024, openFiles: 256, cpuSlackSec: 5 } as const;
 /** After SIGTERM, the process group gets this long before SIGKILL. */
 export const KILL_AFTER_MS = 5000;
-const MAX_XML_BYTES = 32 * 1024 * 1024;
+/** Largest XML file read to build the report (only its first MAX_XML_BYTES are sent on as nmap's XML). */
+const MAX_XML_READ_BYTES = 32 * 1024 * 1024;
 
 export interface ExecuteOptions {
   /** Guarded argv: options, `--`, address targets. */
@@ -52,6 +54,11 @@ export interface ExecuteResult {
   durationMs: number;
   truncated: { stdout: boolean; stderr: boolean };
   report: Report | null;
+  /**
+   * nmap's XML document exactly as nmap wrote it, cut at MAX_XML_BYTES (`truncated`); null when there is none to
+   * send: nmap wrote none, it is larger than the runner reads, or it is not UTF-8 (nmap escapes everything else).
+   */
+  xml: { text: string; truncated: boolean } | null;
   error: ScanError | null;
 }
 
@@ -189,6 +196,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   batcher.flush(true);
 
   let report: Report | null = null;
+  let xml: ExecuteResult['xml'] = null;
   let error: ScanError | null = null;
   if (spawnError) {
     error = scanError(
@@ -204,6 +212,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     );
   } else {
     const read = await readReport(xmlPath);
+    if (read.xml) xml = keptXml(read.xml);
     if (read.ok) report = read.report;
     else if (code === 0)
       error = scanError(
@@ -224,6 +233,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     durationMs: Date.now() - started,
     truncated: { ...batcher.truncated },
     report,
+    xml,
     error,
   };
 }
@@ -237,18 +247,42 @@ function notStarted(started: number, error: ScanError): ExecuteResult {
     durationMs: Date.now() - started,
     truncated: { stdout: false, stderr: false },
     report: null,
+    xml: null,
     error,
   };
 }
 
-async function readReport(path: string): Promise<{ ok: true; report: Report } | { ok: false; problem: string }> {
+type ReadReport = ({ ok: true; report: Report } | { ok: false; problem: string }) & { xml: string | null };
+
+/** nmap's XML file, read once: the report parsed from it, and its text (null when unreadable or not UTF-8). */
+async function readReport(path: string): Promise<ReadReport> {
+  let bytes: Buffer;
   try {
     const size = (await stat(path)).size;
-    if (size > MAX_XML_BYTES) return { ok: false, problem: `XML output is ${size} bytes, over ${MAX_XML_BYTES}` };
-    return parseNmapXml(await readFile(path, 'utf8'));
+    if (size > MAX_XML_READ_BYTES)
+      return { ok: false, problem: `XML output is ${size} bytes, over ${MAX_XML_READ_BYTES}`, xml: null };
+    bytes = await readFile(path);
   } catch (e) {
-    return { ok: false, problem: `no XML output (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return {
+      ok: false,
+      problem: `no XML output (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      xml: null,
+    };
   }
+  let text: string;
+  try {
+    // Fatal: a document sent on "as nmap wrote it" must decode without a replacement character.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return { ...parseNmapXml(bytes.toString('utf8')), xml: null };
+  }
+  return { ...parseNmapXml(text), xml: text };
+}
+
+/** The XML as sent to the edge: at most MAX_XML_BYTES of it, never splitting a character. */
+export function keptXml(text: string): { text: string; truncated: boolean } {
+  if (text.length * 3 <= MAX_XML_BYTES || utf8ByteLength(text) <= MAX_XML_BYTES) return { text, truncated: false };
+  return { text: truncateUtf8(text, MAX_XML_BYTES), truncated: true };
 }
 
 /** Puts the names the runner resolved back on the hosts nmap scanned by address. */

@@ -3,7 +3,9 @@ import { useBannerServer } from '../test/helpers/banner-server.ts';
 import { scanError } from '../shared/errors/index.ts';
 import { validateScanRequest } from '../shared/policy/index.ts';
 import { finishedAckSeq, RunnerMessageSchema, type JobDispatch, type RunnerMessage } from '../shared/protocol/index.ts';
-import { refuseDispatch, rejectJob, RunnerJob, type JobChannel, type JobOptions } from './job.ts';
+import { parseNmapXml } from '../shared/nmap-xml/index.ts';
+import { utf8ByteLength } from '../shared/protocol/index.ts';
+import { refuseDispatch, rejectJob, RunnerJob, xmlChunks, type JobChannel, type JobOptions } from './job.ts';
 import { createLogger } from './log.ts';
 import { readLocalScripts } from './nmap-scripts.ts';
 import { nmapVersion } from './system.ts';
@@ -52,13 +54,14 @@ function argvFor(args: string, target = '127.0.0.1'): string[] {
 }
 
 /** A channel standing in for the link: while `up` is false it drops every frame, as the link does when down. */
-function recordingChannel() {
+function recordingChannel(features: string[] = ['xml']) {
   const sent: RunnerMessage[] = [];
   const logs: string[] = [];
   const state = { up: true };
   const channel: JobChannel = {
     send: (frame) => void (state.up && sent.push(frame)),
     log: createLogger((line) => logs.push(line)),
+    edgeTakes: (feature) => features.includes(feature),
   };
   return { channel, sent, logs, state };
 }
@@ -120,6 +123,56 @@ describe.concurrent('runner job', () => {
       { type: 'job.accepted', jobId: 'job_twice' },
       ...first.filter((m) => m.type === 'job.output' || m.type === 'job.finished'),
     ]);
+  });
+});
+
+describe('nmap XML sent with the result', () => {
+  it('goes out after the output as xml frames, before job.finished, which gives its size; it is the report nmap wrote', async () => {
+    const { channel, sent } = recordingChannel();
+    const job = new RunnerJob(dispatchOf('job_xml', argvFor(`-sT -sV -p ${banner.port()}`)), OPTIONS, channel);
+    await job.run({ accepted: () => {}, refused: () => expect.unreachable('refused') });
+    const outputs = sent.filter((m) => m.type === 'job.output');
+    const streams = outputs.map((m) => m.stream);
+    const firstXml = streams.indexOf('xml');
+    expect(firstXml).toBeGreaterThan(0);
+    expect(streams.slice(firstXml).every((s) => s === 'xml')).toBe(true);
+    expect(outputs.map((m) => m.seq)).toEqual(outputs.map((_, i) => i + 1));
+    const finished = sent.at(-1)!;
+    if (finished.type !== 'job.finished') throw new Error('the result is last');
+    const xml = outputs
+      .filter((m) => m.stream === 'xml')
+      .map((m) => m.data)
+      .join('');
+    expect(finished.xml).toEqual({ bytes: utf8ByteLength(xml), truncated: false });
+    expect(xml).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE nmaprun>/);
+    expect(xml.trimEnd()).toMatch(/<\/nmaprun>$/);
+    const parsed = parseNmapXml(xml);
+    expect(parsed.ok && parsed.report.scanner).toEqual(finished.report?.scanner);
+    expect(finished.lastSeq).toBe(outputs.length);
+  });
+
+  it('sends neither the XML frames nor the field to an edge that did not announce it takes them', async () => {
+    const { channel, sent } = recordingChannel([]);
+    const job = new RunnerJob(dispatchOf('job_old_edge', argvFor(`-sT -p ${banner.port()}`)), OPTIONS, channel);
+    await job.run({ accepted: () => {}, refused: () => expect.unreachable('refused') });
+    expect(sent.filter((m) => m.type === 'job.output').every((m) => m.stream !== 'xml')).toBe(true);
+    const finished = sent.at(-1)!;
+    expect(finished.type).toBe('job.finished');
+    expect('xml' in finished).toBe(false);
+    expect(finished).toMatchObject({ exitCode: 0, report: { stats: { hostsUp: 1 } } });
+  });
+
+  it('cuts text into chunks of at most the frame size without splitting a character', () => {
+    const text = `${'a'.repeat(9)}😀é${'b'.repeat(20)}`;
+    for (const max of [4, 5, 7, 10, 64]) {
+      const chunks = xmlChunks(text, max);
+      expect(chunks.join('')).toBe(text);
+      for (const c of chunks) {
+        expect(utf8ByteLength(c)).toBeLessThanOrEqual(max);
+        expect(c).toBe(new TextDecoder().decode(new TextEncoder().encode(c)));
+      }
+    }
+    expect(xmlChunks('')).toEqual([]);
   });
 });
 

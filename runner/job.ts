@@ -6,7 +6,15 @@
  * not the link is up. The link (link.ts) holds the table of jobs and routes the edge's frames to them.
  */
 import { scanError, type ScanError } from '../shared/errors/index.ts';
-import { ScanErrorSchema, type Hello, type JobDispatch, type RunnerMessage } from '../shared/protocol/index.ts';
+import {
+  MAX_OUTPUT_CHUNK_BYTES,
+  ScanErrorSchema,
+  truncateUtf8,
+  utf8ByteLength,
+  type Hello,
+  type JobDispatch,
+  type RunnerMessage,
+} from '../shared/protocol/index.ts';
 import type { RunnerConfig } from './config.ts';
 import { execute } from './executor.ts';
 import type { Fence } from './fence.ts';
@@ -35,6 +43,8 @@ export interface JobOptions {
 export interface JobChannel {
   send(frame: RunnerMessage): void;
   log: Logger;
+  /** Whether the edge announced a feature (`edge.features`); nothing a feature covers is sent without it. */
+  edgeTakes?(feature: string): boolean;
 }
 
 /** Where the edge resumes one job after a reconnect, as the hello carries it. */
@@ -68,6 +78,21 @@ export function refuseDispatch(state: {
     );
   }
   return undefined;
+}
+
+/** A text cut into pieces of at most MAX_OUTPUT_CHUNK_BYTES of UTF-8 each, never splitting a character. */
+export function xmlChunks(text: string, maxBytes = MAX_OUTPUT_CHUNK_BYTES): string[] {
+  const chunks: string[] = [];
+  for (let at = 0; at < text.length; ) {
+    let chunk = truncateUtf8(text.slice(at, at + maxBytes), maxBytes);
+    // A slice can end between the two halves of a surrogate pair: leave the pair whole for the next chunk.
+    const last = chunk.charCodeAt(chunk.length - 1);
+    if (chunk.length > 1 && last >= 0xd800 && last <= 0xdbff) chunk = chunk.slice(0, -1);
+    if (chunk.length === 0) chunk = text.slice(at, at + 1);
+    chunks.push(chunk);
+    at += chunk.length;
+  }
+  return chunks;
 }
 
 /** Refuses a job: the log gets the whole error, the edge a frame within the protocol's bounds. */
@@ -168,7 +193,16 @@ export class RunnerJob {
       },
     });
     this.#running = false;
-    const finished = this.#journal.finish(result);
+    // nmap's XML goes before the result, as output of its own stream: sequenced, kept until acked and resent like
+    // the rest, so the edge has all of it (its seqs are below lastSeq) by the time it takes the result. An edge that
+    // has not announced it takes XML gets neither the frames nor the field, as from a runner before them.
+    const { xml, ...rest } = result;
+    const sendXml = this.#channel.edgeTakes?.('xml') === true;
+    if (sendXml && xml) for (const chunk of xmlChunks(xml.text)) this.#channel.send(this.#journal.append('xml', chunk));
+    const finished = this.#journal.finish({
+      ...rest,
+      ...(sendXml && { xml: xml && { bytes: utf8ByteLength(xml.text), truncated: xml.truncated } }),
+    });
     this.#channel.log.log(result.exitCode === 0 ? 'info' : 'warn', 'job.finished', {
       jobId,
       exitCode: result.exitCode,

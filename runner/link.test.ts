@@ -164,8 +164,23 @@ describe.concurrent('runner link', () => {
     expect(output.seqs).toEqual(Array.from({ length: finished.lastSeq }, (_, i) => i + 1));
     expect(output.text).toContain('Nmap done');
     expect(output.text.match(/Nmap done/g)).toHaveLength(1);
+    // nmap's XML came after the output, once, whole: resent frames were dropped by seq like the rest.
+    expect(output.xml.match(/<nmaprun /g)).toHaveLength(1);
+    expect(output.xml).toMatch(/<\/nmaprun>\n$/);
+    expect(finished.xml).toEqual({ bytes: Buffer.byteLength(output.xml), truncated: false });
     expect(edge.received.some((m) => m.type === 'job.progress' && m.jobId === 'job_drop')).toBe(true);
     edge.send({ type: 'ack', jobId: 'job_drop', seq: finishedAckSeq(finished.lastSeq) });
+  });
+
+  it("sends nmap's XML only to an edge that announced it takes it (an older edge would refuse the frames)", async ({
+    onTestFinished,
+  }) => {
+    const { edge } = await setup(onTestFinished, {}, { features: null });
+    edge.dispatch('job_old_edge', argvFor(`-sT -p ${banner.port()}`));
+    const finished = await edge.waitFor(isFinished('job_old_edge'));
+    expect(finished.exitCode).toBe(0);
+    expect('xml' in finished).toBe(false);
+    expect(edge.outputOf('job_old_edge')).toMatchObject({ xml: '', text: expect.stringMatching(/open/) });
   });
 
   it('keeps a scan running while the link is down and delivers its result after reconnect', async ({

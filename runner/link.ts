@@ -50,6 +50,8 @@ export class RunnerLink {
   readonly #channel: JobChannel;
   #socket: WebSocket | undefined;
   #welcomed = false;
+  /** What the edge last said it takes (EDGE_FEATURES); kept across reconnects, replaced by each announcement. */
+  #edgeFeatures: ReadonlySet<string> = new Set();
   #attempt = 0;
   #draining = false;
   #stopped = false;
@@ -61,7 +63,11 @@ export class RunnerLink {
 
   constructor(options: LinkOptions) {
     this.#o = options;
-    this.#channel = { send: (frame) => this.#send(frame), log: options.log };
+    this.#channel = {
+      send: (frame) => this.#send(frame),
+      log: options.log,
+      edgeTakes: (feature) => this.#edgeFeatures.has(feature),
+    };
     this.#exited = new Promise((resolve) => (this.#exit = resolve));
   }
 
@@ -203,6 +209,9 @@ export class RunnerLink {
           latest: message.latestRunnerVersion,
           hint: 'The edge serves a newer runner: sudo scangate-runner update (checks its hash, restarts the service).',
         });
+        return;
+      case 'edge.features':
+        this.#edgeFeatures = new Set(message.features);
         return;
       case 'job.dispatch':
         void this.#dispatch(message);

@@ -5,6 +5,7 @@ import {
   encodeRunnerFrame,
   MAX_FRAME_BYTES,
   MAX_OUTPUT_CHUNK_BYTES,
+  MAX_XML_BYTES,
   nestsAtMost,
   parseEdgeFrame,
   parseRunnerFrame,
@@ -86,6 +87,7 @@ const runnerMessages: RunnerMessage[] = [
     error: { type: 'validation_error', message: 'Target 8.8.8.8 is outside', recoverySuggestion: 'Use 127.0.0.1' },
   },
   { type: 'job.output', jobId: 'job_1', seq: 1, stream: 'stdout', data: 'Starting Nmap 7.93 ✓\n' },
+  { type: 'job.output', jobId: 'job_1', seq: 3, stream: 'xml', data: '<?xml version="1.0" encoding="UTF-8"?>\n' },
   { type: 'job.progress', jobId: 'job_1', percent: 42.5, etaSec: 12 },
   { type: 'job.progress', jobId: 'job_1', percent: 100 },
   {
@@ -99,6 +101,7 @@ const runnerMessages: RunnerMessage[] = [
     durationMs: 1234,
     truncated: { stdout: false, stderr: false },
     report,
+    xml: { bytes: 41, truncated: false },
     error: null,
   },
   {
@@ -138,6 +141,8 @@ const edgeMessages: EdgeMessage[] = [
     limits: { stdoutMaxBytes: 1024 * 1024, stderrMaxBytes: 256 * 1024 },
   },
   { type: 'job.cancel', jobId: 'job_1' },
+  { type: 'edge.features', features: ['xml'] },
+  { type: 'edge.features', features: ['xml', 'a-feature-of-a-newer-edge'] },
   { type: 'ack', jobId: 'job_1', seq: 4 },
   {
     type: 'error',
@@ -159,6 +164,19 @@ describe('edge → runner frames', () => {
   it.each(edgeMessages.map((m) => [m.type, m] as const))('%s round-trips', (_t, message) => {
     const parsed = parseEdgeFrame(encodeEdgeFrame(message));
     expect(parsed).toEqual({ ok: true, message });
+  });
+});
+
+function finishedOf(messages: RunnerMessage[]): RunnerMessage {
+  return messages.find((m) => m.type === 'job.finished')!;
+}
+
+describe('nmap XML in job.finished', () => {
+  it('is optional: a runner older than the field (no xml key) is still understood, and null means none', () => {
+    const { xml: _xml, ...old } = finishedOf(runnerMessages) as Extract<RunnerMessage, { type: 'job.finished' }>;
+    expect(parseRunnerFrame(JSON.stringify(old))).toEqual({ ok: true, message: old });
+    const none = { ...old, xml: null };
+    expect(parseRunnerFrame(JSON.stringify(none))).toEqual({ ok: true, message: none });
   });
 });
 
@@ -189,6 +207,21 @@ describe('malformed frames are refused with a reason', () => {
     ['progress over 100', JSON.stringify({ type: 'job.progress', jobId: 'j', percent: 101 }), /percent/],
     ['edge frame from the runner', encodeEdgeFrame(edgeMessages[0]!), /malformed welcome/],
     ['oversized frame', JSON.stringify({ ...output, data: 'x'.repeat(MAX_FRAME_BYTES) }), /larger than/],
+    [
+      'oversized xml chunk',
+      JSON.stringify({ ...output, stream: 'xml', data: 'x'.repeat(MAX_OUTPUT_CHUNK_BYTES + 1) }),
+      /at most 65536 bytes/,
+    ],
+    [
+      'finished claiming more XML than any job keeps',
+      JSON.stringify({ ...finishedOf(runnerMessages), xml: { bytes: MAX_XML_BYTES + 1, truncated: true } }),
+      /xml\.bytes/,
+    ],
+    [
+      'finished with an XML field of the wrong shape',
+      JSON.stringify({ ...finishedOf(runnerMessages), xml: { bytes: 10, truncated: false, text: '<nmaprun/>' } }),
+      /xml/,
+    ],
   ])('%s', (_name, frame, problem) => {
     const parsed = parseRunnerFrame(frame);
     expect(parsed.ok).toBe(false);

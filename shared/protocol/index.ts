@@ -19,6 +19,14 @@ export const MAX_OUTPUT_CHUNK_BYTES = 64 * 1024;
 export const MAX_OUTPUT_DELAY_MS = 250;
 /** Largest frame either end accepts (a `job.finished` with a big report is the largest). */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/**
+ * Most bytes of nmap's XML (`-oX`) a job keeps, at the runner and again at the edge: past it the document is cut
+ * (no longer well-formed) and flagged. It travels as `job.output` frames of stream `xml` (≤ MAX_OUTPUT_CHUNK_BYTES
+ * each, sequenced and acked like output), so no frame, WebSocket message or stored row comes near its own limit.
+ * A /24 with service detection and default scripts writes well under 1 MiB; 8 MiB leaves room for a few thousand
+ * hosts or verbose scripts.
+ */
+export const MAX_XML_BYTES = 8 * 1024 * 1024;
 
 /**
  * Heartbeat frames. They are fixed strings, not schema messages, so the edge can answer them with the
@@ -157,11 +165,18 @@ export const JobRejectedSchema = z.strictObject({
   error: ScanErrorSchema,
 });
 
+/**
+ * Streams of a job's `job.output` frames: nmap's normal output as it runs, and, after nmap has ended and before
+ * `job.finished`, its XML document exactly as nmap wrote it, cut at MAX_XML_BYTES (see `JobFinished.xml`).
+ */
+export const OUTPUT_STREAMS = ['stdout', 'stderr', 'xml'] as const;
+export type OutputStream = (typeof OUTPUT_STREAMS)[number];
+
 export const JobOutputSchema = z.strictObject({
   type: z.literal('job.output'),
   jobId: JobId,
   seq: Seq,
-  stream: z.enum(['stdout', 'stderr']),
+  stream: z.enum(OUTPUT_STREAMS),
   data: z
     .string()
     .min(1)
@@ -192,6 +207,14 @@ export const JobFinishedSchema = z.strictObject({
   durationMs: z.number().int().min(0),
   truncated: z.strictObject({ stdout: z.boolean(), stderr: z.boolean() }),
   report: ReportSchema.nullable(),
+  /**
+   * nmap's XML as sent in the job's `xml` output frames: its size in UTF-8 bytes and whether it was cut at
+   * MAX_XML_BYTES; null when nmap wrote none. Absent from runners older than this field, which send no XML.
+   */
+  xml: z
+    .strictObject({ bytes: z.number().int().min(0).max(MAX_XML_BYTES), truncated: z.boolean() })
+    .nullable()
+    .optional(),
   /** Why the job failed when nmap could not run or its output could not be read (spawn failure, bad XML). */
   error: ScanErrorSchema.nullable(),
 });
@@ -290,6 +313,20 @@ export const UpdateAvailableSchema = z.strictObject({
   latestRunnerVersion: z.string().min(1).max(64),
 });
 
+/**
+ * What this edge build takes beyond protocol 1, sent right after the welcome (and any update_available): `xml`, nmap's
+ * XML as `xml` output frames and `job.finished.xml`. A runner sends what a feature covers only to an edge that
+ * announced it (an older edge would refuse those frames as malformed and never take the job's result); it keeps the
+ * last announcement across reconnects. Runners older than this frame log it as malformed and carry on. A frame of
+ * its own for the same reason as UpdateAvailableSchema; names are open strings, so a newer edge's features parse.
+ */
+export const EDGE_FEATURES: readonly string[] = ['xml'];
+
+export const EdgeFeaturesSchema = z.strictObject({
+  type: z.literal('edge.features'),
+  features: z.array(z.string().min(1).max(32)).max(32),
+});
+
 export const EdgeMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   JobDispatchSchema,
@@ -297,6 +334,7 @@ export const EdgeMessageSchema = z.discriminatedUnion('type', [
   AckSchema,
   LinkErrorSchema,
   UpdateAvailableSchema,
+  EdgeFeaturesSchema,
 ]);
 
 export type Hello = z.infer<typeof HelloSchema>;
@@ -313,6 +351,7 @@ export type JobCancel = z.infer<typeof JobCancelSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type LinkError = z.infer<typeof LinkErrorSchema>;
 export type UpdateAvailable = z.infer<typeof UpdateAvailableSchema>;
+export type EdgeFeatures = z.infer<typeof EdgeFeaturesSchema>;
 export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
 
 export type FrameResult<T> = { ok: true; message: T } | { ok: false; problem: string };

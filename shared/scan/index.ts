@@ -93,6 +93,11 @@ export interface Scan {
   changes: ScanChanges | null;
   /** The schedule that started it, or null for a scan someone asked for. */
   scheduleId: string | null;
+  /**
+   * nmap's XML as the runner sent it, when the edge keeps it (GET /v1/scans/:id/xml): its size in bytes, and
+   * whether it was cut at the cap (then it is not well-formed). Absent when there is none.
+   */
+  xml?: { bytes: number; truncated: boolean };
 }
 
 /**

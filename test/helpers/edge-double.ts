@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  EDGE_FEATURES,
   encodeEdgeFrame,
   finishedAckSeq,
   parseRunnerFrame,
@@ -31,6 +32,8 @@ export interface EdgeDoubleOptions {
   self?: Partial<RunnerSelf>;
   /** The loopback address to listen on (default 127.0.0.1). */
   host?: string;
+  /** What the edge.features frame after a welcome announces (default this build's EDGE_FEATURES; null: no frame, as an older edge). */
+  features?: readonly string[] | null;
 }
 
 export class EdgeDouble {
@@ -134,6 +137,9 @@ export class EdgeDouble {
           heartbeatSec: this.#options.heartbeatSec ?? 30,
         };
         socket.send(encodeEdgeFrame(answer));
+        const features = this.#options.features === undefined ? EDGE_FEATURES : this.#options.features;
+        if (answer.type === 'welcome' && features)
+          socket.send(encodeEdgeFrame({ type: 'edge.features', features: [...features] }));
       } else if (this.autoAck && message.type === 'job.output') {
         socket.send(encodeEdgeFrame({ type: 'ack', jobId: message.jobId, seq: message.seq }));
       } else if (this.autoAck && message.type === 'job.finished') {
@@ -190,18 +196,25 @@ export class EdgeDouble {
   }
 
   /** Output of a job as the edge would store it: by seq, duplicates dropped. Also says how many were resent. */
-  outputOf(jobId: string): { text: string; seqs: number[]; duplicates: number } {
-    const bySeq = new Map<number, string>();
+  /** A job's output frames once each, by seq: the text of stdout and stderr, and nmap's XML apart. */
+  outputOf(jobId: string): { text: string; xml: string; seqs: number[]; duplicates: number } {
+    const bySeq = new Map<number, { stream: string; data: string }>();
     let duplicates = 0;
     for (const m of this.received) {
       if (m.type !== 'job.output' || m.jobId !== jobId) continue;
       if (bySeq.has(m.seq)) {
         duplicates++;
-        if (bySeq.get(m.seq) !== m.data) throw new Error(`seq ${m.seq} resent with different data`);
-      } else bySeq.set(m.seq, m.data);
+        if (bySeq.get(m.seq)!.data !== m.data) throw new Error(`seq ${m.seq} resent with different data`);
+      } else bySeq.set(m.seq, { stream: m.stream, data: m.data });
     }
     const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-    return { text: seqs.map((s) => bySeq.get(s)).join(''), seqs, duplicates };
+    const text = (xml: boolean) =>
+      seqs
+        .map((s) => bySeq.get(s)!)
+        .filter((f) => (f.stream === 'xml') === xml)
+        .map((f) => f.data)
+        .join('');
+    return { text: text(false), xml: text(true), seqs, duplicates };
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { utf8ByteLength } from '../../shared/protocol/index.ts';
+import { MAX_XML_BYTES, utf8ByteLength } from '../../shared/protocol/index.ts';
 import { admitOutput, frameBudget } from './output-caps.ts';
 
 const caps = { stdoutMaxBytes: 10, stderrMaxBytes: 4 };
-const fresh = { stdoutBytes: 0, stderrBytes: 0, frames: 0 };
+const fresh = { stdoutBytes: 0, stderrBytes: 0, xmlBytes: 0, frames: 0 };
 
 describe('edge output caps', () => {
   it('stores output within the cap whole', () => {
@@ -35,6 +35,24 @@ describe('edge output caps', () => {
       data: 'more',
       truncated: false,
     });
+  });
+
+  it("caps nmap's XML on its own, at MAX_XML_BYTES unless told otherwise, whatever the policy's output caps", () => {
+    expect(admitOutput({ ...fresh, stdoutBytes: 10 }, 'xml', '<nmaprun>', caps, 10)).toMatchObject({
+      data: '<nmaprun>',
+      truncated: false,
+    });
+    expect(admitOutput(fresh, 'xml', '<nmaprun>', { ...caps, xmlMaxBytes: 4 }, 10)).toMatchObject({
+      data: '<nma',
+      bytes: 4,
+      truncated: true,
+    });
+    expect(admitOutput({ ...fresh, xmlBytes: MAX_XML_BYTES - 1 }, 'xml', 'ab', caps, 10)).toMatchObject({
+      data: 'a',
+      truncated: true,
+    });
+    // Its frames fit the budget too: an honest runner sends the capped XML in full chunks.
+    expect(frameBudget(1, caps) - frameBudget(1, { ...caps, xmlMaxBytes: 0 })).toBe(MAX_XML_BYTES / 65536);
   });
 
   it('refuses frames past the budget an honest runner could reach', () => {

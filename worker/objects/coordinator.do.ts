@@ -180,6 +180,14 @@ export class Coordinator extends DurableObject<Env> {
     return this.#scans.readOutput(principal, id, afterSeq);
   }
 
+  readXml(
+    principal: Principal,
+    id: string,
+    afterSeq: number,
+  ): Result<{ data: string; nextSeq: number | null; bytes: number; truncated: boolean }> {
+    return this.#scans.readXml(principal, id, afterSeq);
+  }
+
   listScans(
     principal: Principal,
     filter: { status?: JobStatus; limit: number; cursor?: string; mine?: boolean },

@@ -8,7 +8,8 @@ import type { Target } from '../../shared/policy/index.ts';
 import { utf8ByteLength, type JobFinished } from '../../shared/protocol/index.ts';
 import type { JobStatus, Scan, ScanChanges } from '../../shared/scan/index.ts';
 
-export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished';
+/** Kinds of job events. `xml` rows hold nmap's XML in seq order; they are never streamed as events. */
+export type EventType = 'queued' | 'dispatched' | 'output' | 'progress' | 'finished' | 'xml';
 
 export type JobRow = {
   id: string;
@@ -37,8 +38,10 @@ export type JobRow = {
   stdout_bytes: number;
   stderr_bytes: number;
   output_frames: number;
-  /** Streams the edge cut at the policy's cap (1 stdout, 2 stderr), whatever the runner said. */
+  /** Streams the edge cut at their cap (1 stdout, 2 stderr, 4 xml), whatever the runner said. */
   edge_truncated: number;
+  /** UTF-8 bytes of nmap's XML stored at the edge (at most MAX_XML_BYTES). */
+  xml_bytes: number;
   idempotency_key: string | null;
   fingerprint: string | null;
   /** ScanChanges as JSON (migration 7), set when a succeeded scan had a previous one to compare with. */
@@ -47,11 +50,18 @@ export type JobRow = {
   schedule_id: string | null;
 };
 
+/**
+ * nmap's XML of an ended job as the edge judged it (worker/domain/nmap-xml-check.ts): kept (`bytes` stored,
+ * `truncated` by the runner or the edge), refused (why; nothing kept), or null when nmap wrote none. Absent when the
+ * runner sent none (runners older than the field).
+ */
+export type XmlState = { bytes: number; truncated: boolean } | { refused: string } | null;
+
 /** What a finished job keeps of the runner's `job.finished`. */
 export type JobResult = Pick<
   JobFinished,
   'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'durationMs' | 'truncated'
-> & { report: Report | null };
+> & { report: Report | null; xml?: XmlState };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -85,6 +95,7 @@ export function toScan(row: JobRow): Scan {
     outputBytes: row.output_bytes,
     changes: row.changes ? (JSON.parse(row.changes) as ScanChanges) : null,
     scheduleId: row.schedule_id ?? null,
+    ...(result?.xml && 'bytes' in result.xml && { xml: { bytes: result.xml.bytes, truncated: result.xml.truncated } }),
   };
 }
 
@@ -194,7 +205,7 @@ export class JobStore {
   events(jobId: string, afterEid: number, limit = 500): StoredEvent[] {
     return this.#sql
       .exec<StoredEvent>(
-        'SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? ORDER BY eid LIMIT ?',
+        "SELECT eid, type, data FROM job_events WHERE job_id = ? AND eid > ? AND type <> 'xml' ORDER BY eid LIMIT ?",
         jobId,
         afterEid,
         limit,
@@ -224,16 +235,22 @@ export class JobStore {
    * Output in seq order after `afterSeq`, up to about `maxBytes` of UTF-8 (whole frames; at least one), so a large
    * output is read in pages that each fit an RPC. `nextSeq` is where the next page starts; null when none is left.
    */
-  outputPage(jobId: string, afterSeq: number, maxBytes: number): { data: string; nextSeq: number | null } {
+  outputPage(
+    jobId: string,
+    afterSeq: number,
+    maxBytes: number,
+    type: 'output' | 'xml' = 'output',
+  ): { data: string; nextSeq: number | null } {
     const parts: string[] = [];
     let bytes = 0;
     let seq = afterSeq;
     for (;;) {
       const rows = this.#sql
         .exec<{ seq: number; data: string }>(
-          'SELECT seq, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 256',
+          'SELECT seq, data FROM job_events WHERE job_id = ? AND seq > ? AND type = ? ORDER BY seq LIMIT 256',
           jobId,
           seq,
+          type,
         )
         .toArray();
       if (rows.length === 0) return { data: parts.join(''), nextSeq: null };
@@ -256,7 +273,7 @@ export class JobStore {
     for (;;) {
       const rows = this.#sql
         .exec<{ seq: number; data: string }>(
-          'SELECT seq, data FROM job_events WHERE job_id = ? AND seq IS NOT NULL AND seq < ? ORDER BY seq DESC LIMIT 256',
+          "SELECT seq, data FROM job_events WHERE job_id = ? AND seq IS NOT NULL AND seq < ? AND type = 'output' ORDER BY seq DESC LIMIT 256",
           jobId,
           before,
         )
@@ -273,6 +290,18 @@ export class JobStore {
       }
     }
     return { data: parts.reverse().join(''), omittedBytes: 0 };
+  }
+
+  /**
+   * Empties a job's XML rows, keeping each row and its seq (acks stay contiguous, a resent frame stays a
+   * duplicate): for XML the edge refused.
+   */
+  dropXml(jobId: string): void {
+    this.#sql.exec(
+      `UPDATE job_events SET data = json_set(data, '$.data', '') WHERE job_id = ? AND type = 'xml'`,
+      jobId,
+    );
+    this.update(jobId, { xml_bytes: 0 });
   }
 
   byStatus(statuses: readonly JobStatus[]): JobRow[] {

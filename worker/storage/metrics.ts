@@ -62,9 +62,16 @@ export const FAMILIES: Record<string, Family> = {
   scangate_breaker_state: { help: 'Circuit breaker state per runner (1 for the current state).', type: 'gauge' },
   scangate_runners_connected: { help: 'Runners with a live link.', type: 'gauge' },
   scangate_queue_depth: { help: 'Scans waiting for a free runner.', type: 'gauge' },
-  scangate_relayed_bytes_total: { help: 'Bytes of scan output relayed from runners.', type: 'counter' },
+  scangate_relayed_bytes_total: {
+    help: "Bytes of scan output (and nmap's XML) relayed from runners.",
+    type: 'counter',
+  },
   scangate_output_truncated_total: {
-    help: 'Output frames the edge cut at the policy cap, by stream.',
+    help: "Output frames the edge cut at the policy cap (xml: at nmap's XML cap), by stream.",
+    type: 'counter',
+  },
+  scangate_xml_refused_total: {
+    help: "nmap XML documents the edge refused: not nmap's, or not matching the result the runner sent with them.",
     type: 'counter',
   },
   scangate_output_frames_refused_total: {

@@ -139,4 +139,12 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_by_schedule ON jobs (schedule_id, created_at);
     `,
   },
+  {
+    version: 9,
+    name: 'nmap xml',
+    // nmap's XML is kept as rows of job_events (type 'xml', stream 'xml', ≤ 64 KiB each, seq'd with the output), so
+    // no stored value nears a Durable Object's limits; xml_bytes is what the edge stored (its own cap), and bit 4 of
+    // edge_truncated says the edge cut it. What the runner said of it is kept in jobs.result (JobResult.xml).
+    sql: `ALTER TABLE jobs ADD COLUMN xml_bytes INTEGER NOT NULL DEFAULT 0`,
+  },
 ];

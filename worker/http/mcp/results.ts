@@ -1,27 +1,36 @@
 import { z } from 'zod';
 import type { JsonObject, JsonValue, ScanError } from '../../../shared/errors/index.ts';
-import type { Report } from '../../../shared/nmap-xml/index.ts';
 import { SCAN_STATUSES, type Scan } from '../../../shared/scan/index.ts';
+import { MAX_PAGE_HOSTS, MAX_PAGE_PORTS, scanResourceUri, upHosts } from './scan-view.ts';
+import { summarize } from './summary.ts';
 import { forMcp } from './wording.ts';
 
 /**
  * Scan → MCP tool result. Pure.
  *
- * The text is what a model reads: status, the hosts up by address and the open ports with service and version,
- * each list capped with "and N more". `structuredContent` is bounded the same way, one page at a time: at most
- * MAX_PAGE_HOSTS hosts up and MAX_PAGE_PORTS open ports, starting at the `offset`-th host up; `more` (set only
- * when something was left out) counts the hosts and open ports not on the page and gives `nextOffset`, the
- * get_scan offset that continues it. Script output, OS guesses and closed ports stay in the full report on the
- * scan (REST); raw output is read with get_scan's outputTail.
+ * The text is the bounded summary of summary.ts; then `resource_link` items to the scan's raw output and nmap XML
+ * (the MCP resources of scan.resources.ts), when it has them.
+ *
+ * `structuredContent` is bounded too, one page at a time: at most MAX_PAGE_HOSTS hosts up and
+ * MAX_PAGE_PORTS open ports, starting at the `offset`-th host up. `more` is the truncation flag and the totals in
+ * one: set exactly when something was left out, it counts the hosts and open ports not on the page and gives
+ * `nextOffset`, the get_scan offset that continues it (so hostsUp = hosts.length + more.hosts, and every open port
+ * = openPorts.length + more.openPorts). No separate `truncated`/`openPortsTotal` fields: tools/list carries this
+ * schema twice and was 11 characters under its 8,000 limit; they would say again what `more` says.
  *
  * Schemas MUST stay portable and small (tools/list is measured in a test): optional fields rather than
  * nullable ones (no `type: [x, "null"]`), no untyped values, and one definition shared by every scan tool.
  */
-export const MAX_PAGE_HOSTS = 50;
-export const MAX_PAGE_PORTS = 100;
-/** Hosts and ports named in the text; the rest are counted. */
-export const MAX_TEXT_HOSTS = 20;
-export const MAX_TEXT_PORTS = 40;
+export {
+  MAX_PAGE_HOSTS,
+  MAX_PAGE_PORTS,
+  MAX_SUMMARY_CHARS,
+  MAX_TEXT_FINDINGS,
+  MAX_TEXT_HOSTS,
+  MAX_TEXT_PORTS,
+  scanResourceUri,
+} from './scan-view.ts';
+export { summarize } from './summary.ts';
 
 const OpenPortShape = z.object({
   host: z.string(),
@@ -54,39 +63,25 @@ export const ScanResultShape = {
 };
 
 export type ScanResultStructured = z.infer<z.ZodObject<typeof ScanResultShape>>;
-type OpenPort = z.infer<typeof OpenPortShape>;
+
+/** A link to one of a scan's resources in a tool result (MCP `resource_link` content). */
+export interface ResourceLink {
+  [key: string]: JsonValue | undefined;
+  type: 'resource_link';
+  uri: string;
+  name: string;
+  description: string;
+  mimeType: string;
+  size: number;
+}
 
 /** A tool's result. JSON-typed throughout: it is stored with an MCP task and read back over RPC. */
 export interface ToolResult {
   [key: string]: JsonValue | undefined;
-  content: Array<{ type: 'text'; text: string }>;
+  /** The text first (callers read `content[0].text`), then resource links. */
+  content: [{ type: 'text'; text: string }, ...ResourceLink[]];
   structuredContent?: JsonObject;
   isError?: boolean;
-}
-
-interface UpHost {
-  address: string;
-  hostname: string | undefined;
-  openPorts: OpenPort[];
-}
-
-function upHosts(report: Report): UpHost[] {
-  return report.hosts
-    .filter((h) => h.status === 'up')
-    .map((h) => {
-      const address = h.addresses.find((a) => a.type !== 'mac')?.addr ?? h.hostnames[0]?.name ?? '?';
-      const openPorts = h.ports
-        .filter((p) => p.state === 'open')
-        .map((p) => ({
-          host: address,
-          port: p.port,
-          protocol: p.protocol,
-          ...(p.service?.name && { service: p.service.name }),
-          ...(p.service?.product && { product: p.service.product }),
-          ...(p.service?.version && { version: p.service.version }),
-        }));
-      return { address, hostname: h.hostnames[0]?.name, openPorts };
-    });
 }
 
 /** One page of a scan: the hosts up from `offset` (at most MAX_PAGE_HOSTS) and their open ports (at most MAX_PAGE_PORTS). */
@@ -129,55 +124,46 @@ function errorFields(error: ScanError): z.infer<typeof ErrorShape> {
   return { type, message, recoverySuggestion };
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-export function summarize(scan: Scan): string {
-  const lines: string[] = [];
-  const took = scan.durationMs !== null ? ` in ${(scan.durationMs / 1000).toFixed(1)} s` : '';
-  lines.push(`Scan ${scan.id} ${scan.status}${took} (targets: ${scan.targets.join(', ')}).`);
-  if (scan.report) {
-    const hosts = upHosts(scan.report);
-    const ports = hosts.flatMap((h) => h.openPorts);
-    const named = hosts.slice(0, MAX_TEXT_HOSTS).map((h) => (h.hostname ? `${h.address} (${h.hostname})` : h.address));
-    const rest = hosts.length - named.length;
-    const up = `${scan.report.stats.hostsUp} of ${plural(scan.report.stats.hostsTotal, 'host')} up`;
-    lines.push(
-      `${up}${named.length ? `: ${named.join(', ')}${rest > 0 ? `, and ${rest} more` : ''}` : ''}; ${plural(ports.length, 'open port')}.`,
-    );
-    for (const p of ports.slice(0, MAX_TEXT_PORTS)) {
-      const what = [p.service, [p.product, p.version].filter(Boolean).join(' ')].filter(Boolean).join(' ');
-      lines.push(`- ${p.host} ${p.port}/${p.protocol} ${what || 'open'}`);
-    }
-    if (ports.length > MAX_TEXT_PORTS) lines.push(`- … and ${ports.length - MAX_TEXT_PORTS} more open ports`);
-    if (hosts.length > MAX_PAGE_HOSTS || ports.length > MAX_PAGE_PORTS) {
-      lines.push(
-        `structuredContent lists at most ${MAX_PAGE_HOSTS} hosts and ${MAX_PAGE_PORTS} open ports; get_scan with offset (structuredContent.more.nextOffset) pages through the rest.`,
-      );
-    }
-  } else if (scan.progress && !scan.error) {
-    lines.push(
-      `In progress: ${scan.progress.phase ?? 'scan'} ${scan.progress.percent.toFixed(0)}%${scan.progress.etaSec !== undefined ? `, about ${scan.progress.etaSec} s left` : ''}.`,
-    );
-  }
-  if (scan.error) {
-    const error = forMcp(scan.error);
-    lines.push(`${error.type}: ${error.message}. What to do: ${error.recoverySuggestion}`);
-  }
-  if (scan.truncated.stdout || scan.truncated.stderr) lines.push('The output was truncated at the policy cap.');
-  if (scan.outputBytes > 0)
-    lines.push(`Raw output (${scan.outputBytes} bytes): get_scan with scanId "${scan.id}" and outputTail.`);
-  return lines.join('\n');
-}
-
-/** A scan as a tool result: an error result when the scan failed, was rejected or was cancelled (still a scan, so it keeps structuredContent, which matches the schema). */
+/**
+ * A scan as a tool result: the summary, links to its raw output and nmap XML when it has them, and one page of
+ * structuredContent. An error result when the scan failed, was rejected or was cancelled (still a scan, so it keeps
+ * structuredContent, which matches the schema).
+ */
 export function scanToolResult(scan: Scan, options: { extraText?: string; offset?: number } = {}): ToolResult {
   const failed = scan.status === 'failed' || scan.status === 'rejected' || scan.status === 'cancelled';
   const text = summarize(scan);
   return {
-    content: [{ type: 'text', text: options.extraText ? `${text}\n${options.extraText}` : text }],
+    content: [
+      { type: 'text', text: options.extraText ? `${text}\n${options.extraText}` : text },
+      ...resourceLinks(scan),
+    ],
     structuredContent: structuredScan(scan, options.offset),
     ...(failed && { isError: true }),
   };
+}
+
+/** Links to the scan's resources that have something in them (an ended scan's, or output so far). */
+export function resourceLinks(scan: Scan): ResourceLink[] {
+  const links: ResourceLink[] = [];
+  if (scan.outputBytes > 0)
+    links.push({
+      type: 'resource_link',
+      uri: scanResourceUri(scan.id, 'output'),
+      name: `${scan.id} output`,
+      description: "nmap's normal output",
+      mimeType: 'text/plain',
+      size: scan.outputBytes,
+    });
+  if (scan.xml)
+    links.push({
+      type: 'resource_link',
+      uri: scanResourceUri(scan.id, 'xml'),
+      name: `${scan.id} XML`,
+      description: scan.xml.truncated ? "nmap's XML, cut at the size cap" : "nmap's XML (-oX), as nmap wrote it",
+      mimeType: 'application/xml',
+      size: scan.xml.bytes,
+    });
+  return links;
 }
 
 /**

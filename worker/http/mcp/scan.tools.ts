@@ -30,6 +30,7 @@ import {
   WaitOutputShape,
   waitSecInput,
 } from './scan-wait.ts';
+import { registerScanResources } from './scan.resources.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
 
@@ -350,6 +351,9 @@ export function buildMcpServer(
       };
     },
   );
+
+  // The scans' raw output and nmap XML, which the results above link to.
+  registerScanResources(server, coordinator, principal);
 
   // tools/list from the same registrations, written lean (see tool-list.ts); calls still go through the SDK.
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({

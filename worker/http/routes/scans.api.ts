@@ -104,6 +104,24 @@ export const scansApi = new Hono<AppEnv>()
       { 'content-type': 'application/json' },
     );
   })
+  .get('/v1/scans/:id/xml', requireRole('scan'), valid('param', IdParam), async (c) => {
+    // nmap's XML exactly as the runner sent it (as nmap wrote it, cut at MAX_XML_BYTES). It comes from a runner
+    // and the scanned network, so it is served as a download that no browser renders or runs.
+    const coordinator = getCoordinator(c.env, c.var.principal.pool);
+    const { id } = c.req.valid('param');
+    const first = unwrap(await coordinator.readXml(c.var.principal, id, 0));
+    return c.body(
+      textPages(first, async (afterSeq) => unwrap(await coordinator.readXml(c.var.principal, id, afterSeq))),
+      200,
+      {
+        'content-type': 'application/xml',
+        'content-disposition': `attachment; filename="${id}.xml"`,
+        'content-security-policy': "default-src 'none'; sandbox",
+        'x-scangate-xml-bytes': String(first.bytes),
+        'x-scangate-xml-truncated': String(first.truncated),
+      },
+    );
+  })
   .get('/v1/scans/:id/events', requireRole('scan'), valid('param', IdParam), async (c) => {
     const { id } = c.req.valid('param');
     const coordinator = getCoordinator(c.env, c.var.principal.pool);
@@ -152,6 +170,27 @@ function scanJsonWithOutput(
       const page = unwrap(await readPage(next));
       controller.enqueue(encoder.encode(JSON.stringify(page.data).slice(1, -1)));
       next = page.nextSeq;
+    },
+  });
+}
+
+/** Text read in pages (the first one already read), as UTF-8 bytes. */
+function textPages(
+  first: { data: string; nextSeq: number | null },
+  readPage: (afterSeq: number) => Promise<{ data: string; nextSeq: number | null }>,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let page: { data: string; nextSeq: number | null } | null = first;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (page === null) {
+        controller.close();
+        return;
+      }
+      const { data, nextSeq } = page;
+      // Pages end on whole frames, and no frame splits a character: each page encodes on its own.
+      if (data.length > 0) controller.enqueue(encoder.encode(data));
+      page = nextSeq === null ? null : await readPage(nextSeq);
     },
   });
 }

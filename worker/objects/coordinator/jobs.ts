@@ -7,10 +7,11 @@ import { scanError, type ScanError } from '../../../shared/errors/index.ts';
 import type { Target } from '../../../shared/policy/index.ts';
 import type { JobFinished, RunnerMessage } from '../../../shared/protocol/index.ts';
 import * as breakers from '../../domain/breaker.ts';
+import { judgeXml, XML_HEAD_BYTES } from '../../domain/nmap-xml-check.ts';
 import { admitOutput, frameBudget } from '../../domain/output-caps.ts';
 import { chooseRunner, type RunnerView } from '../../domain/routing.ts';
 import { type JobStatus, TERMINAL } from '../../../shared/scan/index.ts';
-import type { EventType, JobResult, JobRow, StoredEvent } from '../../storage/jobs.store.ts';
+import type { EventType, JobResult, JobRow, StoredEvent, XmlState } from '../../storage/jobs.store.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
 import type { Core } from './core.ts';
 import type { RunnerSockets } from './sockets.ts';
@@ -227,6 +228,7 @@ export class JobEngine {
       durationMs: message.durationMs,
       truncated: message.truncated,
       report: message.report,
+      ...this.#xmlOf(row, message),
     };
     let error: ScanError | undefined;
     if (message.cancelled) {
@@ -258,6 +260,27 @@ export class JobEngine {
     this.judge(row, breakers.verdictOf({ ...result, runnerError: message.error ?? null }), error);
   }
 
+  /** What the result keeps of the job's XML (judged as nmap-xml-check.ts says); refused XML is emptied. */
+  #xmlOf(row: JobRow, message: JobFinished): { xml?: XmlState } {
+    const verdict = judgeXml({
+      declared: message.xml,
+      storedBytes: row.xml_bytes,
+      cutAtEdge: (row.edge_truncated & 4) !== 0,
+      head: row.xml_bytes > 0 ? this.#core.jobs.outputPage(row.id, 0, XML_HEAD_BYTES, 'xml').data : '',
+      report: message.report,
+    });
+    if (verdict && 'refused' in verdict) {
+      this.#core.jobs.dropXml(row.id);
+      this.#core.counters.add('scangate_xml_refused_total', {});
+      this.#core.audit.record(row.token_name, 'scan.xml', 'refused', {
+        scanId: row.id,
+        runnerId: row.runner_id,
+        reason: verdict.refused,
+      });
+    }
+    return verdict === undefined ? {} : { xml: verdict };
+  }
+
   /**
    * Output from a runner, under the edge's own caps (output-caps.ts): nothing is stored for a job that is not this
    * runner's or has ended (acked, so an honest runner's journal drains); past the policy's caps it is truncated and
@@ -271,7 +294,12 @@ export class JobEngine {
     }
     const caps = this.#core.policy().output;
     const admission = admitOutput(
-      { stdoutBytes: row.stdout_bytes, stderrBytes: row.stderr_bytes, frames: row.output_frames },
+      {
+        stdoutBytes: row.stdout_bytes,
+        stderrBytes: row.stderr_bytes,
+        xmlBytes: row.xml_bytes,
+        frames: row.output_frames,
+      },
       message.stream,
       message.data,
       caps,
@@ -289,22 +317,23 @@ export class JobEngine {
       this.#sockets.sendTo(runnerId, { type: 'ack', jobId: message.jobId, seq: message.seq });
       return;
     }
-    const stored = this.event(
-      row.id,
-      'output',
-      { seq: message.seq, stream: message.stream, data: admission.data },
-      { seq: message.seq, stream: message.stream },
-    );
+    const { stream } = message;
+    const data = { seq: message.seq, stream, data: admission.data };
+    // nmap's XML is stored in order like output, but is not an event: no stream or watcher is sent 8 MiB of it.
+    const stored =
+      stream === 'xml'
+        ? this.#core.jobs.append(row.id, 'xml', data, { seq: message.seq, stream })
+        : this.event(row.id, 'output', data, { seq: message.seq, stream });
     if (stored) {
-      const field = message.stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
+      const bytes = { stdout: 'stdout_bytes', stderr: 'stderr_bytes', xml: 'xml_bytes' } as const;
       this.#core.jobs.update(row.id, {
-        output_bytes: row.output_bytes + admission.bytes,
-        [field]: row[field] + admission.bytes,
+        ...(stream !== 'xml' && { output_bytes: row.output_bytes + admission.bytes }),
+        [bytes[stream]]: row[bytes[stream]] + admission.bytes,
         output_frames: row.output_frames + 1,
-        ...(admission.truncated && { edge_truncated: row.edge_truncated | (message.stream === 'stdout' ? 1 : 2) }),
+        ...(admission.truncated && { edge_truncated: row.edge_truncated | { stdout: 1, stderr: 2, xml: 4 }[stream] }),
       });
       this.#core.counters.add('scangate_relayed_bytes_total', {}, admission.bytes);
-      if (admission.truncated) this.#core.counters.add('scangate_output_truncated_total', { stream: message.stream });
+      if (admission.truncated) this.#core.counters.add('scangate_output_truncated_total', { stream });
     }
     this.#sockets.sendTo(runnerId, { type: 'ack', jobId: row.id, seq: this.#core.jobs.contiguousSeq(row.id) });
   }

@@ -1,4 +1,5 @@
 import {
+  EDGE_FEATURES,
   finishedAckSeq,
   parseRunnerFrame,
   SUPPORTED_PROTOCOLS,
@@ -133,6 +134,7 @@ export class RunnerLink {
         runnerVersion: hello.runnerVersion,
         latestRunnerVersion: RUNNER_VERSION,
       });
+    this.#sockets.send(ws, { type: 'edge.features', features: [...EDGE_FEATURES] });
     const resumed = new Map(hello.resume.map((r) => [r.jobId, r]));
     for (const row of this.#core.jobs.activeOnRunner(attachment.runnerId)) {
       if (resumed.has(row.id)) this.#core.jobs.update(row.id, { lease_until: null });

@@ -4,7 +4,8 @@ import type { Principal } from '../../domain/principal.ts';
 import { chooseRunner } from '../../domain/routing.ts';
 import { excerpt } from '../../storage/audit.store.ts';
 import { scanNotFound, TERMINAL, type JobStatus, type Scan } from '../../../shared/scan/index.ts';
-import { toScan, type JobRow } from '../../storage/jobs.store.ts';
+import { toScan, type JobResult, type JobRow } from '../../storage/jobs.store.ts';
+import { xmlMissing } from '../../domain/nmap-xml-check.ts';
 import { newId } from '../../domain/tokens.ts';
 import { fail, ok, type Result } from '../../domain/result.ts';
 import type { Core } from './core.ts';
@@ -223,6 +224,22 @@ export class ScanService {
   readOutput(principal: Principal, id: string, afterSeq: number): Result<{ data: string; nextSeq: number | null }> {
     if (!this.visibleRow(principal, id)) return fail(scanNotFound(id));
     return ok(this.#core.jobs.outputPage(id, afterSeq, OUTPUT_PAGE_BYTES));
+  }
+
+  /**
+   * One page of a scan's nmap XML after `afterSeq` (0 for the start; `nextSeq` null when it is all read), with its
+   * size and whether it was cut; `not_found` saying why when the scan has none to serve.
+   */
+  readXml(
+    principal: Principal,
+    id: string,
+    afterSeq: number,
+  ): Result<{ data: string; nextSeq: number | null; bytes: number; truncated: boolean }> {
+    const row = this.visibleRow(principal, id);
+    if (!row) return fail(scanNotFound(id));
+    const { xml } = toScan(row);
+    if (!xml) return fail(xmlMissing(id, row.status, row.result ? (JSON.parse(row.result) as JobResult) : null));
+    return ok({ ...this.#core.jobs.outputPage(id, afterSeq, OUTPUT_PAGE_BYTES, 'xml'), ...xml });
   }
 
   list(
