@@ -195,6 +195,7 @@ describe('audit log under a flood of refusals', () => {
       sql.exec('DROP TABLE inventory_hosts; DROP TABLE inventory_services; DROP INDEX jobs_by_targets');
       sql.exec('ALTER TABLE jobs DROP COLUMN changes');
       sql.exec('DROP TABLE schedules; DROP INDEX jobs_by_schedule; ALTER TABLE jobs DROP COLUMN schedule_id');
+      sql.exec('ALTER TABLE jobs DROP COLUMN xml_bytes');
       sql.exec(
         'CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)',
       );
