@@ -6,6 +6,9 @@ import { LongestFirstSequencer } from './test/helpers/sequencer.ts';
  * Two tiers: `node` runs pure shared code, the runner and cross-part tests on Node; `worker` runs the
  * Worker and its Durable Objects inside real workerd through the Cloudflare Vitest integration.
  */
+// Miniflare would fetch workers.cloudflare.com/cf.json outside NODE_ENV=test; never let a test ask DNS for it.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+
 export default defineConfig({
   test: {
     // Vitest's default is one file at a time on a 2-core machine (cores - 1). Most files wait on nmap, wrangler dev,

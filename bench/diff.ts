@@ -43,7 +43,10 @@ async function startWorkerd(script: string): Promise<{ url: string; proc: Proc; 
     '--log-level',
     'warn',
   );
-  const proc = new Proc(process.execPath, args, { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+  const proc = new Proc(process.execPath, args, {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if ((await fetch(`${url}/?n=0`).catch(() => null))?.ok) return { url, proc, dir };

@@ -150,7 +150,15 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   ];
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}:${value}`);
   if (options.envFile) args.push('--env-file', options.envFile);
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0' };
+  // Miniflare fetches workers.cloudflare.com/cf.json (a DNS query off the machine) unless told not to; the Worker
+  // gets its fallback `cf` object instead, which is all a lab edge needs.
+  const env = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+  };
   const proc = new Proc(process.execPath, args, { env, ...(options.echo && { echo: options.echo }) });
   const url = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;
