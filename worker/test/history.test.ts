@@ -11,7 +11,7 @@ import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from '
  * Tenancy is attacked: another token of the same pool can neither diff, nor diff against, nor see in its inventory
  * what the first token's scans found.
  */
-const newRunner = runnersOnOwnNets('history-runner', 120);
+const newRunner = runnersOnOwnNets('history-runner', 160);
 
 async function finishedScan(
   runner: TestRunner,

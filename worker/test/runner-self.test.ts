@@ -3,7 +3,7 @@ import type { EdgeMessage, JobDispatch } from '../../shared/protocol/index.ts';
 import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets } from './helpers/runner-client.ts';
 
 /** The runner self-check (GET /v1/runners/self) and the order of checks on the runner endpoint, in real workerd. */
-const newRunner = runnersOnOwnNets('self-runner', 230);
+const newRunner = runnersOnOwnNets('self-runner', 220);
 const isDispatch = (m: EdgeMessage): m is JobDispatch => m.type === 'job.dispatch';
 
 describe('GET /v1/runners/self', () => {

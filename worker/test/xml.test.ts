@@ -17,7 +17,7 @@ import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from '
  * hostile runner cannot store more than MAX_XML_BYTES, have a cut document pass as whole, or have the edge serve
  * something that is not the nmap document of the result it sent.
  */
-const newRunner = runnersOnOwnNets('xml-runner', 120);
+const newRunner = runnersOnOwnNets('xml-runner', 190);
 
 function documentFor(target: string, start = 1796024456): { xml: string; report: Report } {
   const xml = nmapXmlDocument({

@@ -294,6 +294,11 @@ describe('tools/list', () => {
       `tools/list: ${length} characters (${listed.tools.map((t) => `${t.name} ${JSON.stringify(t).length}`).join(', ')})`,
     );
     expect(length).toBeLessThan(8000);
+    // An admin token is given list_schedules too: its list is under the bound as well.
+    const admin = await (await connect(await mintToken('admin', 'list-size-admin'))).listTools();
+    expect(admin.tools.map((t) => t.name)).toContain('list_schedules');
+    expect(listed.tools.map((t) => t.name)).not.toContain('list_schedules');
+    expect(JSON.stringify(admin).length).toBeLessThan(8000);
     const problems: string[] = [];
     const walk = (node: unknown, path: string): void => {
       if (Array.isArray(node)) {

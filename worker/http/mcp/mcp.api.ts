@@ -5,7 +5,7 @@ import type { AppEnv, Principal } from '../auth.ts';
 import { protectMcp } from '../oauth/server.ts';
 import type { Env } from '../../env.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
-import { buildMcpServer, TOOL_NAMES } from './scan.tools.ts';
+import { buildMcpServer, toolNamesFor } from './scan.tools.ts';
 
 /**
  * POST /mcp: Streamable HTTP, stateless (a new server and transport per request). Nothing session-bound is
@@ -27,12 +27,12 @@ function jsonRpcError(
 }
 
 /** A `tools/call` request naming a tool this server does not have, or null. */
-function unknownToolCall(body: unknown): { id: string | number; name: string } | null {
+function unknownToolCall(body: unknown, names: readonly string[]): { id: string | number; name: string } | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const { method, id, params } = body as { method?: unknown; id?: unknown; params?: { name?: unknown } };
   if (method !== 'tools/call' || (typeof id !== 'string' && typeof id !== 'number')) return null;
   const name = params?.name;
-  return typeof name === 'string' && !(TOOL_NAMES as readonly string[]).includes(name) ? { id, name } : null;
+  return typeof name === 'string' && !names.includes(name) ? { id, name } : null;
 }
 
 /** A refusal that is both a JSON-RPC error and the error taxonomy's shape (`error.type`, `message`, `recoverySuggestion`). */
@@ -126,12 +126,12 @@ async function serveMcp(request: Request, env: Env, principal: Principal): Promi
     );
   }
   // The SDK turns an unknown tool into an isError result; the spec calls it a protocol error, so answer it here.
-  const unknownTool = unknownToolCall(body);
+  const unknownTool = unknownToolCall(body, toolNamesFor(principal));
   if (unknownTool)
     return jsonRpcError(
       200,
       -32602,
-      `Unknown tool: ${unknownTool.name}. Tools: ${TOOL_NAMES.join(', ')}`,
+      `Unknown tool: ${unknownTool.name}. Tools: ${toolNamesFor(principal).join(', ')}`,
       {},
       unknownTool.id,
     );

@@ -28,7 +28,7 @@ async function connect(token: string): Promise<Client> {
   return client;
 }
 
-const newRunner = runnersOnOwnNets('wait-runner', 120);
+const newRunner = runnersOnOwnNets('wait-runner', 180);
 async function setup(name: string) {
   const { net, runner } = await newRunner();
   const token = await mintToken('scan', `${name}-${net}`);

@@ -31,6 +31,7 @@ import {
   waitSecInput,
 } from './scan-wait.ts';
 import { registerScanResources } from './scan.resources.ts';
+import { ADMIN_TOOL_NAMES, registerHistoryTools } from './history.tools.ts';
 import { CoordinatorTaskStore } from './task-store.ts';
 import { listedTool } from './tool-list.ts';
 
@@ -80,7 +81,17 @@ export const TOOL_NAMES = [
   'validate_scan',
   'list_templates',
   'scanner_info',
+  'diff_scans',
+  'find_services',
+  ...ADMIN_TOOL_NAMES,
 ] as const;
+
+/** The tools `principal` is given (admin-only ones are unknown to anyone else). */
+export function toolNamesFor(principal: Principal): readonly string[] {
+  return principal.role === 'admin'
+    ? TOOL_NAMES
+    : TOOL_NAMES.filter((n) => !(ADMIN_TOOL_NAMES as readonly string[]).includes(n));
+}
 
 export function buildMcpServer(
   coordinator: Stub,
@@ -104,7 +115,7 @@ export function buildMcpServer(
     {
       title: 'Run an nmap scan',
       description:
-        'Run nmap on lab targets after policy checks: hosts up, open ports, services; or, still running after waitSec, progress and the next call.',
+        'Run nmap on lab targets after policy checks: hosts up, open ports, services, or progress and the next call if running past waitSec.',
       inputSchema: ScanInput,
       outputSchema: ScanResultShape,
       annotations: { destructiveHint: false, openWorldHint: true },
@@ -167,7 +178,7 @@ export function buildMcpServer(
     'get_scan',
     {
       title: 'Get a scan',
-      description: `Read a scan: status, hosts up, open ports (${MAX_PAGE_HOSTS} hosts a page); outputTail adds raw output.`,
+      description: `A scan: status, hosts up, open ports (${MAX_PAGE_HOSTS} hosts a page); outputTail adds raw output.`,
       inputSchema: {
         scanId: SCAN_ID,
         outputTail: z.number().int().min(0).max(20_000).optional().describe('Raw output chars from the end.'),
@@ -248,7 +259,7 @@ export function buildMcpServer(
     'validate_scan',
     {
       title: 'Check a scan request',
-      description: 'Dry run: the exact nmap argv, or why it would be refused and what to change.',
+      description: 'Dry run: the exact nmap argv, or why it is refused and what to change.',
       inputSchema: {
         target: ScanTargetSchema.describe('As nmap_scan.'),
         template: z.enum(TEMPLATE_NAMES as [string, ...string[]]).optional(),
@@ -271,7 +282,7 @@ export function buildMcpServer(
     'list_templates',
     {
       title: 'List scan templates',
-      description: "Presets for nmap_scan's template, with their nmap options.",
+      description: "nmap_scan's template presets and their options.",
       outputSchema: { templates: z.array(z.object({ name: z.string(), args: z.string(), description: z.string() })) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
@@ -351,6 +362,8 @@ export function buildMcpServer(
       };
     },
   );
+
+  registerHistoryTools(server, coordinator, principal, registered);
 
   // The scans' raw output and nmap XML, which the results above link to.
   registerScanResources(server, coordinator, principal);

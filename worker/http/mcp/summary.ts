@@ -63,6 +63,8 @@ export function summarize(scan: Scan): string {
   const tail: string[] = [];
   const took = scan.durationMs !== null ? ` in ${(scan.durationMs / 1000).toFixed(1)} s` : '';
   head.push(`Scan ${scan.id} ${scan.status}${took} (targets: ${listWithin(scan.targets, 160)}).`);
+  // What changed since the previous scan of the same targets, worked out when it finished: one line, bounded.
+  if (scan.changes) head.push(clip(`${scan.changes.summary} diff_scans has the details.`, 300));
   let body: (budget: number) => string[] = () => [];
   if (scan.report) {
     const report = scan.report;

@@ -13,8 +13,10 @@ import { z } from 'zod';
  * - `required` on output schemas, for size (a ninth of tools/list) and in the same spirit (a client on an older
  *   tools/list still accepts a result whose field became optional): hosts do not show output schemas to the
  *   model, and results are still typed against the full zod shape;
+ * - `enum` on output schemas (the scan statuses, four times over): the same spirit again, and the values are
+ *   named where an agent reads them, in list_scans' input and in every result's text;
  * - bounds zod adds for integers (±2^53-1), and `execution` when it is the default (`forbidden`);
- * - `maxLength`/`maxItems`: anti-abuse caps far above any real request (256 targets, 4 KB of options), which
+ * - `minLength`/`maxLength`/`maxItems`: anti-abuse caps and non-empty checks far above any real request (256 targets, 4 KB of options), which
  *   the server still enforces, answering an input validation error that names the field;
  * - `pattern`: only scanId has one, and an agent copies its values from a result rather than writing them; the
  *   server still checks it, with the same input validation error.
@@ -30,8 +32,9 @@ function lean(node: unknown, output: boolean): unknown {
     if (key === '$schema') continue;
     if (key === 'additionalProperties' && value === false && output) continue;
     if (key === 'required' && Array.isArray(value) && output) continue;
+    if (key === 'enum' && output) continue;
     if ((key === 'maximum' && value === SAFE_INT) || (key === 'minimum' && value === -SAFE_INT)) continue;
-    if (key === 'maxLength' || key === 'maxItems' || key === 'pattern') continue;
+    if (key === 'maxLength' || key === 'maxItems' || key === 'pattern' || key === 'minLength') continue;
     out[key] = lean(value, output);
   }
   return out;
@@ -44,6 +47,16 @@ function jsonSchemaOf(schema: unknown, io: 'input' | 'output'): Tool['inputSchem
   return lean(converted, io === 'output') as Tool['inputSchema'];
 }
 
+/**
+ * Annotations without `openWorldHint: false` (22 characters on nine tools): those tools only read or change
+ * scangate's own records. Left out, a client assumes the spec's default (open world), the cautious reading; the one
+ * tool that reaches the network, nmap_scan, says `openWorldHint: true` itself.
+ */
+function leanAnnotations(annotations: NonNullable<RegisteredTool['annotations']>): Tool['annotations'] {
+  const { openWorldHint, ...rest } = annotations;
+  return openWorldHint === false ? rest : annotations;
+}
+
 /** One tool as tools/list shows it. */
 export function listedTool(name: string, tool: RegisteredTool): Tool {
   return {
@@ -52,7 +65,7 @@ export function listedTool(name: string, tool: RegisteredTool): Tool {
     ...(tool.description && { description: tool.description }),
     inputSchema: jsonSchemaOf(tool.inputSchema, 'input'),
     ...(tool.outputSchema && { outputSchema: jsonSchemaOf(tool.outputSchema, 'output') }),
-    ...(tool.annotations && { annotations: tool.annotations }),
+    ...(tool.annotations && { annotations: leanAnnotations(tool.annotations) }),
     ...(tool.execution && tool.execution.taskSupport !== 'forbidden' && { execution: tool.execution }),
     ...(tool._meta && { _meta: tool._meta }),
   };
