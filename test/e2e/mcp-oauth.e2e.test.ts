@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -12,6 +15,7 @@ import type {
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../scripts/stack.ts';
 import { useStack } from '../helpers/e2e.ts';
 
 /**
@@ -20,7 +24,8 @@ import { useStack } from '../helpers/e2e.ts';
  * authorization server from the 401, registers with DCR, and sends the person to the real consent page, which
  * Debian's headless Chromium (playwright-core) fills in: sign in with a scan token, Allow. The redirect comes back to
  * a loopback server this test owns; the SDK exchanges the code (PKCE S256), calls tools, refreshes a token the
- * server refuses, and after the grant is revoked its next call fails and it is sent back to authorize.
+ * server refuses, and after the grant is revoked its next call fails and it is sent back to authorize. The same
+ * OAuth access token also works with the v2 client and the MCP Inspector CLI, and stops working for them too.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const stack = useStack();
@@ -127,6 +132,38 @@ beforeAll(async () => {
     });
 }, 60_000);
 
+/** The pinned MCP Inspector 2.12.0 in CLI mode (a devDependency, so it runs offline) with a bearer token. */
+function inspector(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const launcher = join(
+    ROOT,
+    'node_modules',
+    '@modelcontextprotocol',
+    'inspector',
+    'clients',
+    'launcher',
+    'build',
+    'index.js',
+  );
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [
+        launcher,
+        '--cli',
+        `${stack.url}/mcp`,
+        '--transport',
+        'http',
+        '--header',
+        `Authorization: Bearer ${token}`,
+        ...args,
+      ],
+      { env: { ...process.env, MCP_CATALOG_PATH: join(stack.dir, 'inspector-catalog.json') }, timeout: 120_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => callback?.close(resolve));
@@ -182,6 +219,22 @@ describe.skipIf(!existsSync(CHROMIUM))(
       expect(provider.saved.refresh_token).not.toBe(refreshToken);
       expect(provider.redirects).toHaveLength(1);
 
+      // 3b. The same OAuth access token with clients nobody here wrote: the v2 client and the MCP Inspector CLI.
+      const oauthToken = provider.saved!.access_token;
+      const v2 = new ClientV2({ name: 'oauth-e2e-v2', version: '1.0.0' });
+      await v2.connect(
+        new TransportV2(new URL(`${stack.url}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${oauthToken}` } },
+        }),
+      );
+      expect((await v2.listTools()).tools.map((t) => t.name)).toContain('wait_for_scan');
+      const v2Valid = await v2.callTool({ name: 'validate_scan', arguments: { target: '127.0.0.1' } });
+      expect(v2Valid.isError).toBeFalsy();
+      await v2.close();
+      const listedByInspector = await inspector(oauthToken, '--method', 'tools/list', '--strict');
+      expect(listedByInspector.code, listedByInspector.stderr).toBe(0);
+      expect(listedByInspector.stdout).toContain('"nmap_scan"');
+
       // 4. An admin revokes the grant: the very next call fails, and the client is sent back to authorize.
       const { body } = await stack.api(stack.admin, 'GET', '/v1/oauth/grants');
       const grant = body.grants.find((g: { clientId: string }) => g.clientId === provider.client!.client_id);
@@ -204,6 +257,9 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await expect(client.callTool({ name: 'validate_scan', arguments: { target: '127.0.0.1' } })).rejects.toThrow(
         /invalid_grant|Unauthorized|Grant not found/i,
       );
+      const refusedInspector = await inspector(oauthToken, '--method', 'tools/list');
+      expect(refusedInspector.code).not.toBe(0);
+      expect(refusedInspector.stdout + refusedInspector.stderr).toMatch(/401|Unauthorized|invalid_token|auth_required/i);
       const after = await stack.api(stack.admin, 'GET', '/v1/oauth/grants');
       expect(after.body.grants.find((g: { id: string }) => g.id === grant.id).status).toBe('revoked');
       await client.close();
