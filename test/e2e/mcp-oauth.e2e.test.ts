@@ -259,7 +259,9 @@ describe.skipIf(!existsSync(CHROMIUM))(
       );
       const refusedInspector = await inspector(oauthToken, '--method', 'tools/list');
       expect(refusedInspector.code).not.toBe(0);
-      expect(refusedInspector.stdout + refusedInspector.stderr).toMatch(/401|Unauthorized|invalid_token|auth_required/i);
+      expect(refusedInspector.stdout + refusedInspector.stderr).toMatch(
+        /401|Unauthorized|invalid_token|auth_required/i,
+      );
       const after = await stack.api(stack.admin, 'GET', '/v1/oauth/grants');
       expect(after.body.grants.find((g: { id: string }) => g.id === grant.id).status).toBe('revoked');
       await client.close();
