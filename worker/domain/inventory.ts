@@ -30,6 +30,11 @@ export interface Observation {
   open: ObservedService[];
   /** Whether the scan probed protocol/port on a host it found up: known services there not open now changed state. */
   stateIfProbed(address: string, protocol: string, port: number): string | null;
+  /**
+   * Address-key ranges the scan looked for hosts in (its address and CIDR targets, with host discovery on): a
+   * known host in them that is not among `hosts` was looked for and not found. Empty under -Pn.
+   */
+  lookedIn: Array<[string, string]>;
 }
 
 export function observe(side: ScanSide): Observation {
@@ -54,6 +59,12 @@ export function observe(side: ScanSide): Observation {
             .map((s) => ({ id: s.id, output: s.output.slice(0, NOTABLE_OUTPUT_CHARS) })),
         })),
     ),
+    lookedIn: coverage.discovery
+      ? side.targets.flatMap((t) => {
+          const range = t.includes('/') ? cidrKeyRange(t) : addressKey(t) && [addressKey(t)!, addressKey(t)!];
+          return range ? [range as [string, string]] : [];
+        })
+      : [],
     stateIfProbed(address, protocol, port) {
       const host = coverage.hosts.get(address);
       if (!host?.present) return null;

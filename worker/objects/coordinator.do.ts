@@ -44,7 +44,13 @@ import { applyMigrations } from '../storage/migrations.ts';
 import { AuditStore, auditRetention, type AuditEntry, type AuditQuery } from '../storage/audit.store.ts';
 import type { JobStatus, Scan } from '../../shared/scan/index.ts';
 import type { JsonObject, JsonValue } from '../../shared/errors/index.ts';
-import { InventoryStore, type InventoryQuery, type InventoryService } from '../storage/inventory.store.ts';
+import {
+  InventoryStore,
+  type InventoryHost,
+  type InventoryHostQuery,
+  type InventoryQuery,
+  type InventoryService,
+} from '../storage/inventory.store.ts';
 import { JobStore } from '../storage/jobs.store.ts';
 import { Counters } from '../storage/metrics.ts';
 import { RunnerStore, type RunnerRecord } from '../storage/runners.store.ts';
@@ -218,6 +224,13 @@ export class Coordinator extends DurableObject<Env> {
     query: Omit<InventoryQuery, 'tokenId'>,
   ): { services: InventoryService[]; nextCursor: string | null } {
     return this.#history.inventory(principal, query);
+  }
+
+  inventoryHosts(
+    principal: Principal,
+    query: Omit<InventoryHostQuery, 'tokenId'>,
+  ): { hosts: InventoryHost[]; nextCursor: string | null } {
+    return this.#history.inventoryHosts(principal, query);
   }
 
   // ── schedules (admin-owned; runs are normal scans, started by the alarm) ─────────────────────────────

@@ -84,6 +84,28 @@ function toService(row: ServiceRow): InventoryService {
   };
 }
 
+export interface InventoryHost {
+  address: string;
+  hostnames: string[];
+  /** `up` when last looked for, `down` when a later scan looked for it (discovery on) and did not find it. */
+  state: string;
+  firstSeen: string;
+  lastSeen: string;
+  lastScan: string;
+  lastProbedAt: string;
+  lastProbedScan: string;
+}
+
+export interface InventoryHostQuery {
+  tokenId?: string;
+  address?: string;
+  cidr?: string;
+  state?: 'up' | 'any';
+  firstSeenAfter?: number;
+  limit: number;
+  cursor?: string;
+}
+
 /** Rows read per SQL page while a JS-side filter (versionBelow) thins them; bounded so one query stays cheap. */
 const SCAN_PAGE = 500;
 const MAX_SCAN_PAGES = 20;
@@ -138,6 +160,28 @@ export class InventoryStore {
           key,
           protocol,
           port,
+        );
+      }
+    }
+    // Known hosts the scan looked for (its targets, discovery on) and did not find: down, as of this scan.
+    const up = new Set(seen.hosts.map((h) => addressKey(h.address)));
+    for (const [lo, hi] of seen.lookedIn) {
+      const known = sql
+        .exec<{ addr_key: string }>(
+          "SELECT addr_key FROM inventory_hosts WHERE token_id = ? AND addr_key BETWEEN ? AND ? AND state = 'up'",
+          tokenId,
+          lo,
+          hi,
+        )
+        .toArray();
+      for (const { addr_key } of known) {
+        if (up.has(addr_key)) continue;
+        sql.exec(
+          `UPDATE inventory_hosts SET state = 'down', last_probed_at = ?, last_probed_scan = ? WHERE token_id = ? AND addr_key = ?`,
+          now,
+          scanId,
+          tokenId,
+          addr_key,
         );
       }
     }
@@ -220,6 +264,63 @@ export class InventoryStore {
       if (rows.length < SCAN_PAGE && found.length < q.limit) return { services: found, nextCursor: null };
     }
     return { services: found, nextCursor: cursor ? cursor.join('|') : null };
+  }
+
+  /** Hosts matching `q`, by address; an admin's view merges tokens (newest row per address, first seen earliest). */
+  hosts(q: InventoryHostQuery): { hosts: InventoryHost[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const add = (clause: string, ...values: SqlStorageValue[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (q.tokenId) add('token_id = ?', q.tokenId);
+    if (q.address) add('addr_key = ?', addressKey(q.address) ?? '');
+    if (q.cidr) add('addr_key BETWEEN ? AND ?', ...(cidrKeyRange(q.cidr) ?? ['', '']));
+    if (q.cursor) add('addr_key > ?', q.cursor);
+    const outer = ['rn = 1'];
+    const outerArgs: SqlStorageValue[] = [];
+    if ((q.state ?? 'up') === 'up') outer.push("state = 'up'");
+    if (q.firstSeenAfter !== undefined) {
+      outer.push('first_any > ?');
+      outerArgs.push(q.firstSeenAfter);
+    }
+    const rows = this.#sql
+      .exec<{
+        addr_key: string;
+        address: string;
+        hostnames: string;
+        state: string;
+        first_any: number;
+        last_seen: number;
+        last_scan: string;
+        last_probed_at: number;
+        last_probed_scan: string;
+      }>(
+        `SELECT * FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY addr_key ORDER BY last_seen DESC) AS rn,
+             MIN(first_seen) OVER (PARTITION BY addr_key) AS first_any
+           FROM inventory_hosts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ) WHERE ${outer.join(' AND ')} ORDER BY addr_key LIMIT ?`,
+        ...args,
+        ...outerArgs,
+        q.limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, q.limit);
+    return {
+      hosts: page.map((r) => ({
+        address: r.address,
+        hostnames: JSON.parse(r.hostnames) as string[],
+        state: r.state,
+        firstSeen: iso(r.first_any),
+        lastSeen: iso(r.last_seen),
+        lastScan: r.last_scan,
+        lastProbedAt: iso(r.last_probed_at),
+        lastProbedScan: r.last_probed_scan,
+      })),
+      nextCursor: rows.length > q.limit ? page.at(-1)!.addr_key : null,
+    };
   }
 
   /** When the least recently seen row was last seen (null when there is none), for the next prune. */

@@ -179,6 +179,29 @@ describe('inventory through the API', () => {
     ).toEqual([]);
   });
 
+  it('lists hosts; one a later scan looked for (host discovery on) and did not find is down, not forgotten', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `inventory-hosts-${net}`);
+    const host = `127.${net}.0.1`;
+    const hosts = async (query: string) =>
+      (await json(await api(`/v1/inventory/hosts?cidr=127.${net}.0.0/16&${query}`, { token }))).hosts;
+    const first = await finishedScan(runner, net, token, 'up');
+    expect(await hosts('')).toMatchObject([{ address: host, hostnames: ['localhost'], state: 'up', lastScan: first }]);
+    // The same target under -Pn, the host missing from the report: nothing was looked for, nothing changes.
+    const gone = (xml: string) => xml.replace(/<host [\s\S]*<\/host>/, '');
+    await finishedScan(runner, net, token, 'down', gone);
+    expect((await hosts(''))[0]).toMatchObject({ state: 'up', lastProbedScan: first });
+    // With host discovery on (no -Pn in nmap's args), it was looked for and not found: down.
+    const looked = await finishedScan(runner, net, token, 'down', (xml) => gone(xml).replaceAll(' -Pn', ''));
+    expect(await hosts('')).toEqual([]);
+    expect((await hosts('state=any'))[0]).toMatchObject({ state: 'down', lastScan: first, lastProbedScan: looked });
+    const other = await mintToken('scan', `inventory-hosts-other-${net}`);
+    expect(
+      (await json(await api(`/v1/inventory/hosts?state=any&cidr=127.${net}.0.0/16`, { token: other }))).hosts,
+    ).toEqual([]);
+    expect((await api('/v1/inventory/hosts?cursor=zz', { token })).status).toBe(400);
+  });
+
   it('pages with a cursor and refuses malformed filters with a fix', async () => {
     const { net, runner } = await newRunner();
     const token = await mintToken('scan', `inventory-page-${net}`);

@@ -6,7 +6,7 @@ import { reportCsv } from '../../domain/report-csv.ts';
 import { unwrap } from '../../domain/result.ts';
 import { getCoordinator } from '../../objects/coordinator.do.ts';
 import { requireRole, type AppEnv } from '../auth.ts';
-import { InventoryQuery, toStoreQuery } from './inventory-query.ts';
+import { InventoryHostsQuery, InventoryQuery, toStoreQuery } from './inventory-query.ts';
 import { valid } from './validators.ts';
 
 const IdParam = z.object({ id: z.string().regex(SCAN_ID_PATTERN, 'a scan id (scan_…)') });
@@ -54,5 +54,14 @@ export const historyApi = new Hono<AppEnv>()
   .get('/v1/inventory', requireRole('scan'), valid('query', InventoryQuery), async (c) => {
     return c.json(
       await getCoordinator(c.env, c.var.principal.pool).inventory(c.var.principal, toStoreQuery(c.req.valid('query'))),
+    );
+  })
+  .get('/v1/inventory/hosts', requireRole('scan'), valid('query', InventoryHostsQuery), async (c) => {
+    const { firstSeenAfter, ...q } = c.req.valid('query');
+    return c.json(
+      await getCoordinator(c.env, c.var.principal.pool).inventoryHosts(c.var.principal, {
+        ...q,
+        ...(firstSeenAfter && { firstSeenAfter: Date.parse(firstSeenAfter) }),
+      }),
     );
   });

@@ -49,3 +49,17 @@ export function inventoryQuery(
   const issue = parsed.error.issues[0];
   return { ok: false, error: `${issue?.path.join('.') || 'filter'}: ${issue?.message ?? 'malformed'}` };
 }
+
+/** GET /v1/inventory/hosts: hosts seen up (state=any: also those since looked for and not found). */
+export const InventoryHostsQuery = InventoryQuery.pick({
+  address: true,
+  cidr: true,
+  firstSeenAfter: true,
+  limit: true,
+}).extend({
+  state: z.enum(['up', 'any']).default('up'),
+  cursor: z
+    .string()
+    .regex(/^[46][0-9a-f]{8,32}$/, 'the nextCursor of the previous page')
+    .optional(),
+});

@@ -4,7 +4,13 @@ import { diffScans, diffSummary, type ScanDiff, type ScanSide, scanChanges } fro
 import { observe } from '../../domain/inventory.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { fail, ok, type Result } from '../../domain/result.ts';
-import type { InventoryQuery, InventoryService, InventoryStore } from '../../storage/inventory.store.ts';
+import type {
+  InventoryHost,
+  InventoryHostQuery,
+  InventoryQuery,
+  InventoryService,
+  InventoryStore,
+} from '../../storage/inventory.store.ts';
 import { type JobRow, toScan } from '../../storage/jobs.store.ts';
 import type { Core } from './core.ts';
 
@@ -134,6 +140,13 @@ export class ScanHistory {
       ...query,
       ...(principal.role !== 'admin' && { tokenId: principal.tokenId }),
     });
+  }
+
+  inventoryHosts(
+    principal: Principal,
+    query: Omit<InventoryHostQuery, 'tokenId'>,
+  ): { hosts: InventoryHost[]; nextCursor: string | null } {
+    return this.#inventory.hosts({ ...query, ...(principal.role !== 'admin' && { tokenId: principal.tokenId }) });
   }
 
   /** When the next inventory row falls out of the retention, or null. */
