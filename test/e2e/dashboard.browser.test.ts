@@ -42,7 +42,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     const context = await browser.newContext({ viewport: { width, height } });
     const page = await context.newPage();
     const problems: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && problems.push(`${m.text()} (${m.location().url})`));
     page.on('pageerror', (e) => problems.push(String(e)));
     return { page, problems };
   }
