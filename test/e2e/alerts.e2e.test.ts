@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/stack.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../../worker/domain/alerts/signing.ts';

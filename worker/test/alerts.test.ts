@@ -154,3 +154,29 @@ describe('alert deliveries', () => {
     expect((await api(`/v1/alerts/${id}/deliveries`, { token: ADMIN })).status).toBe(404);
   });
 });
+
+describe('alerts on the dashboard', () => {
+  it('shows the rules (secret prefix only), recent deliveries and the ones given up', async () => {
+    const made = await create({ name: 'dash rule', url: HOOK, events: ['breaker.opened'], filters: { ports: [22] } });
+    const { id } = made.body.alert;
+    const secret: string = made.body.secret;
+    await api(`/v1/alerts/${id}/test`, { method: 'POST', token: ADMIN });
+
+    const login = await api('/dashboard/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: ADMIN }),
+      redirect: 'manual',
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const html = await (await api('/dashboard', { headers: { cookie } })).text();
+    const section = html.slice(html.indexOf('id="h-alerts"'));
+    expect(section).toContain(`data-alert="${id}"`);
+    expect(section).toContain('dash rule');
+    expect(section).toContain('ports 22');
+    expect(section).toContain('http://127.0.0.1:9/…');
+    expect(section).toContain(secret.slice(0, 12));
+    expect(html).not.toContain(secret.slice(12));
+    expect(section).toMatch(/data-status="failed"[^]*given up/);
+    await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
+  });
+});

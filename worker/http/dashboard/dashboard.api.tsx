@@ -23,6 +23,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { Scan } from '../../../shared/scan/index.ts';
 import { grantView, listGrants, revokeGrant } from '../oauth/grants.api.ts';
 import { GrantsSection } from './grants-section.tsx';
+import { AlertsSection } from './alerts-section.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -149,9 +150,10 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard', async (c) => {
     const session = await currentSession(c);
     if (!session) return c.html(<LoginPage nonce={c.var.nonce} />);
-    const [data, grants] = await Promise.all([
+    const [data, grants, alerts] = await Promise.all([
       getCoordinator(c.env, session.principal.pool).dashboardData(),
       listGrants(c.env, session.principal),
+      getCoordinator(c.env, session.principal.pool).alertsOverview(),
     ]);
     const notice = c.req.query('notice')?.slice(0, 200);
     const error = c.req.query('error')?.slice(0, 300);
@@ -162,6 +164,7 @@ export const dashboardApi = new Hono<DashEnv>()
         csrf={session.csrf}
         who={session.principal.name}
         grants={<GrantsSection grants={grants.map(grantView)} csrf={session.csrf} />}
+        alerts={<AlertsSection overview={alerts} />}
         {...(notice && { notice })}
         {...(error && { error })}
       />,
