@@ -1,5 +1,7 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, api, json } from './helpers/runner-client.ts';
+import { type Coordinator, getCoordinator } from '../objects/coordinator.do.ts';
+import { ADMIN, api, json, mintRunner } from './helpers/runner-client.ts';
 
 /**
  * Alert rules over the API (issue 18): validation that names the fix, secrets shown once, pool scoping (attack),
@@ -177,6 +179,54 @@ describe('alerts on the dashboard', () => {
     expect(section).toContain(secret.slice(0, 12));
     expect(html).not.toContain(secret.slice(12));
     expect(section).toMatch(/data-status="failed"[\s\S]*given up/);
+    await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
+  });
+});
+
+describe('breaker and runner events', () => {
+  async function deliveries(id: string): Promise<any[]> {
+    return (await json(await api(`/v1/alerts/${id}/deliveries`, { token: ADMIN }))).deliveries;
+  }
+
+  /** Runs the pool's alarm, which the event armed (false if none was set), then reads what it attempted. */
+  async function attempted(id: string, type: string): Promise<any> {
+    expect(await runDurableObjectAlarm(getCoordinator(env))).toBe(true);
+    const found = (await deliveries(id)).find((d) => d.eventType === type);
+    expect(found, JSON.stringify(await deliveries(id))).toMatchObject({ attempts: 1 });
+    return found;
+  }
+
+  it('a breaker opened and closed by an admin queues both events; a failing receiver is retried, not dropped', async () => {
+    const runner = await mintRunner('alert-breaker-runner');
+    const made = await create({ name: 'breakers', url: HOOK, events: ['breaker.opened', 'breaker.closed'] });
+    const id = made.body.alert.id;
+    expect((await api(`/v1/breakers/${runner.id}/open`, { method: 'POST', token: ADMIN })).status).toBe(200);
+    const opened = await attempted(id, 'breaker.opened');
+    expect(opened.title).toBe('Circuit breaker of runner alert-breaker-runner opened: scans are refused');
+    // Nobody listens on port 9: the attempt failed and the delivery waits for its next try, armed on the alarm.
+    expect(opened).toMatchObject({ status: 'pending', responseCode: null });
+    expect(Date.parse(opened.nextAttemptAt)).toBeGreaterThan(Date.parse(opened.lastAttemptAt));
+    expect((await api(`/v1/breakers/${runner.id}/close`, { method: 'POST', token: ADMIN })).status).toBe(200);
+    await attempted(id, 'breaker.closed');
+    await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
+  });
+
+  it('a runner away longer than the rule’s minutes is reported once per absence', async () => {
+    const runner = await mintRunner('alert-offline-runner');
+    const made = await create({ name: 'offline', url: HOOK, events: ['runner.offline'], runnerOfflineMinutes: 10 });
+    const id = made.body.alert.id;
+    const stub = getCoordinator(env);
+    const since = Date.now() - 11 * 60_000;
+    // Aged in storage: the runner was last seen 11 minutes ago and is not connected.
+    await runInDurableObject(stub, async (c: Coordinator, state) => {
+      state.storage.sql.exec('UPDATE runners SET connected = 0, last_seen = ? WHERE id = ?', since, runner.id);
+      c.dropCaches();
+      await c.alarm();
+      await c.alarm();
+    });
+    const offline = (await deliveries(id)).filter((d) => d.eventType === 'runner.offline');
+    expect(offline).toHaveLength(1);
+    expect(offline[0].title).toMatch(/^Runner alert-offline-runner has been offline for 11 minutes$/);
     await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
   });
 });
