@@ -11,9 +11,10 @@ import { useStack } from '../helpers/e2e.ts';
  * runner and real nmap on loopback, and a webhook receiver this test runs on 127.0.0.1. The receiver checks every
  * signature, answers 500 to the first delivery and sees it come back (retried on the backoff; its base is 200 ms
  * here through the Worker var, so nothing sleeps), and receives "port_opened" when a second scan of the same targets
- * finds a listener the first did not.
+ * finds a listener the first did not. A second receiver takes every request and never answers (attempts time out
+ * after 90 s here): the first receiver's deliveries and retry still arrive within 30 s, so it holds up nobody.
  */
-const stack = useStack({ ALLOW_LOOPBACK_WEBHOOKS: '1', ALERT_RETRY_BASE_MS: '200' });
+const stack = useStack({ ALLOW_LOOPBACK_WEBHOOKS: '1', ALERT_RETRY_BASE_MS: '200', ALERT_TIMEOUT_MS: '90000' });
 
 interface Received {
   event: string;
@@ -90,12 +91,31 @@ class Receiver {
 }
 
 const receiver = new Receiver();
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
+/** Takes each request and never answers it. */
+const silent = createServer(() => {});
+let silentHeard = 0;
+silent.on('request', () => silentHeard++);
+beforeAll(async () => {
+  await receiver.start();
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+});
+afterAll(async () => {
+  await receiver.stop();
+  silent.closeAllConnections();
+  silent.close();
+});
 
 describe('alerts (real wrangler dev, runner, nmap and a loopback webhook receiver)', () => {
   it('signs every delivery, retries after a 500, and alerts port_opened when a later scan finds a new listener', async () => {
     await stack.readyRunner('alerts-runner');
+    // Created first, so its delivery is first in line.
+    const slow = await stack.api(stack.admin, 'POST', '/v1/alerts', {
+      name: 'never answers',
+      url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/hook`,
+      events: ['scan.finished'],
+    });
+    expect(slow.status).toBe(201);
     const created = await stack.api(stack.admin, 'POST', '/v1/alerts', {
       name: 'loopback watch',
       url: `http://127.0.0.1:${receiver.port}/hook`,
@@ -123,7 +143,10 @@ describe('alerts (real wrangler dev, runner, nmap and a loopback webhook receive
     const retried = await receiver.until(
       (all) => all.filter((r) => r.body.event?.scanId === first.id && r.event === 'scan.finished')[1],
       'the retry of the first scan.finished',
+      30_000,
     );
+    // The silent receiver was sent its delivery too (in the same alarm, in parallel), and is still holding it.
+    if (silentHeard === 0) await once(silent, 'request');
     const attempts = receiver.received.filter((r) => r.eventId === retried.eventId);
     expect(attempts.map((r) => r.answered)).toEqual([500, 200]);
     expect(new Set(attempts.map((r) => r.delivery)).size).toBe(1);

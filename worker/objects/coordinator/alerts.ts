@@ -61,6 +61,8 @@ export interface AlertsOverview {
 
 /** How many deliveries one alarm sends at most (in parallel); the rest wait for the next alarm, which comes at once. */
 const BATCH = 16;
+/** How long the alarm waits for the attempts it started before it lets the next alarm come (deliverDue). */
+const ALARM_WAIT_MS = 2_000;
 const ACTOR = 'scangate.alerts';
 
 const notFound = (id: string) =>
@@ -321,10 +323,26 @@ export class AlertCenter {
     if (current === null || current > next) await storage.setAlarm(Math.max(next, Date.now() + 50));
   }
 
-  /** Sends what is due, in parallel; each attempt is held (not picked twice) until it ends or times out. */
+  /**
+   * Sends what is due, in parallel; each attempt is held (not picked twice) until it ends or times out. The alarm
+   * waits for them at most ALARM_WAIT_MS: a receiver that is slow to answer keeps its own attempt open (until its
+   * timeout) but not the alarm, so the next alarm (other receivers' retries and new events) is not held up. An
+   * attempt cut short by an eviction is sent again once its hold runs out: delivery is at least once, and the event
+   * id lets a receiver drop the duplicate.
+   */
   async deliverDue(now: number): Promise<void> {
-    const due = this.#store.due(now, BATCH);
-    await Promise.all(due.map((d) => this.#send(d)));
+    const sends = this.#store.due(now, BATCH).map((d) =>
+      this.#send(d).finally(() => {
+        void this.arm();
+      }),
+    );
+    if (sends.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.min(ALARM_WAIT_MS, this.#settings.timeoutMs));
+    });
+    await Promise.race([Promise.all(sends), bound]);
+    clearTimeout(timer);
   }
 
   async #send(due: DueDelivery): Promise<void> {
