@@ -2,10 +2,10 @@
  * The coordinator of one runner pool, as a Durable Object: a thin facade. Its RPC methods and runtime hooks
  * (fetch, WebSocket events, alarm) delegate in one line each to components with one concern each, in
  * `worker/objects/coordinator/`: scans (what callers do), jobs (queue, dispatch, ends, breaker verdicts, the alarm's work),
- * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), the dashboard
- * feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
- * result: the Worker does, from the data returned here. A little over ~300 lines because a Durable Object's RPC
- * surface must be its own methods: one short delegation each.
+ * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), alerts (rules,
+ * events and webhook deliveries), the dashboard feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
+ * result: the Worker does, from the data returned here. Over ~300 lines because a Durable Object's RPC surface must
+ * be its own methods: one short delegation each.
  */
 import { DurableObject } from 'cloudflare:workers';
 import {
@@ -28,6 +28,7 @@ import {
   scanRows,
   type DashboardData,
 } from './coordinator/dashboard-data.ts';
+import { AlertRules } from './coordinator/alert-rules.ts';
 import { AlertCenter, type AlertsOverview, readAlertSettings } from './coordinator/alerts.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
 import { ScanHistory, type ScanDiffView } from './coordinator/history.ts';
@@ -67,6 +68,7 @@ export class Coordinator extends DurableObject<Env> {
   readonly #tasks: TaskBook;
   readonly #history: ScanHistory;
   readonly #alerts: AlertCenter;
+  readonly #alertRules: AlertRules;
   readonly #dashboard = new DashboardFeed(async () => `event: data\ndata: ${JSON.stringify(this.dashboardData())}\n\n`);
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -99,7 +101,10 @@ export class Coordinator extends DurableObject<Env> {
     this.#runnerAdmin = new RunnerAdmin(this.#core, this.#engine, sockets);
     this.#tasks = new TaskBook(new TaskStore(sql), jobs);
     this.#history = new ScanHistory(this.#core, new InventoryStore(sql));
-    this.#alerts = new AlertCenter(this.#core, new AlertStore(sql), readAlertSettings(env));
+    const alertStore = new AlertStore(sql);
+    const alertSettings = readAlertSettings(env);
+    this.#alerts = new AlertCenter(this.#core, alertStore, alertSettings);
+    this.#alertRules = new AlertRules(this.#core, alertStore, alertSettings);
     this.#engine.afterFinish.push((row, status, now) => {
       const diff = status === 'succeeded' ? this.#history.onSucceeded(row, now) : null;
       this.#alerts.onScanFinished(row, status, diff, now);
@@ -307,11 +312,11 @@ export class Coordinator extends DurableObject<Env> {
   // ── alerts (admin; the Worker scopes the pool) ─────────────────────────────────────────────────────────
 
   listAlerts(): AlertRule[] {
-    return this.#alerts.list();
+    return this.#alertRules.list();
   }
 
   getAlert(id: string): Result<AlertRule> {
-    return this.#alerts.get(id);
+    return this.#alertRules.get(id);
   }
 
   /** `selfHosts`: the hosts the request came to (an alert must never call the Worker itself). */
@@ -321,7 +326,7 @@ export class Coordinator extends DurableObject<Env> {
     actor: string,
     selfHosts: string[],
   ): Result<{ rule: AlertRule; secret: string }> {
-    return this.#alerts.create(pool, spec, actor, selfHosts);
+    return this.#alertRules.create(pool, spec, actor, selfHosts);
   }
 
   updateAlert(
@@ -330,15 +335,15 @@ export class Coordinator extends DurableObject<Env> {
     actor: string,
     selfHosts: string[],
   ): Result<{ rule: AlertRule; secret?: string }> {
-    return this.#alerts.update(id, patch, actor, selfHosts);
+    return this.#alertRules.update(id, patch, actor, selfHosts);
   }
 
   deleteAlert(id: string, actor: string): Result<AlertRule> {
-    return this.#alerts.remove(id, actor);
+    return this.#alertRules.remove(id, actor);
   }
 
   alertDeliveries(id: string, filter: { status?: DeliveryStatus; limit: number }): Result<AlertDelivery[]> {
-    return this.#alerts.deliveries(id, filter);
+    return this.#alertRules.deliveries(id, filter);
   }
 
   testAlert(id: string, actor: string): Promise<Result<AlertDelivery>> {
@@ -346,7 +351,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   alertsOverview(): AlertsOverview {
-    return this.#alerts.overview();
+    return this.#alertRules.overview();
   }
 
   // ── runtime hooks: streams, the runner link, the alarm ─────────────────────────────────────────────────

@@ -1,12 +1,7 @@
-import { scanError } from '../../../shared/errors/index.ts';
 import type { JobStatus } from '../../../shared/scan/index.ts';
 import {
   type AlertEvent,
-  AlertRuleInput,
-  type AlertRulePatch,
-  type AlertRuleSpec,
   breakerEvent,
-  checkDestination,
   DEFAULT_RETRY_BASE_MS,
   nextAttemptAt,
   payloadBody,
@@ -22,11 +17,12 @@ import {
 import type { Breaker } from '../../domain/breaker.ts';
 import type { ScanDiff } from '../../domain/diff/index.ts';
 import { fail, ok, type Result } from '../../domain/result.ts';
-import { newId, randomToken } from '../../domain/tokens.ts';
+import { randomToken } from '../../domain/tokens.ts';
 import type { Env } from '../../env.ts';
-import type { AlertDelivery, AlertRule, AlertStore, DeliveryStatus, DueDelivery } from '../../storage/alerts.store.ts';
+import type { AlertDelivery, AlertRule, AlertStore, DueDelivery } from '../../storage/alerts.store.ts';
 import { type JobRow, toScan } from '../../storage/jobs.store.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
+import { notFound } from './alert-rules.ts';
 import type { Core } from './core.ts';
 
 /** Alerting tunables from the Worker's vars (README, Configuration reference). */
@@ -63,19 +59,16 @@ export interface AlertsOverview {
 const BATCH = 16;
 /** How long the alarm waits for the attempts it started before it lets the next alarm come (deliverDue). */
 const ALARM_WAIT_MS = 2_000;
+/** The most deliveries one rule gets from one scan (or other single happening). */
+const PER_RULE_PER_EVENT_BATCH = 50;
 const ACTOR = 'scangate.alerts';
 
-const notFound = (id: string) =>
-  scanError('not_found', `No alert rule ${id} in this pool`, 'List the rules with GET /v1/alerts.', {
-    details: { alertId: id },
-  });
-
 /**
- * One pool's alerting: rules (admin-owned), events from finished scans, breakers and absent runners, and webhook
- * deliveries. An event only queues deliveries; the pool's alarm sends them, in parallel, each with its own timeout,
- * so one slow or broken receiver delays nobody else. Each attempt is logged; a failed one is retried on the backoff
- * (domain/alerts/retry.ts) until the delivery is ~24 h old, then given up. Secrets are generated here, returned once
- * by create (and by a rotation), and otherwise only read to sign.
+ * One pool's alerting at work: events from finished scans, breakers and absent runners, matched against the rules
+ * (alert-rules.ts keeps them), and webhook deliveries. An event only queues deliveries; the pool's alarm sends them,
+ * in parallel, each with its own timeout, so one slow or broken receiver delays nobody else. Each attempt is logged;
+ * a failed one is retried on the backoff (domain/alerts/retry.ts) until the delivery is ~24 h old, then given up.
+ * The rule's secret is read here only to sign.
  */
 export class AlertCenter {
   readonly #core: Core;
@@ -91,130 +84,6 @@ export class AlertCenter {
   get #pool(): string {
     const row = this.#core.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'pool'`).toArray()[0];
     return row?.value ?? 'default';
-  }
-
-  #destination(url: string, selfHosts: readonly string[]): Result<string> {
-    const hosts = [...selfHosts];
-    if (this.#settings.publicOrigin) {
-      try {
-        hosts.push(new URL(this.#settings.publicOrigin).host);
-      } catch {
-        // A malformed PUBLIC_ORIGIN names no host to refuse.
-      }
-    }
-    const checked = checkDestination(url, { allowLoopback: this.#settings.allowLoopback, selfHosts: hosts });
-    return checked.ok ? ok(checked.url) : fail(checked.error);
-  }
-
-  #nameTaken(name: string, except?: string): boolean {
-    const other = this.#store.byName(name);
-    return other !== undefined && other.id !== except;
-  }
-
-  list(): AlertRule[] {
-    return this.#store.rules();
-  }
-
-  get(id: string): Result<AlertRule> {
-    const rule = this.#store.rule(id);
-    return rule ? ok(rule) : fail(notFound(id));
-  }
-
-  /** A new rule and its secret, which is never returned again. */
-  create(
-    pool: string,
-    spec: AlertRuleSpec,
-    actor: string,
-    selfHosts: readonly string[],
-  ): Result<{ rule: AlertRule; secret: string }> {
-    const url = this.#destination(spec.url, selfHosts);
-    if (!url.ok) {
-      this.#core.audit.record(actor, 'alert.create', 'refused', { name: spec.name, reason: url.error.message });
-      return url;
-    }
-    if (this.#nameTaken(spec.name))
-      return fail(
-        scanError('conflict', `An alert rule named ${spec.name} exists`, 'Choose another name, or PATCH that rule.'),
-      );
-    this.#core.sql.exec(
-      `INSERT INTO meta (key, value) VALUES ('pool', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      pool,
-    );
-    const id = newId('alr');
-    const secret = newSecret();
-    const now = Date.now();
-    this.#store.insert(id, { ...spec, url: url.value }, secret.secret, secret.prefix, actor, now);
-    this.#core.audit.record(actor, 'alert.create', 'accepted', {
-      alertId: id,
-      name: spec.name,
-      events: spec.events,
-      host: new URL(url.value).host,
-      format: spec.format,
-    });
-    this.#core.notifyDashboard();
-    return ok({ rule: this.#store.rule(id)!, secret: secret.secret });
-  }
-
-  /** Changes a rule; with rotateSecret, a new secret is returned (once), and the old one stops signing at once. */
-  update(
-    id: string,
-    patch: AlertRulePatch,
-    actor: string,
-    selfHosts: readonly string[],
-  ): Result<{ rule: AlertRule; secret?: string }> {
-    const current = this.#store.rule(id);
-    if (!current) return fail(notFound(id));
-    const { rotateSecret, ...fields } = patch;
-    const { id: _id, secretPrefix: _p, createdBy: _c, createdAt: _a, updatedAt: _u, ...spec } = current;
-    const parsed = AlertRuleInput.safeParse({ ...spec, ...fields });
-    if (!parsed.success)
-      return fail(
-        scanError('validation_error', parsed.error.issues[0]!.message, 'Fix the field named and send it again.'),
-      );
-    const next = parsed.data;
-    if (fields.url !== undefined) {
-      const url = this.#destination(fields.url, selfHosts);
-      if (!url.ok) {
-        this.#core.audit.record(actor, 'alert.update', 'refused', { alertId: id, reason: url.error.message });
-        return url;
-      }
-      next.url = url.value;
-    }
-    if (this.#nameTaken(next.name, id))
-      return fail(
-        scanError('conflict', `An alert rule named ${next.name} exists`, 'Choose another name for this rule.'),
-      );
-    const secret = rotateSecret ? newSecret() : undefined;
-    this.#store.update(id, next, Date.now(), secret);
-    this.#core.audit.record(actor, 'alert.update', 'accepted', {
-      alertId: id,
-      fields: Object.keys(fields),
-      rotatedSecret: rotateSecret === true,
-    });
-    this.#core.notifyDashboard();
-    return ok({ rule: this.#store.rule(id)!, ...(secret && { secret: secret.secret }) });
-  }
-
-  remove(id: string, actor: string): Result<AlertRule> {
-    const rule = this.#store.rule(id);
-    if (!rule) return fail(notFound(id));
-    this.#store.delete(id);
-    this.#core.audit.record(actor, 'alert.delete', 'accepted', { alertId: id, name: rule.name });
-    this.#core.notifyDashboard();
-    return ok(rule);
-  }
-
-  deliveries(id: string, filter: { status?: DeliveryStatus; limit: number }): Result<AlertDelivery[]> {
-    if (!this.#store.rule(id)) return fail(notFound(id));
-    return ok(this.#store.deliveries({ ruleId: id, ...filter }));
-  }
-
-  overview(): AlertsOverview {
-    return {
-      rules: this.#store.rules(),
-      recent: this.#store.deliveries({ limit: 15 }),
-      failures: this.#store.deliveries({ status: 'failed', limit: 10 }),
-    };
   }
 
   /** Sends a test event to one rule now (one attempt, no retry) and returns its logged delivery. */
@@ -240,16 +109,25 @@ export class AlertCenter {
     return this.#store.queue(rule.id, event, body, now);
   }
 
-  /** Queues a delivery for every rule that wants one of `events`; returns how many were queued. */
+  /**
+   * Queues a delivery for every rule that wants one of `events`, at most PER_RULE_PER_EVENT_BATCH per rule (a scan
+   * that opens a thousand ports must not post a thousand messages to a channel); what is left out is audited with
+   * its count. Returns how many were queued.
+   */
   #dispatch(events: readonly AlertEvent[], now: number): number {
     let queued = 0;
-    const rules = this.#store.rules();
-    for (const event of events)
-      for (const rule of rules)
-        if (ruleMatches(rule, event)) {
-          this.#queue(rule, event, now);
-          queued++;
-        }
+    for (const rule of this.#store.rules()) {
+      const wanted = events.filter((event) => ruleMatches(rule, event));
+      for (const event of wanted.slice(0, PER_RULE_PER_EVENT_BATCH)) this.#queue(rule, event, now);
+      queued += Math.min(wanted.length, PER_RULE_PER_EVENT_BATCH);
+      if (wanted.length > PER_RULE_PER_EVENT_BATCH)
+        this.#core.audit.record(ACTOR, 'alert.queue', 'truncated', {
+          alertId: rule.id,
+          scanId: wanted[0]!.scanId ?? null,
+          queued: PER_RULE_PER_EVENT_BATCH,
+          leftOut: wanted.length - PER_RULE_PER_EVENT_BATCH,
+        });
+    }
     if (queued > 0) void this.arm();
     return queued;
   }
@@ -417,10 +295,4 @@ export class AlertCenter {
   nextDue(): number | null {
     return this.#store.nextDue();
   }
-}
-
-/** A signing secret: 32 random bytes, `whsec_`-prefixed so it is recognisable in a config; its prefix is shown. */
-function newSecret(): { secret: string; prefix: string } {
-  const secret = `whsec_${randomToken(32)}`;
-  return { secret, prefix: secret.slice(0, 12) };
 }
