@@ -1,7 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { DIFF_XML, reportOf } from '../domain/diff/fixtures.ts';
 import { type Coordinator, getCoordinator } from '../objects/coordinator.do.ts';
-import { ADMIN, api, json, mintRunner } from './helpers/runner-client.ts';
+import { ADMIN, api, json, mintRunner, mintToken, runnersOnOwnNets, type TestRunner } from './helpers/runner-client.ts';
 
 /**
  * Alert rules over the API (issue 18): validation that names the fix, secrets shown once, pool scoping (attack),
@@ -227,6 +228,62 @@ describe('breaker and runner events', () => {
     const offline = (await deliveries(id)).filter((d) => d.eventType === 'runner.offline');
     expect(offline).toHaveLength(1);
     expect(offline[0].title).toMatch(/^Runner alert-offline-runner has been offline for 11 minutes$/);
+    await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
+  });
+});
+
+describe('a scan that changes a lot', () => {
+  const newRunner = runnersOnOwnNets('alerts-runner', 180);
+
+  /** A real nmap report (test/fixtures/nmap/diff) of `target`, with ports 2000-2079 probed and all in `state`. */
+  function report(target: string, state: 'open' | 'closed') {
+    const base = reportOf(DIFF_XML.up.replaceAll('127.0.0.1', target));
+    const ports = Array.from({ length: 80 }, (_, i) => ({
+      protocol: 'tcp' as const,
+      port: 2000 + i,
+      state,
+      reason: null,
+      service: null,
+      cpe: [],
+      scripts: [],
+    }));
+    return {
+      ...base,
+      probes: [{ type: 'connect', protocol: 'tcp' as const, ports: '2000-2079' }],
+      hosts: [{ ...base.hosts[0]!, ports, extraPorts: [] }],
+    };
+  }
+
+  async function finished(runner: TestRunner, token: string, target: string, state: 'open' | 'closed') {
+    const from = runner.received.length;
+    const res = await api('/v1/scans', { method: 'POST', token, json: { target, args: '-sT -p 2000-2079' } });
+    expect(res.status).toBe(202);
+    const dispatch = await runner.next((m) => m.type === 'job.dispatch', 5000, from);
+    const jobId = (dispatch as { jobId: string }).jobId;
+    runner.send({ type: 'job.accepted', jobId });
+    runner.finish(jobId, ['done\n'], { report: report(target, state) });
+    for (;;) {
+      const scan = (await json(await api(`/v1/scans/${jobId}?wait=1`, { token }))).scan;
+      if (scan.status === 'succeeded') return jobId;
+      expect(scan.status).not.toBe('failed');
+    }
+  }
+
+  it('queues at most 50 deliveries per rule from one scan and audits how many were left out', async () => {
+    const { net, runner } = await newRunner();
+    const target = `127.${net}.0.1`;
+    const made = await create({ name: 'flood', url: HOOK, events: ['port_opened'] });
+    const id = made.body.alert.id;
+    const token = await mintToken('scan', `alerts-flood-${net}`);
+    await finished(runner, token, target, 'closed');
+    const second = await finished(runner, token, target, 'open');
+    const list = (await json(await api(`/v1/alerts/${id}/deliveries?limit=200`, { token: ADMIN }))).deliveries;
+    expect(list.filter((d: any) => d.eventType === 'port_opened')).toHaveLength(50);
+    const audit = (await json(await api('/v1/audit?action=alert.queue&limit=10', { token: ADMIN }))).entries;
+    expect(audit[0]).toMatchObject({
+      decision: 'truncated',
+      detail: { alertId: id, scanId: second, queued: 50, leftOut: 30 },
+    });
     await api(`/v1/alerts/${id}`, { method: 'DELETE', token: ADMIN });
   });
 });
