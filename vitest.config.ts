@@ -40,6 +40,9 @@ export default defineConfig({
                 AUDIT_SCAN_MAX_ROWS: '50',
                 PUBLIC_ORIGIN: 'https://scangate.test',
                 ALLOWED_ORIGINS: 'https://agent-console.test, http://localhost:6274',
+                // Alert webhooks over plain http to loopback receivers, retried on a 100 ms backoff base (worker/test/alerts.test.ts).
+                ALLOW_LOOPBACK_WEBHOOKS: '1',
+                ALERT_RETRY_BASE_MS: '100',
               },
             },
           }),

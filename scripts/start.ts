@@ -177,7 +177,9 @@ async function main(): Promise<void> {
   const persistTo = join(HOME, '.wrangler', 'state');
   await serveBuiltRunner(persistTo);
   process.stdout.write(`scangate: starting wrangler dev on 127.0.0.1:${port} …\n`);
-  const edge = await startEdge({ port, persistTo, envFile: DEV_VARS }).catch((e: Error) =>
+  // Local development: alert webhooks may go to a receiver on this machine over plain http (README, Alerts).
+  const vars = { ALLOW_LOOPBACK_WEBHOOKS: '1' };
+  const edge = await startEdge({ port, persistTo, envFile: DEV_VARS, vars }).catch((e: Error) =>
     fail(`wrangler dev did not start (is port ${port} free? set SCANGATE_PORT to use another):\n${e.message}`),
   );
   let stopping = false;

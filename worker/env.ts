@@ -32,6 +32,12 @@ export interface Env {
   AUDIT_SECURITY_MAX_AGE_DAYS?: string;
   AUDIT_SCAN_MAX_ROWS?: string;
   AUDIT_SCAN_MAX_AGE_DAYS?: string;
+  /** "1": alert webhooks may go over plain http to loopback literals (local development and the tests only). */
+  ALLOW_LOOPBACK_WEBHOOKS?: string;
+  /** Alert retry backoff base in ms (default 30000: cap 1 h, give up after 24 h; both scale with it). */
+  ALERT_RETRY_BASE_MS?: string;
+  /** How long one webhook attempt may take, in ms (default 10000). */
+  ALERT_TIMEOUT_MS?: string;
 }
 
 type ScangateEnv = Env;

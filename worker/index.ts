@@ -11,6 +11,7 @@ import { consentApi } from './http/oauth/consent.api.tsx';
 import { grantsApi } from './http/oauth/grants.api.ts';
 import { oauthApi } from './http/oauth/server.ts';
 import { adminApi } from './http/routes/admin.api.ts';
+import { alertsApi } from './http/routes/alerts.api.ts';
 import { enrollmentApi } from './http/routes/enrollment.api.ts';
 import { opsApi } from './http/routes/ops.api.ts';
 import { runnerDistApi } from './http/routes/runner-dist.api.ts';
@@ -68,6 +69,7 @@ app.route('/', historyApi);
 app.route('/', schedulesApi);
 app.route('/', enrollmentApi);
 app.route('/', adminApi);
+app.route('/', alertsApi);
 app.route('/', runnerDistApi);
 
 app.notFound(() => {

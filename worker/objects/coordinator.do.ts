@@ -2,10 +2,10 @@
  * The coordinator of one runner pool, as a Durable Object: a thin facade. Its RPC methods and runtime hooks
  * (fetch, WebSocket events, alarm) delegate in one line each to components with one concern each, in
  * `worker/objects/coordinator/`: scans (what callers do), jobs (queue, dispatch, ends, breaker verdicts, the alarm's work),
- * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), the dashboard
- * feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
- * result: the Worker does, from the data returned here. A little over ~300 lines because a Durable Object's RPC
- * surface must be its own methods: one short delegation each.
+ * link (the runner end), streams (scan SSE), tasks (MCP tasks), runners and policy (what admins do), alerts (rules,
+ * events and webhook deliveries), the dashboard feed. A second pool is a second object, so nothing here is global. The object renders no HTML and builds no MCP
+ * result: the Worker does, from the data returned here. Over ~300 lines because a Durable Object's RPC surface must
+ * be its own methods: one short delegation each.
  */
 import { DurableObject } from 'cloudflare:workers';
 import {
@@ -16,6 +16,7 @@ import {
 } from '../../shared/policy/index.ts';
 import { PING_FRAME, PONG_FRAME } from '../../shared/protocol/index.ts';
 import type { Principal } from '../domain/principal.ts';
+import type { AlertRulePatch, AlertRuleSpec } from '../domain/alerts/index.ts';
 import type * as breakers from '../domain/breaker.ts';
 import type { Core } from './coordinator/core.ts';
 import { fail, ok, type Result } from '../domain/result.ts';
@@ -27,6 +28,8 @@ import {
   scanRows,
   type DashboardData,
 } from './coordinator/dashboard-data.ts';
+import { AlertRules } from './coordinator/alert-rules.ts';
+import { AlertCenter, type AlertsOverview, readAlertSettings } from './coordinator/alerts.ts';
 import { DashboardFeed } from './coordinator/dashboard-feed.ts';
 import { ScanHistory, type ScanDiffView } from './coordinator/history.ts';
 import { Schedules, type ScheduleView } from './coordinator/schedules.ts';
@@ -41,6 +44,7 @@ import { ScanStreams } from './coordinator/streams.ts';
 import { TaskBook, type TaskOutcome, type TaskRecord } from './coordinator/tasks.ts';
 import type { Env } from '../env.ts';
 import { applyMigrations } from '../storage/migrations.ts';
+import { AlertStore, type AlertDelivery, type AlertRule, type DeliveryStatus } from '../storage/alerts.store.ts';
 import { AuditStore, auditRetention, type AuditEntry, type AuditQuery } from '../storage/audit.store.ts';
 import type { JobStatus, Scan } from '../../shared/scan/index.ts';
 import type { JsonObject, JsonValue } from '../../shared/errors/index.ts';
@@ -73,6 +77,8 @@ export class Coordinator extends DurableObject<Env> {
   readonly #tasks: TaskBook;
   readonly #history: ScanHistory;
   readonly #schedules: Schedules;
+  readonly #alerts: AlertCenter;
+  readonly #alertRules: AlertRules;
   readonly #dashboard = new DashboardFeed(async () => `event: data\ndata: ${JSON.stringify(this.dashboardData())}\n\n`);
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -105,12 +111,19 @@ export class Coordinator extends DurableObject<Env> {
     this.#runnerAdmin = new RunnerAdmin(this.#core, this.#engine, sockets);
     this.#tasks = new TaskBook(new TaskStore(sql), jobs);
     this.#history = new ScanHistory(this.#core, new InventoryStore(sql));
+    const alertStore = new AlertStore(sql);
+    const alertSettings = readAlertSettings(env);
+    this.#alerts = new AlertCenter(this.#core, alertStore, alertSettings);
+    this.#alertRules = new AlertRules(this.#core, alertStore, alertSettings);
     this.#engine.afterFinish.push((row, status, now) => {
-      if (status === 'succeeded') this.#history.onSucceeded(row, now);
+      const diff = status === 'succeeded' ? this.#history.onSucceeded(row, now) : null;
+      this.#alerts.onScanFinished(row, status, diff, now);
     });
+    this.#engine.breakerMoved.push((runner, from, to) => this.#alerts.onBreaker(runner, from, to, Date.now()));
     this.#engine.alsoDue.push(() => this.#history.nextPruneAt());
     this.#schedules = new Schedules(this.#core, new ScheduleStore(sql), this.#scans);
     this.#engine.alsoDue.push(() => this.#schedules.nextDue());
+    this.#engine.alsoDue.push(() => this.#alerts.nextOfflineCheck());
     // Heartbeats are answered without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     void ctx.blockConcurrencyWhile(() => this.#link.reconcile());
@@ -353,6 +366,51 @@ export class Coordinator extends DurableObject<Env> {
     return this.#runnerAdmin.breakerAction(idOrName, action, actor);
   }
 
+  // ── alerts (admin; the Worker scopes the pool) ─────────────────────────────────────────────────────────
+
+  listAlerts(): AlertRule[] {
+    return this.#alertRules.list();
+  }
+
+  getAlert(id: string): Result<AlertRule> {
+    return this.#alertRules.get(id);
+  }
+
+  /** `selfHosts`: the hosts the request came to (an alert must never call the Worker itself). */
+  createAlert(
+    pool: string,
+    spec: AlertRuleSpec,
+    actor: string,
+    selfHosts: string[],
+  ): Result<{ rule: AlertRule; secret: string }> {
+    return this.#alertRules.create(pool, spec, actor, selfHosts);
+  }
+
+  updateAlert(
+    id: string,
+    patch: AlertRulePatch,
+    actor: string,
+    selfHosts: string[],
+  ): Result<{ rule: AlertRule; secret?: string }> {
+    return this.#alertRules.update(id, patch, actor, selfHosts);
+  }
+
+  deleteAlert(id: string, actor: string): Result<AlertRule> {
+    return this.#alertRules.remove(id, actor);
+  }
+
+  alertDeliveries(id: string, filter: { status?: DeliveryStatus; limit: number }): Result<AlertDelivery[]> {
+    return this.#alertRules.deliveries(id, filter);
+  }
+
+  testAlert(id: string, actor: string): Promise<Result<AlertDelivery>> {
+    return this.#alerts.test(id, actor);
+  }
+
+  alertsOverview(): AlertsOverview {
+    return this.#alertRules.overview();
+  }
+
   // ── runtime hooks: streams, the runner link, the alarm ─────────────────────────────────────────────────
 
   override async fetch(request: Request): Promise<Response> {
@@ -378,14 +436,21 @@ export class Coordinator extends DurableObject<Env> {
     await this.#link.down(ws);
   }
 
-  /** One alarm serves leases, deadlines, runner liveness, breaker half-open times, queue expiry and retention. */
+  /**
+   * One alarm serves leases, deadlines, runner liveness, breaker half-open times, queue expiry, retention and alert
+   * deliveries (sent in parallel, each with its own timeout; alerts.ts).
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.#link.checkLiveness(now);
     this.#engine.onAlarm(now);
     this.#history.prune(now);
     await this.#schedules.onAlarm(now);
+    this.#alerts.checkRunners(now);
+    await this.#alerts.deliverDue(now);
+    this.#alerts.prune();
     await this.#engine.schedule();
+    await this.#alerts.arm();
   }
 }
 

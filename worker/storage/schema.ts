@@ -147,4 +147,29 @@ export const COORDINATOR_MIGRATIONS: readonly Migration[] = [
     // edge_truncated says the edge cut it. What the runner said of it is kept in jobs.result (JobResult.xml).
     sql: `ALTER TABLE jobs ADD COLUMN xml_bytes INTEGER NOT NULL DEFAULT 0`,
   },
+  {
+    version: 10,
+    name: 'alerts',
+    // Alert rules and their webhook deliveries (stores/alerts.store.ts). secret is the HMAC key, readable only inside
+    // this object (it signs); the API shows secret_prefix, never the secret after creation. A delivery keeps the exact
+    // body it sends (retries resend it, signed anew); status is pending until delivered or failed (given up).
+    // alert_offline_sent remembers which absence of a runner a rule has already reported.
+    sql: `
+      CREATE TABLE alert_rules (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL, secret TEXT NOT NULL,
+        secret_prefix TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+        title TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        response_code INTEGER, last_error TEXT, created_at INTEGER NOT NULL, next_attempt_at INTEGER,
+        last_attempt_at INTEGER, finished_at INTEGER
+      );
+      CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
+      CREATE INDEX alert_deliveries_by_rule ON alert_deliveries (rule_id, id);
+      CREATE TABLE alert_offline_sent (
+        rule_id TEXT NOT NULL, runner_id TEXT NOT NULL, since INTEGER NOT NULL, PRIMARY KEY (rule_id, runner_id)
+      );
+    `,
+  },
 ];

@@ -196,6 +196,7 @@ describe('audit log under a flood of refusals', () => {
       sql.exec('ALTER TABLE jobs DROP COLUMN changes');
       sql.exec('DROP TABLE schedules; DROP INDEX jobs_by_schedule; ALTER TABLE jobs DROP COLUMN schedule_id');
       sql.exec('ALTER TABLE jobs DROP COLUMN xml_bytes');
+      sql.exec('DROP TABLE alert_rules; DROP TABLE alert_deliveries; DROP TABLE alert_offline_sent');
       sql.exec(
         'CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, detail TEXT NOT NULL)',
       );

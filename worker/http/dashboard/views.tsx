@@ -436,6 +436,8 @@ export function DashboardPage(props: {
   who: string;
   /** The pool's OAuth grants (grants-section.tsx), rendered with the page. */
   grants?: Child;
+  /** The pool's alert rules and deliveries (alerts-section.tsx), rendered with the page. */
+  alerts?: Child;
   notice?: string;
   error?: string;
 }) {
@@ -466,6 +468,12 @@ export function DashboardPage(props: {
           <section aria-labelledby="h-oauth-apps">
             <h2 id="h-oauth-apps">OAuth apps</h2>
             <div id="oauth-apps">{props.grants}</div>
+          </section>
+        )}
+        {props.alerts !== undefined && (
+          <section aria-labelledby="h-alerts">
+            <h2 id="h-alerts">Alerts</h2>
+            <div id="alerts">{props.alerts}</div>
           </section>
         )}
         <section aria-labelledby="h-add-runner">

@@ -41,6 +41,8 @@ export class JobEngine {
   readonly afterFinish: Array<(row: JobRow, status: JobStatus, now: number) => void> = [];
   /** Other times the one alarm must come back (e.g. the inventory's next prune), or null. */
   readonly alsoDue: Array<() => number | null> = [];
+  /** Called when a runner's breaker changes state (alerts), after the change is stored. */
+  readonly breakerMoved: Array<(runner: RunnerRecord, from: breakers.Breaker, to: breakers.Breaker) => void> = [];
 
   constructor(core: Core, sockets: RunnerSockets, streams: ScanStreams) {
     this.#core = core;
@@ -195,8 +197,10 @@ export class JobEngine {
     this.#core.notifyDashboard();
     if (next.state !== runner.breaker.state)
       this.#core.counters.add('scangate_breaker_transitions_total', { runner: runner.name, to: next.state });
+    const from = runner.breaker;
     this.#core.runners.setBreaker(runner.id, next);
     runner.breaker = next;
+    if (next.state !== from.state) for (const hook of this.breakerMoved) hook(runner, from, next);
   }
 
   /** Applies a job's end to its runner's breaker (the rule is breakers.verdictOf's). */
