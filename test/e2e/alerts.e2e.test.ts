@@ -17,6 +17,7 @@ import { useStack } from '../helpers/e2e.ts';
 const stack = useStack({ ALLOW_LOOPBACK_WEBHOOKS: '1', ALERT_RETRY_BASE_MS: '200', ALERT_TIMEOUT_MS: '90000' });
 
 interface Received {
+  path: string;
   event: string;
   eventId: string;
   delivery: string;
@@ -28,6 +29,8 @@ interface Received {
 class Receiver {
   readonly received: Received[] = [];
   secret = '';
+  /** Secrets of other rules that post here, by request path (a rule's secret signs its own deliveries). */
+  readonly secrets = new Map<string, string>();
   #failNext = 1;
   #server: Server | undefined;
   #waiters: Array<() => void> = [];
@@ -40,13 +43,14 @@ class Receiver {
       req.on('end', async () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const verified = await verifySignature(
-          this.secret,
+          this.secrets.get(req.url ?? '') ?? this.secret,
           req.headers[SIGNATURE_HEADER.toLowerCase()] as string | undefined,
           raw,
           Math.floor(Date.now() / 1000),
         );
         const answered = this.#failNext-- > 0 ? 500 : 200;
         this.received.push({
+          path: req.url ?? '',
           event: String(req.headers['x-scangate-event']),
           eventId: String(req.headers['x-scangate-event-id']),
           delivery: String(req.headers['x-scangate-delivery']),
@@ -190,5 +194,51 @@ describe('alerts (real wrangler dev, runner, nmap and a loopback webhook receive
     expect(audit.body.entries.map((e: any) => `${e.action}:${e.decision}`)).toEqual(
       expect.arrayContaining(['alert.create:accepted', 'alert.delivery:failing', 'alert.delivery:delivered']),
     );
+  }, 180_000);
+
+  it('alerts port_opened when a scheduled scan finds a listener its previous run did not, for a rule on that schedule', async () => {
+    const port = await freePort();
+    const schedule = await stack.api(stack.admin, 'POST', '/v1/schedules', {
+      name: 'alerts-hourly',
+      scan: { target: '127.0.0.2', args: `-sT -p ${port}` },
+      intervalSec: 3600,
+    });
+    expect(schedule.status).toBe(201);
+    const scheduleId = schedule.body.schedule.id as string;
+    const rule = await stack.api(stack.admin, 'POST', '/v1/alerts', {
+      name: 'scheduled watch',
+      url: `http://127.0.0.1:${receiver.port}/scheduled`,
+      events: ['port_opened'],
+      filters: { scheduleId },
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    receiver.secrets.set('/scheduled', rule.body.secret);
+    const runOnce = async () => {
+      const run = await stack.api(stack.admin, 'POST', `/v1/schedules/${scheduleId}/run`);
+      expect(run.status, JSON.stringify(run.body)).toBe(202);
+      return stack.waitForScan(stack.admin, run.body.scan.id, (s) => s.status === 'succeeded', 60_000);
+    };
+    await runOnce(); // nothing listens yet
+    const listener = createTcpServer((socket) => socket.on('error', () => {}).end());
+    listener.listen(port, '127.0.0.2');
+    await once(listener, 'listening');
+    try {
+      const second = await runOnce();
+      expect(second.changes).toMatchObject({ counts: { opened: 1 } });
+      const opened = await receiver.until(
+        (all) =>
+          all.find((r) => r.path === '/scheduled' && r.event === 'port_opened' && r.body.event.scanId === second.id),
+        'port_opened from the scheduled run, for the rule on its schedule',
+      );
+      expect(opened.body.event).toMatchObject({ host: '127.0.0.2', port, scheduleId });
+      expect(opened.body.rule.name).toBe('scheduled watch');
+      expect(opened.verified).toMatchObject({ ok: true });
+      // The rule on the schedule heard only its schedule's scans.
+      expect(
+        receiver.received.filter((r) => r.path === '/scheduled' && r.body.event.scheduleId !== scheduleId),
+      ).toEqual([]);
+    } finally {
+      listener.close();
+    }
   }, 180_000);
 });
