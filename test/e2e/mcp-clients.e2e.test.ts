@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/stack.ts';
 import { useStack } from '../helpers/e2e.ts';
+import { INSPECTOR, inspector as runInspector } from '../helpers/inspector.ts';
 
 /**
  * The official MCP clients against the real stack (wrangler dev, a real runner, real nmap on loopback): the v1
@@ -147,36 +145,7 @@ describe('the v1 SDK client against real nmap', { timeout: 180_000 }, () => {
 });
 
 /** The Inspector's CLI (pinned devDependency) as a user runs it: exit code, stdout and stderr. */
-const INSPECTOR = join(
-  ROOT,
-  'node_modules',
-  '@modelcontextprotocol',
-  'inspector',
-  'clients',
-  'launcher',
-  'build',
-  'index.js',
-);
-function inspector(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [
-        INSPECTOR,
-        '--cli',
-        `${stack.url}/mcp`,
-        '--transport',
-        'http',
-        '--header',
-        `Authorization: Bearer ${token}`,
-        ...args,
-      ],
-      { env: { ...process.env, MCP_CATALOG_PATH: join(stack.dir, 'inspector-catalog.json') }, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const inspector = (...args: string[]) => runInspector(stack.url, token, stack.dir, ...args);
 
 describe('the MCP Inspector 2.12.0 (CLI mode)', { timeout: 180_000 }, () => {
   beforeAll(() => {

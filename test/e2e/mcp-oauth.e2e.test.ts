@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -15,8 +13,8 @@ import type {
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/stack.ts';
 import { useStack } from '../helpers/e2e.ts';
+import { inspector as runInspector } from '../helpers/inspector.ts';
 
 /**
  * OAuth 2.1 on /mcp with clients nobody here wrote: the official v1 SDK client with its OAuth client provider
@@ -132,37 +130,7 @@ beforeAll(async () => {
     });
 }, 60_000);
 
-/** The pinned MCP Inspector 2.12.0 in CLI mode (a devDependency, so it runs offline) with a bearer token. */
-function inspector(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const launcher = join(
-    ROOT,
-    'node_modules',
-    '@modelcontextprotocol',
-    'inspector',
-    'clients',
-    'launcher',
-    'build',
-    'index.js',
-  );
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [
-        launcher,
-        '--cli',
-        `${stack.url}/mcp`,
-        '--transport',
-        'http',
-        '--header',
-        `Authorization: Bearer ${token}`,
-        ...args,
-      ],
-      { env: { ...process.env, MCP_CATALOG_PATH: join(stack.dir, 'inspector-catalog.json') }, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const inspector = (token: string, ...args: string[]) => runInspector(stack.url, token, stack.dir, ...args);
 
 afterAll(async () => {
   await browser?.close();

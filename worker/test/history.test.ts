@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { DIFF_XML, reportOf } from '../domain/diff/fixtures.ts';
 import { type Coordinator, getCoordinator } from '../objects/coordinator.do.ts';
-import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from './helpers/runner-client.ts';
+import { finishedScan } from './helpers/history-scans.ts';
+import { ADMIN, api, dashboardLogin, json, mintToken, runnersOnOwnNets } from './helpers/runner-client.ts';
 
 /**
  * Scan history through the API: each finished scan feeds its token's inventory, and a diff compares it with the
@@ -12,29 +12,6 @@ import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from '
  * what the first token's scans found.
  */
 const newRunner = runnersOnOwnNets('history-runner', 160);
-
-async function finishedScan(
-  runner: TestRunner,
-  net: number,
-  token: string,
-  fixture: keyof typeof DIFF_XML,
-  edit: (xml: string) => string = (x) => x,
-): Promise<string> {
-  const from = runner.received.length;
-  const target = `127.${net}.0.1`;
-  const res = await api('/v1/scans', { method: 'POST', token, json: { target, args: '-sT -sV -p 2220-2230,4430' } });
-  expect(res.status).toBe(202);
-  const dispatch = await runner.next((m) => m.type === 'job.dispatch', 5000, from);
-  const jobId = (dispatch as { jobId: string }).jobId;
-  runner.send({ type: 'job.accepted', jobId });
-  const xml = edit(DIFF_XML[fixture].replaceAll('127.0.0.1', target));
-  runner.finish(jobId, ['done\n'], { report: reportOf(xml) });
-  for (;;) {
-    const scan = (await json(await api(`/v1/scans/${jobId}?wait=1`, { token }))).scan;
-    if (scan.status === 'succeeded') return jobId;
-    expect(scan.status).not.toBe('failed');
-  }
-}
 
 const diffOf = async (id: string, token: string, against?: string) =>
   api(`/v1/scans/${id}/diff${against ? `?against=${against}` : ''}`, { token });
@@ -261,16 +238,6 @@ describe('exports', () => {
   });
 });
 
-async function logIn(token: string): Promise<string> {
-  const res = await api('/dashboard/login', {
-    method: 'POST',
-    body: new URLSearchParams({ token }),
-    redirect: 'manual',
-  });
-  expect(res.status).toBe(303);
-  return res.headers.get('set-cookie')!.split(';')[0]!;
-}
-
 describe('history on the dashboard', () => {
   it('shows the diff on the scan page, the change on the front page and the service in the inventory', async () => {
     const { net, runner } = await newRunner();
@@ -279,7 +246,7 @@ describe('history on the dashboard', () => {
       xml.replace('product="OpenSSH"', 'product="&lt;script&gt;alert(1)&lt;/script&gt;"'),
     );
     const second = await finishedScan(runner, net, token, 'newBanner');
-    const cookie = await logIn(ADMIN);
+    const { cookie } = await dashboardLogin(ADMIN);
 
     const scanPage = await (await api(`/dashboard/scans/${second}`, { headers: { cookie } })).text();
     expect(scanPage).toContain('Changes since the previous scan');

@@ -1,7 +1,15 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type Coordinator, getCoordinator } from '../objects/coordinator.do.ts';
-import { ADMIN, api, json, mintToken, runnersOnOwnNets, type TestRunner } from './helpers/runner-client.ts';
+import {
+  ADMIN,
+  api,
+  dashboardLogin,
+  json,
+  mintToken,
+  runnersOnOwnNets,
+  type TestRunner,
+} from './helpers/runner-client.ts';
 
 /**
  * Schedules through the API and the pool's alarm, against a test runner over a real WebSocket: validated by the
@@ -219,18 +227,6 @@ describe('schedules', () => {
   });
 });
 
-async function logIn(token: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await api('/dashboard/login', {
-    method: 'POST',
-    body: new URLSearchParams({ token }),
-    redirect: 'manual',
-  });
-  expect(res.status).toBe(303);
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-  const page = await (await api('/dashboard', { headers: { cookie } })).text();
-  return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)![1]! };
-}
-
 describe('schedules on the dashboard', () => {
   it('lists them with their next run, and pauses, resumes and runs them with a CSRF-checked form', async () => {
     const { net, runner } = await newRunner();
@@ -240,7 +236,7 @@ describe('schedules on the dashboard', () => {
       timeZone: 'Europe/Berlin',
     });
     const { id, name } = body.schedule;
-    const { cookie, csrf } = await logIn(ADMIN);
+    const { cookie, csrf } = await dashboardLogin(ADMIN);
     const page = await (await api('/dashboard/schedules', { headers: { cookie } })).text();
     expect(page).toMatch(new RegExp(`data-schedule="${name}"[^]*?0 3 \\* \\* \\* \\(Europe/Berlin\\)[^]*?02:00 UTC`));
     const act = (action: string, token = csrf) =>

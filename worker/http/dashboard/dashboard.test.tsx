@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, api, mintRunner, mintToken, TestRunner } from '../../test/helpers/runner-client.ts';
+import { ADMIN, api, dashboardLogin, mintRunner, mintToken, TestRunner } from '../../test/helpers/runner-client.ts';
 import { perMinute, type DashboardData } from '../../objects/coordinator/dashboard-data.ts';
 import { ScanPage } from './scan-page.tsx';
 import { renderSections } from './views.tsx';
@@ -121,17 +121,7 @@ describe('dashboard views escape what came from outside', () => {
   });
 });
 
-async function logIn(token: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await api('/dashboard/login', {
-    method: 'POST',
-    body: new URLSearchParams({ token }),
-    redirect: 'manual',
-  });
-  expect(res.status).toBe(303);
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-  const page = await (await api('/dashboard', { headers: { cookie } })).text();
-  return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)![1]! };
-}
+const logIn = dashboardLogin;
 
 describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
   it('sets an HttpOnly, SameSite=Strict, Secure __Host- cookie over https and a nonce CSP', async () => {

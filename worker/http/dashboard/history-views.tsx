@@ -5,7 +5,7 @@
  */
 import type { ScanDiffView } from '../../objects/coordinator/history.ts';
 import type { InventoryService } from '../../storage/inventory.store.ts';
-import { Header, Layout } from './views.tsx';
+import { Header, Layout, Notices } from './views.tsx';
 
 const facts = (s: { name: string | null; product: string | null; version: string | null }) =>
   [s.product ?? s.name ?? '?', s.version].filter(Boolean).join(' ');
@@ -121,11 +121,7 @@ export function InventoryPage(props: {
           {field('versionBelow', 'Version below', '8.0')}
           <button type="submit">Find</button>
         </form>
-        {props.error && (
-          <p class="error" role="alert">
-            {props.error}
-          </p>
-        )}
+        <Notices error={props.error} />
         {props.services.length === 0 ? (
           <p class="empty">Nothing found.</p>
         ) : (

@@ -6,7 +6,7 @@
  */
 import type { ScanChanges } from '../../../shared/scan/index.ts';
 import type { ScheduleView } from '../../objects/coordinator/schedules.ts';
-import { ActionForm, Header, Layout } from './views.tsx';
+import { ActionForm, Header, Layout, Notices } from './views.tsx';
 
 const when = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '');
 
@@ -28,16 +28,7 @@ export function SchedulesPage(props: {
           <a href="/dashboard">← Dashboard</a>
         </p>
         <h2>Schedules</h2>
-        {props.notice && (
-          <p class="notice" role="status">
-            {props.notice}
-          </p>
-        )}
-        {props.error && (
-          <p class="error" role="alert">
-            {props.error}
-          </p>
-        )}
+        <Notices notice={props.notice} error={props.error} />
         {props.schedules.length === 0 ? (
           <p class="empty">No schedules yet: make one with POST /v1/schedules or `scangate schedules create`.</p>
         ) : (

@@ -399,6 +399,24 @@ export async function renderSections(data: DashboardData): Promise<Record<string
   return out;
 }
 
+/** What an action came back with (the redirect's `notice` or `error`), announced to screen readers. */
+export function Notices({ notice, error }: { notice?: string | undefined; error?: string | undefined }) {
+  return (
+    <>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
 export function Header({ who, csrf }: { who: string; csrf: string }) {
   return (
     <header>
@@ -446,16 +464,7 @@ export function DashboardPage(props: {
     <Layout title="scangate dashboard" nonce={props.nonce} csrf={props.csrf}>
       <Header who={props.who} csrf={props.csrf} />
       <main data-live="/dashboard/events">
-        {props.notice && (
-          <p class="notice" role="status">
-            {props.notice}
-          </p>
-        )}
-        {props.error && (
-          <p class="error" role="alert">
-            {props.error}
-          </p>
-        )}
+        <Notices notice={props.notice} error={props.error} />
         {SECTION_TITLES.map(([id, title]) => (
           <section aria-labelledby={`h-${id}`}>
             <h2 id={`h-${id}`} class={id === 'summary' ? 'sr-only' : undefined}>

@@ -4,16 +4,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { DIFF_XML, reportOf } from '../../domain/diff/fixtures.ts';
-import {
-  ADMIN,
-  api,
-  BASE,
-  json,
-  mintToken,
-  runnersOnOwnNets,
-  type TestRunner,
-} from '../../test/helpers/runner-client.ts';
+import { finishedScan } from '../../test/helpers/history-scans.ts';
+import { ADMIN, api, BASE, mintToken, runnersOnOwnNets } from '../../test/helpers/runner-client.ts';
 
 /**
  * diff_scans, find_services and list_schedules with the official v1 client, and the one line nmap_scan/get_scan
@@ -36,26 +28,6 @@ async function connect(token: string): Promise<Client> {
   onTestFinished(() => client.close());
   await client.listTools();
   return client;
-}
-
-async function finishedScan(
-  runner: TestRunner,
-  net: number,
-  token: string,
-  fixture: keyof typeof DIFF_XML,
-): Promise<string> {
-  const from = runner.received.length;
-  const target = `127.${net}.0.1`;
-  const res = await api('/v1/scans', { method: 'POST', token, json: { target, args: '-sT -sV -p 2220-2230,4430' } });
-  expect(res.status).toBe(202);
-  const dispatch = await runner.next((m) => m.type === 'job.dispatch', 5000, from);
-  const jobId = (dispatch as { jobId: string }).jobId;
-  runner.send({ type: 'job.accepted', jobId });
-  runner.finish(jobId, ['done\n'], { report: reportOf(DIFF_XML[fixture].replaceAll('127.0.0.1', target)) });
-  for (;;) {
-    const scan = (await json(await api(`/v1/scans/${jobId}?wait=1`, { token }))).scan;
-    if (scan.status === 'succeeded') return jobId;
-  }
 }
 
 describe('history tools over MCP', () => {

@@ -183,3 +183,16 @@ export function runnersOnOwnNets(name: string, firstNet: number) {
     return { net, minted, runner };
   };
 }
+
+/** Logs in to the dashboard with `token`: the session cookie, and the page's CSRF token for its forms. */
+export async function dashboardLogin(token: string): Promise<{ cookie: string; csrf: string }> {
+  const res = await api('/dashboard/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
+  if (res.status !== 303) throw new Error(`dashboard login: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const page = await (await api('/dashboard', { headers: { cookie } })).text();
+  return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)![1]! };
+}
