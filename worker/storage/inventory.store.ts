@@ -1,4 +1,7 @@
 import { addressKey, cidrKeyRange, type Observation, versionOlderThan } from '../domain/inventory.ts';
+import { type InventoryHost, type InventoryHostQuery, queryHosts } from './inventory-hosts.ts';
+
+export type { InventoryHost, InventoryHostQuery } from './inventory-hosts.ts';
 
 /**
  * The pool's inventory of hosts and services in the Coordinator's SQLite storage (migration 7). Rows are per token,
@@ -82,28 +85,6 @@ function toService(row: ServiceRow): InventoryService {
     lastProbedAt: iso(row.last_probed_at),
     lastProbedScan: row.last_probed_scan,
   };
-}
-
-export interface InventoryHost {
-  address: string;
-  hostnames: string[];
-  /** `up` when last looked for, `down` when a later scan looked for it (discovery on) and did not find it. */
-  state: string;
-  firstSeen: string;
-  lastSeen: string;
-  lastScan: string;
-  lastProbedAt: string;
-  lastProbedScan: string;
-}
-
-export interface InventoryHostQuery {
-  tokenId?: string;
-  address?: string;
-  cidr?: string;
-  state?: 'up' | 'any';
-  firstSeenAfter?: number;
-  limit: number;
-  cursor?: string;
 }
 
 /** Rows read per SQL page while a JS-side filter (versionBelow) thins them; bounded so one query stays cheap. */
@@ -266,61 +247,9 @@ export class InventoryStore {
     return { services: found, nextCursor: cursor ? cursor.join('|') : null };
   }
 
-  /** Hosts matching `q`, by address; an admin's view merges tokens (newest row per address, first seen earliest). */
+  /** Hosts matching `q` (inventory-hosts.ts). */
   hosts(q: InventoryHostQuery): { hosts: InventoryHost[]; nextCursor: string | null } {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    const add = (clause: string, ...values: SqlStorageValue[]) => {
-      where.push(clause);
-      args.push(...values);
-    };
-    if (q.tokenId) add('token_id = ?', q.tokenId);
-    if (q.address) add('addr_key = ?', addressKey(q.address) ?? '');
-    if (q.cidr) add('addr_key BETWEEN ? AND ?', ...(cidrKeyRange(q.cidr) ?? ['', '']));
-    if (q.cursor) add('addr_key > ?', q.cursor);
-    const outer = ['rn = 1'];
-    const outerArgs: SqlStorageValue[] = [];
-    if ((q.state ?? 'up') === 'up') outer.push("state = 'up'");
-    if (q.firstSeenAfter !== undefined) {
-      outer.push('first_any > ?');
-      outerArgs.push(q.firstSeenAfter);
-    }
-    const rows = this.#sql
-      .exec<{
-        addr_key: string;
-        address: string;
-        hostnames: string;
-        state: string;
-        first_any: number;
-        last_seen: number;
-        last_scan: string;
-        last_probed_at: number;
-        last_probed_scan: string;
-      }>(
-        `SELECT * FROM (
-           SELECT *, ROW_NUMBER() OVER (PARTITION BY addr_key ORDER BY last_seen DESC) AS rn,
-             MIN(first_seen) OVER (PARTITION BY addr_key) AS first_any
-           FROM inventory_hosts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ) WHERE ${outer.join(' AND ')} ORDER BY addr_key LIMIT ?`,
-        ...args,
-        ...outerArgs,
-        q.limit + 1,
-      )
-      .toArray();
-    const page = rows.slice(0, q.limit);
-    return {
-      hosts: page.map((r) => ({
-        address: r.address,
-        hostnames: JSON.parse(r.hostnames) as string[],
-        state: r.state,
-        firstSeen: iso(r.first_any),
-        lastSeen: iso(r.last_seen),
-        lastScan: r.last_scan,
-        lastProbedAt: iso(r.last_probed_at),
-        lastProbedScan: r.last_probed_scan,
-      })),
-      nextCursor: rows.length > q.limit ? page.at(-1)!.addr_key : null,
-    };
+    return queryHosts(this.#sql, q);
   }
 
   /** When the least recently seen row was last seen (null when there is none), for the next prune. */
