@@ -21,6 +21,7 @@ import {
   type ScanView,
 } from './cli/render.ts';
 import { type DiffAnswer, formatDiff, formatInventory } from './cli/render-history.ts';
+import { type AlertView, type DeliveryView, formatAlerts, formatDeliveries } from './cli/render-alerts.ts';
 import { formatSchedules } from './cli/render-schedules.ts';
 import { sseEvents, textChunks } from './cli/sse.ts';
 import { forCli, looseNmapOptions, type EdgeError } from './cli/wording.ts';
@@ -48,6 +49,8 @@ const OPTIONS = {
   cron: { type: 'string' },
   every: { type: 'string' },
   tz: { type: 'string' },
+  events: { type: 'string' },
+  format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -336,6 +339,67 @@ async function schedulesCommand(values: Values, rest: string[]): Promise<number>
   }
 }
 
+/** `scangate alerts [list|create|test|deliveries|pause|resume|delete]` (admin). */
+async function alertsCommand(values: Values, rest: string[]): Promise<number> {
+  const conn = connection(values, 'admin');
+  const [action = 'list', first, second] = rest;
+  const one = (id: string | undefined) => {
+    if (!id) throw new CliError(`usage: scangate alerts ${action} <alert-id>`, 2);
+    return `/v1/alerts/${encodeURIComponent(id)}`;
+  };
+  const out = (text: string, value: unknown) => print(values.json ? JSON.stringify(value, null, 2) : text);
+  switch (action) {
+    case 'list': {
+      const { alerts } = await request<{ alerts: AlertView[] }>(conn, 'GET', '/v1/alerts');
+      out(formatAlerts(alerts), alerts);
+      return 0;
+    }
+    case 'create': {
+      if (!first || !second || rest.length !== 3 || !values.events)
+        throw new CliError(
+          'usage: scangate alerts create <name> <https-url> --events port_opened,new_host,… [--format json|slack|teams]',
+          2,
+        );
+      const created = await request<{ alert: AlertView; secret: string }>(conn, 'POST', '/v1/alerts', {
+        name: first,
+        url: second,
+        events: values.events.split(',').map((e) => e.trim()),
+        ...(values.format && { format: values.format }),
+      });
+      out(
+        `${formatAlerts([created.alert])}\n\nsigning secret (shown once; receivers verify X-Scangate-Signature with it):\n${created.secret}`,
+        created,
+      );
+      return 0;
+    }
+    case 'test': {
+      const { delivery } = await request<{ delivery: DeliveryView }>(conn, 'POST', `${one(first)}/test`);
+      out(formatDeliveries([delivery]), delivery);
+      return delivery.status === 'delivered' ? 0 : 1;
+    }
+    case 'deliveries': {
+      const { deliveries } = await request<{ deliveries: DeliveryView[] }>(conn, 'GET', `${one(first)}/deliveries`);
+      out(formatDeliveries(deliveries), deliveries);
+      return 0;
+    }
+    case 'pause':
+    case 'resume': {
+      const { alert } = await request<{ alert: AlertView }>(conn, 'PATCH', one(first), {
+        enabled: action === 'resume',
+      });
+      out(formatAlerts([alert]), alert);
+      return 0;
+    }
+    case 'delete': {
+      await request(conn, 'DELETE', one(first));
+      print(`alert ${first} deleted`);
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown alerts action ${action}: list, create, test, deliveries, pause, resume or delete`, 2);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
@@ -409,6 +473,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'schedules':
       return schedulesCommand(values, rest);
+    case 'alerts':
+      return alertsCommand(values, rest);
     case 'cancel': {
       if (rest.length !== 1) throw new CliError('usage: scangate cancel <scan-id>', 2);
       const { scan } = await request<{ scan: ScanView }>(

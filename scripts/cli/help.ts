@@ -58,6 +58,15 @@ scangate schedules create hourly 10.20.0.5 --every 3600
 scangate schedules run|pause|resume|delete <name>
 Runs are normal scans (scangate list shows them); a run the policy refuses pauses the schedule with the reason.`,
   },
+  alerts: {
+    synopsis: 'alerts [list|create|test|deliveries|pause|resume|delete] …',
+    summary: 'webhook alerts on scan results, changes, breakers and runners (admin)',
+    more: `scangate alerts create lab-watch https://hooks.example.org/scangate --events port_opened,new_host --format slack
+  (prints the signing secret once)
+scangate alerts test|deliveries|pause|resume|delete <alert-id>
+Events: scan.finished, scan.failed, new_host, port_opened, port_closed, version_changed, cert_expiring,
+breaker.opened, breaker.closed, runner.offline. Filters and thresholds: PATCH /v1/alerts/<id> (README, Alerts).`,
+  },
   cancel: { synopsis: 'cancel <scan-id>', summary: 'stop a queued or running scan' },
   runners: { synopsis: 'runners [--json]', summary: 'runners and their state (admin)' },
   breakers: { synopsis: 'breakers [--json]', summary: 'circuit breakers (admin)' },

@@ -1,8 +1,11 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/stack.ts';
+import { freePort, ROOT } from '../../scripts/stack.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../../worker/domain/alerts/signing.ts';
 import { useStack } from '../helpers/e2e.ts';
 
@@ -241,4 +244,37 @@ describe('alerts (real wrangler dev, runner, nmap and a loopback webhook receive
       listener.close();
     }
   }, 180_000);
+
+  it('is driven from the CLI: create prints the secret once, test delivers a signed event, deliveries lists it', async () => {
+    const cli = async (args: string[], token = stack.admin) => {
+      const env = { ...process.env, SCANGATE_URL: stack.url, SCANGATE_TOKEN: token, SCANGATE_HOME: stack.dir };
+      return promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'scangate.mjs'), ...args], { env }).catch(
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    };
+    const made = await cli([
+      'alerts',
+      'create',
+      'cli-watch',
+      `http://127.0.0.1:${receiver.port}/cli`,
+      '--events',
+      'port_opened,scan.failed',
+    ]);
+    const id = /(alr_[A-Za-z0-9_-]+)/.exec(made.stdout)?.[1];
+    const secret = /shown once[^\n]*\n(\S+)/.exec(made.stdout)?.[1];
+    expect(id, made.stdout + made.stderr).toBeDefined();
+    expect(secret).toBeDefined();
+    receiver.secrets.set('/cli', secret!);
+    const listed = await cli(['alerts', 'list']);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+cli-watch\\s+enabled\\s+port_opened,scan.failed`));
+    expect(listed.stdout).not.toContain(secret!);
+    const tested = await cli(['alerts', 'test', id!]);
+    expect(tested.stdout).toMatch(/delivered\s+1\s+200/);
+    const heard = await receiver.until((all) => all.find((r) => r.path === '/cli'), 'the CLI test delivery');
+    expect(heard.verified).toMatchObject({ ok: true });
+    expect((await cli(['alerts', 'deliveries', id!])).stdout).toMatch(/delivered\s+1\s+200/);
+    const refused = await cli(['alerts', 'list'], await stack.mintToken('scan'));
+    expect(refused.stderr).toContain('forbidden');
+    expect((await cli(['alerts', 'delete', id!])).stdout).toContain(`alert ${id} deleted`);
+  }, 120_000);
 });
