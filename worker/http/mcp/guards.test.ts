@@ -133,3 +133,23 @@ describe('MCP JSON-RPC batches', () => {
     expect((await audit()).reduce((sum, e) => sum + e.count, 0)).toBe(1);
   });
 });
+
+describe('tools/call that names no tool', () => {
+  it('answers invalid params (-32602) naming the tools, whether the name is missing, not a string or unknown', async () => {
+    const token = await mintToken('scan', 'no-name-caller');
+    for (const [params, says] of [
+      [{ arguments: {} }, 'tools/call needs params.name'],
+      [{ name: 42 }, 'tools/call needs params.name'],
+      [undefined, 'tools/call needs params.name'],
+      [{ name: 'rm_rf', arguments: {} }, 'Unknown tool: rm_rf'],
+    ] as const) {
+      const res = await post(`${BASE}/mcp`, token, { jsonrpc: '2.0', id: 7, method: 'tools/call', params });
+      const body = await json<{ id: number; error: { code: number; message: string } }>(res);
+      expect(body.id).toBe(7);
+      expect(body.error.code, JSON.stringify(params)).toBe(-32602);
+      expect(body.error.message).toContain(says);
+      expect(body.error.message).toContain('nmap_scan, wait_for_scan');
+      expect(body.error.message).not.toContain('list_schedules'); // admin-only tools are not named to a scan token
+    }
+  });
+});

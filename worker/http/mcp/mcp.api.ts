@@ -26,13 +26,17 @@ function jsonRpcError(
   });
 }
 
-/** A `tools/call` request naming a tool this server does not have, or null. */
-function unknownToolCall(body: unknown, names: readonly string[]): { id: string | number; name: string } | null {
+/**
+ * A `tools/call` request that names no tool this server has (an unknown name, or no name at all), or null. The SDK
+ * would answer a missing name with -32603 and its own schema dump; both are invalid params, named as such.
+ */
+function unknownToolCall(body: unknown, names: readonly string[]): { id: string | number; name: string | null } | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const { method, id, params } = body as { method?: unknown; id?: unknown; params?: { name?: unknown } };
   if (method !== 'tools/call' || (typeof id !== 'string' && typeof id !== 'number')) return null;
-  const name = params?.name;
-  return typeof name === 'string' && !names.includes(name) ? { id, name } : null;
+  const name = typeof params === 'object' && params !== null ? params.name : undefined;
+  if (typeof name !== 'string') return { id, name: null };
+  return names.includes(name) ? null : { id, name };
 }
 
 /** A refusal that is both a JSON-RPC error and the error taxonomy's shape (`error.type`, `message`, `recoverySuggestion`). */
@@ -131,7 +135,9 @@ async function serveMcp(request: Request, env: Env, principal: Principal): Promi
     return jsonRpcError(
       200,
       -32602,
-      `Unknown tool: ${unknownTool.name}. Tools: ${toolNamesFor(principal).join(', ')}`,
+      unknownTool.name === null
+        ? `Invalid params: tools/call needs params.name, one of: ${toolNamesFor(principal).join(', ')}`
+        : `Unknown tool: ${unknownTool.name.slice(0, 100)}. Tools: ${toolNamesFor(principal).join(', ')}`,
       {},
       unknownTool.id,
     );
