@@ -329,6 +329,7 @@ export class Coordinator extends DurableObject<Env> {
       scans: scanRows(this.#core.jobs.list({ limit: 25 }).scans),
       perMinute: perMinute(this.#core.jobs.endedSince(now - 3_600_000), now),
       changes: changeRows(this.#history.recentChanges(10)),
+      alerts: this.#alertRules.overview(),
     };
   }
 

@@ -4,8 +4,8 @@ import type { AlertDelivery, AlertRule } from '../../storage/alerts.store.ts';
 
 /**
  * The dashboard's "Alerts" section: the pool's rules (events, filters, where they go, never the secret: only its
- * prefix), the latest deliveries and the ones given up. Rendered with the page, like the OAuth apps: reload to see
- * new deliveries. Rule names are an admin's words and delivery titles carry scanned text (hostnames, versions):
+ * prefix), the latest deliveries and the ones given up. A live section of the front page (views.tsx `sections`):
+ * the page's stream re-sends it with every change and every 15 s, so new deliveries show without a reload. Rule names are an admin's words and delivery titles carry scanned text (hostnames, versions):
  * JSX escapes them like everything else.
  */
 const when = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().slice(0, 19).replace('T', ' '));

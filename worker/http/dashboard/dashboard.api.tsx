@@ -24,7 +24,6 @@ import type { Scan, ScanChanges } from '../../../shared/scan/index.ts';
 import { SchedulesPage } from './schedules-page.tsx';
 import { grantView, listGrants, revokeGrant } from '../oauth/grants.api.ts';
 import { GrantsSection } from './grants-section.tsx';
-import { AlertsSection } from './alerts-section.tsx';
 
 /**
  * GET /dashboard for admins: log in with an admin token (exchanged for a session cookie), watch breakers,
@@ -166,10 +165,9 @@ export const dashboardApi = new Hono<DashEnv>()
   .get('/dashboard', async (c) => {
     const session = await currentSession(c);
     if (!session) return c.html(<LoginPage nonce={c.var.nonce} />);
-    const [data, grants, alerts] = await Promise.all([
+    const [data, grants] = await Promise.all([
       getCoordinator(c.env, session.principal.pool).dashboardData(),
       listGrants(c.env, session.principal),
-      getCoordinator(c.env, session.principal.pool).alertsOverview(),
     ]);
     const notice = c.req.query('notice')?.slice(0, 200);
     const error = c.req.query('error')?.slice(0, 300);
@@ -180,7 +178,6 @@ export const dashboardApi = new Hono<DashEnv>()
         csrf={session.csrf}
         who={session.principal.name}
         grants={<GrantsSection grants={grants.map(grantView)} csrf={session.csrf} />}
-        alerts={<AlertsSection overview={alerts} />}
         {...(notice && { notice })}
         {...(error && { error })}
       />,

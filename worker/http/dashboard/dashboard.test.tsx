@@ -16,6 +16,7 @@ function data(overrides: Partial<DashboardData> = {}): DashboardData {
     scans: [],
     perMinute: [],
     changes: [],
+    alerts: { rules: [], recent: [], failures: [] },
     ...overrides,
   };
 }
@@ -267,7 +268,15 @@ describe('dashboard sessions, CSRF and CSP (real Worker in workerd)', () => {
         .find((l) => l.startsWith('data: '))!
         .slice(6),
     ) as { sections: Record<string, string> };
-    expect(Object.keys(frame.sections).sort()).toEqual(['breakers', 'changes', 'chart', 'runners', 'scans', 'summary']);
+    expect(Object.keys(frame.sections).sort()).toEqual([
+      'alerts',
+      'breakers',
+      'changes',
+      'chart',
+      'runners',
+      'scans',
+      'summary',
+    ]);
   });
 
   it('streams a scan page that follows the scan to its end, re-rendered and escaped, then says final and ends', async () => {

@@ -6,6 +6,7 @@
  * page, kept together so the page reads top to bottom (the scan page is scan-page.tsx).
  */
 import { AddRunnerForm } from './add-runner-form.tsx';
+import { AlertsSection } from './alerts-section.tsx';
 import { ChangesFeed } from './changes-feed.tsx';
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
@@ -388,6 +389,7 @@ export function sections(data: DashboardData, csrf?: string): Record<string, Chi
     runners: <Runners data={data} csrf={csrf} />,
     scans: <Scans data={data} csrf={csrf} />,
     changes: <ChangesFeed rows={data.changes} />,
+    alerts: <AlertsSection overview={data.alerts} />,
     chart: <Chart buckets={data.perMinute} />,
   };
 }
@@ -444,6 +446,7 @@ const SECTION_TITLES = [
   ['runners', 'Runners'],
   ['scans', 'Recent scans'],
   ['changes', 'Changes'],
+  ['alerts', 'Alerts'],
   ['chart', 'Scans per minute, last hour'],
 ] as const;
 
@@ -454,8 +457,6 @@ export function DashboardPage(props: {
   who: string;
   /** The pool's OAuth grants (grants-section.tsx), rendered with the page. */
   grants?: Child;
-  /** The pool's alert rules and deliveries (alerts-section.tsx), rendered with the page. */
-  alerts?: Child;
   notice?: string;
   error?: string;
 }) {
@@ -477,12 +478,6 @@ export function DashboardPage(props: {
           <section aria-labelledby="h-oauth-apps">
             <h2 id="h-oauth-apps">OAuth apps</h2>
             <div id="oauth-apps">{props.grants}</div>
-          </section>
-        )}
-        {props.alerts !== undefined && (
-          <section aria-labelledby="h-alerts">
-            <h2 id="h-alerts">Alerts</h2>
-            <div id="alerts">{props.alerts}</div>
           </section>
         )}
         <section aria-labelledby="h-add-runner">

@@ -2,6 +2,7 @@ import { openPorts } from '../../../shared/nmap-xml/index.ts';
 import type { Breaker, Transition } from '../../domain/breaker.ts';
 import { TERMINAL_STATUSES, type JobStatus, type Scan, type TerminalStatus } from '../../../shared/scan/index.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
+import type { AlertsOverview } from './alerts.ts';
 import { runnerSummary, type RunnerSummary } from '../../domain/runner-view.ts';
 
 /**
@@ -19,6 +20,8 @@ export interface DashboardData {
   perMinute: MinuteBucket[];
   /** The latest scans that changed something since their previous scan of the same targets, newest first. */
   changes: ChangeRow[];
+  /** The pool's alert rules (never their secrets), latest deliveries and the ones given up. */
+  alerts: AlertsOverview;
 }
 
 export interface ChangeRow {
