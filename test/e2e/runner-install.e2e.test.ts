@@ -78,6 +78,10 @@ function unitKeys(text: string): Record<string, string> {
 }
 
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+if (isRoot && !hasAnalyze)
+  console.warn(
+    'runner-install: the systemd-analyze verify test is skipped: systemd-analyze is not installed (apt-get install systemd)',
+  );
 
 describe.runIf(isRoot)('scangate-runner install / uninstall (staged root, real edge)', () => {
   const root = join(dir, 'host');
