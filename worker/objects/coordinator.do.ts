@@ -110,7 +110,7 @@ export class Coordinator extends DurableObject<Env> {
     this.#scans = new ScanService(this.#core, this.#engine, sockets);
     this.#runnerAdmin = new RunnerAdmin(this.#core, this.#engine, sockets);
     this.#tasks = new TaskBook(new TaskStore(sql), jobs);
-    this.#history = new ScanHistory(this.#core, new InventoryStore(sql));
+    this.#history = new ScanHistory(this.#core, new InventoryStore(sql), this.#scans);
     const alertStore = new AlertStore(sql);
     const alertSettings = readAlertSettings(env);
     this.#alerts = new AlertCenter(this.#core, alertStore, alertSettings);
@@ -328,7 +328,7 @@ export class Coordinator extends DurableObject<Env> {
       breakers: breakerRows(this.#core.runners.list(), policy.breaker.failureThreshold),
       scans: scanRows(this.#core.jobs.list({ limit: 25 }).scans),
       perMinute: perMinute(this.#core.jobs.endedSince(now - 3_600_000), now),
-      changes: changeRows(this.#history.recentChanges(10)),
+      changes: changeRows(this.#core.jobs.recentChanges(10)),
       alerts: this.#alertRules.overview(),
     };
   }

@@ -376,13 +376,17 @@ export class JobStore {
     };
   }
 
-  /** The latest succeeded scans that changed something (not quiet), newest first, for the dashboard's feed. */
-  recentChanges(limit: number, tokenId?: string): JobRow[] {
+  /**
+   * The latest succeeded scans that changed something (not quiet), newest first, for the dashboard's feed. Only the
+   * columns the feed shows: it is read on every dashboard update, and a scan's result (its report) can be megabytes.
+   */
+  recentChanges(
+    limit: number,
+  ): Array<Pick<JobRow, 'id' | 'targets' | 'token_name' | 'finished_at'> & { changes: string }> {
     return this.#sql
-      .exec<JobRow>(
-        `SELECT * FROM jobs WHERE changes IS NOT NULL AND json_extract(changes, '$.quiet') = 0
-         ${tokenId ? 'AND token_id = ?' : ''} ORDER BY finished_at DESC LIMIT ?`,
-        ...(tokenId ? [tokenId] : []),
+      .exec<Pick<JobRow, 'id' | 'targets' | 'token_name' | 'finished_at'> & { changes: string }>(
+        `SELECT id, targets, token_name, finished_at, changes FROM jobs
+         WHERE changes IS NOT NULL AND json_extract(changes, '$.quiet') = 0 ORDER BY finished_at DESC LIMIT ?`,
         limit,
       )
       .toArray();

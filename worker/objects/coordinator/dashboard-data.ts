@@ -1,6 +1,13 @@
 import { openPorts } from '../../../shared/nmap-xml/index.ts';
 import type { Breaker, Transition } from '../../domain/breaker.ts';
-import { TERMINAL_STATUSES, type JobStatus, type Scan, type TerminalStatus } from '../../../shared/scan/index.ts';
+import type { Target } from '../../../shared/policy/index.ts';
+import {
+  TERMINAL_STATUSES,
+  type JobStatus,
+  type Scan,
+  type ScanChanges,
+  type TerminalStatus,
+} from '../../../shared/scan/index.ts';
 import type { RunnerRecord } from '../../storage/runners.store.ts';
 import type { AlertsOverview } from './alerts.ts';
 import { runnerSummary, type RunnerSummary } from '../../domain/runner-view.ts';
@@ -33,21 +40,20 @@ export interface ChangeRow {
   summary: string;
 }
 
-export function changeRows(scans: Scan[]): ChangeRow[] {
-  return scans.flatMap((s) =>
-    s.changes
-      ? [
-          {
-            id: s.id,
-            targets: s.targets,
-            by: s.requestedBy.name,
-            finishedAt: s.finishedAt,
-            since: s.changes.since,
-            summary: s.changes.summary,
-          },
-        ]
-      : [],
-  );
+export function changeRows(
+  rows: ReadonlyArray<{ id: string; targets: string; token_name: string; finished_at: number | null; changes: string }>,
+): ChangeRow[] {
+  return rows.map((r) => {
+    const changes = JSON.parse(r.changes) as ScanChanges;
+    return {
+      id: r.id,
+      targets: (JSON.parse(r.targets) as Target[]).map((t) => t.value),
+      by: r.token_name,
+      finishedAt: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
+      since: changes.since,
+      summary: changes.summary,
+    };
+  });
 }
 
 /** A runner's row: the same projection GET /v1/runners shows. */

@@ -13,6 +13,7 @@ import type {
 } from '../../storage/inventory.store.ts';
 import { type JobRow, toScan } from '../../storage/jobs.store.ts';
 import type { Core } from './core.ts';
+import type { ScanService } from './scans.ts';
 
 /**
  * A pool's scan history: the inventory each finished scan feeds, and diffs between finished scans. Thin: the rules
@@ -42,10 +43,13 @@ function sideOf(scan: Scan): ScanSide | null {
 export class ScanHistory {
   readonly #core: Core;
   readonly #inventory: InventoryStore;
+  readonly #scans: Pick<ScanService, 'visibleRow'>;
 
-  constructor(core: Core, inventory: InventoryStore) {
+  /** `scans` decides which scans a caller may see (ScanService.visibleRow): the one rule for reads and diffs. */
+  constructor(core: Core, inventory: InventoryStore, scans: Pick<ScanService, 'visibleRow'>) {
     this.#core = core;
     this.#inventory = inventory;
+    this.#scans = scans;
   }
 
   /**
@@ -65,22 +69,12 @@ export class ScanHistory {
     return diff;
   }
 
-  /** The pool's latest scans that changed something (a scan token: its own), newest first. */
-  recentChanges(limit: number, tokenId?: string): Scan[] {
-    return this.#core.jobs.recentChanges(limit, tokenId).map(toScan);
-  }
-
-  #visible(principal: Principal, id: string): JobRow | undefined {
-    const row = this.#core.jobs.get(id);
-    return row && (principal.role === 'admin' || row.token_id === principal.tokenId) ? row : undefined;
-  }
-
   /**
    * What changed between `against` (or, without it, the previous succeeded scan of the same targets that the caller
    * may see) and the finished scan `id`.
    */
   diff(principal: Principal, id: string, against?: string): Result<ScanDiffView> {
-    const headRow = this.#visible(principal, id);
+    const headRow = this.#scans.visibleRow(principal, id);
     if (!headRow) return fail(scanNotFound(id));
     const head = toScan(headRow);
     if (!TERMINAL.has(head.status) || !head.report) {
@@ -95,7 +89,7 @@ export class ScanHistory {
     }
     let baseRow: JobRow | undefined;
     if (against !== undefined) {
-      baseRow = this.#visible(principal, against);
+      baseRow = this.#scans.visibleRow(principal, against);
       if (!baseRow) return fail(scanNotFound(against));
       if (against === id) {
         return fail(
