@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { coverageOf, type ScanSide } from './diff/index.ts';
+import { CLOCK_SCRIPTS, coverageOf, type ScanSide } from './diff/index.ts';
 
 /**
  * What one finished scan adds to its pool's inventory of hosts and services. Pure: the store applies it
@@ -11,7 +11,6 @@ import { coverageOf, type ScanSide } from './diff/index.ts';
 /** Script results kept per service: the first few, each cut short; clock readings are not findings. */
 export const NOTABLE_SCRIPTS = 6;
 export const NOTABLE_OUTPUT_CHARS = 300;
-const NOT_FINDINGS = new Set(['ssl-date', 'http-date', 'clock-skew', 'smb2-time', 'ntp-info']);
 
 export interface ObservedService {
   address: string;
@@ -54,7 +53,7 @@ export function observe(side: ScanSide): Observation {
           version: p.service?.version ?? null,
           cpe: p.cpe.slice(0, 8),
           scripts: p.scripts
-            .filter((s) => !NOT_FINDINGS.has(s.id))
+            .filter((s) => !CLOCK_SCRIPTS.has(s.id))
             .slice(0, NOTABLE_SCRIPTS)
             .map((s) => ({ id: s.id, output: s.output.slice(0, NOTABLE_OUTPUT_CHARS) })),
         })),

@@ -2,6 +2,7 @@ export { type CertificateFacts, certificateExpiry, certificateFacts } from './ce
 export { type Coverage, coverageOf, type ScanSide } from './coverage.ts';
 export { type PortSet, parsePortList, portSetHas } from './port-set.ts';
 export {
+  CLOCK_SCRIPTS,
   type CertificateChange,
   diffIsEmpty,
   diffIsQuiet,
@@ -12,4 +13,5 @@ export {
   type ScriptChange,
   type ServiceChange,
 } from './scan-diff.ts';
+export { type DiffRow, diffRows, flappingPlaces, notCheckedPlaces, serviceText } from './rows.ts';
 export { diffSummary, scanChanges } from './summary.ts';

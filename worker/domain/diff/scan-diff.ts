@@ -82,8 +82,17 @@ export interface ScanDiff {
   scripts: ScriptChange[];
 }
 
-/** Scripts whose output is a clock reading: it differs on every run and says nothing about the service. */
-const VOLATILE_SCRIPTS = new Set(['ssl-date', 'http-date', 'clock-skew', 'smb2-time', 'ntp-info']);
+/**
+ * Scripts whose output is a clock reading: it differs on every run and says nothing about the service (the diff
+ * ignores them, and the inventory does not keep them as findings).
+ */
+export const CLOCK_SCRIPTS: ReadonlySet<string> = new Set([
+  'ssl-date',
+  'http-date',
+  'clock-skew',
+  'smb2-time',
+  'ntp-info',
+]);
 /** Lines that are a clock reading inside otherwise stable output (the *-ntlm-info scripts). */
 const VOLATILE_LINE = /^\s*System_Time:.*$/gm;
 const CERTIFICATE_FIELDS = ['subject', 'issuer', 'notAfter', 'sha1'] as const;
@@ -118,7 +127,7 @@ function scriptChanges(
   const changes: ScriptChange[] = [];
   for (const old of before) {
     const now = byId.get(old.id);
-    if (!now || old.id === 'ssl-cert' || VOLATILE_SCRIPTS.has(old.id)) continue;
+    if (!now || old.id === 'ssl-cert' || CLOCK_SCRIPTS.has(old.id)) continue;
     if (stableOutput(old) !== stableOutput(now))
       changes.push({ host, ...where, id: old.id, from: old.output, to: now.output });
   }

@@ -3,43 +3,19 @@
  * The dashboard's history views: the diff on a scan's page and the inventory page (the front page's changes
  * feed is changes-feed.tsx). Pure hono/jsx: every banner, product, version and script output is text that JSX escapes.
  */
+import { diffRows, flappingPlaces, notCheckedPlaces } from '../../domain/diff/index.ts';
 import type { ScanDiffView } from '../../objects/coordinator/history.ts';
 import type { InventoryService } from '../../storage/inventory.store.ts';
 import { Header, Layout, Notices } from './views.tsx';
-
-const facts = (s: { name: string | null; product: string | null; version: string | null }) =>
-  [s.product ?? s.name ?? '?', s.version].filter(Boolean).join(' ');
 
 /** The diff of a finished scan with its previous scan (or why there is none), one row per change. */
 export function DiffView({ view }: { view: ScanDiffView | null }) {
   if (!view) return <p class="empty">Shown when the scan has finished.</p>;
   const { diff, base } = view;
   if (!diff || !base) return <p class="empty">{view.summary}</p>;
-  const where = (c: { host: string; port?: number; protocol?: string }) =>
-    c.port === undefined ? c.host : `${c.host} ${c.port}/${c.protocol}`;
-  const rows: Array<[string, string, string]> = [
-    ...diff.hosts.up.map((h): [string, string, string] => [
-      'new host',
-      h.host,
-      `open: ${h.openPorts.join(', ') || 'none'}`,
-    ]),
-    ...diff.hosts.down.map((h): [string, string, string] => [
-      'host gone',
-      h.host,
-      `was open: ${h.openPorts.join(', ') || 'none'}`,
-    ]),
-    ...diff.ports.opened.map((p): [string, string, string] => ['opened', where(p), `${p.from} → open`]),
-    ...diff.ports.closed.map((p): [string, string, string] => ['closed', where(p), `open → ${p.to}`]),
-    ...diff.services.map((s): [string, string, string] => ['service', where(s), `${facts(s.from)} → ${facts(s.to)}`]),
-    ...diff.certificates.map((c): [string, string, string] => [
-      'certificate',
-      where(c),
-      `${c.fields.join(', ')} changed; now ${c.to.subject ?? '?'}, expires ${c.to.notAfter ?? '?'}`,
-    ]),
-    ...diff.scripts.map((s): [string, string, string] => ['script', where(s), `${s.id} output changed`]),
-    ...diff.ports.changed.map((p): [string, string, string] => ['state', where(p), `${p.from} → ${p.to}`]),
-  ];
-  const notChecked = [...diff.hosts.notChecked.map((h) => h.host), ...diff.ports.notChecked.map(where)];
+  const rows = diffRows(diff);
+  const notChecked = notCheckedPlaces(diff);
+  const flapping = flappingPlaces(diff);
   return (
     <>
       <p data-testid="diff-summary">
@@ -56,11 +32,11 @@ export function DiffView({ view }: { view: ScanDiffView | null }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map(([kind, at, what]) => (
+              {rows.map((r) => (
                 <tr>
-                  <td>{kind}</td>
-                  <td>{at}</td>
-                  <td>{what}</td>
+                  <td>{r.kind}</td>
+                  <td>{r.where}</td>
+                  <td>{r.what}</td>
                 </tr>
               ))}
             </tbody>
@@ -70,10 +46,8 @@ export function DiffView({ view }: { view: ScanDiffView | null }) {
       {notChecked.length > 0 && (
         <p class="muted">Not checked this time (this scan did not probe them): {notChecked.join(', ')}</p>
       )}
-      {diff.ports.udpFlapping.length > 0 && (
-        <p class="muted">
-          UDP open|filtered flapping (no answer either way): {diff.ports.udpFlapping.map(where).join(', ')}
-        </p>
+      {flapping.length > 0 && (
+        <p class="muted">UDP open|filtered flapping (no answer either way): {flapping.join(', ')}</p>
       )}
     </>
   );

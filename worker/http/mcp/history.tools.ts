@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { SCAN_ID_PATTERN } from '../../../shared/scan/index.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { Coordinator } from '../../objects/coordinator.do.ts';
+import { diffRows, flappingPlaces, notCheckedPlaces } from '../../domain/diff/index.ts';
 import type { ScanDiffView } from '../../objects/coordinator/history.ts';
 import type { InventoryService } from '../../storage/inventory.store.ts';
 import { InventoryQuery, toStoreQuery } from '../routes/inventory-query.ts';
@@ -35,33 +36,15 @@ function bounded(head: string[], lines: string[], budget = MAX_SUMMARY_CHARS): s
   return out.join('\n');
 }
 
-const facts = (s: { name: string | null; product: string | null; version: string | null }) =>
-  [s.product ?? s.name ?? '?', s.version].filter(Boolean).join(' ');
-
 export function diffText(view: ScanDiffView): string {
   const { diff, base } = view;
   if (!diff || !base) return `${view.head.id}: ${view.summary} Name an earlier scan as against to compare with it.`;
-  const at = (c: { host: string; port?: number; protocol?: string }) =>
-    c.port === undefined ? c.host : `${c.host} ${c.port}/${c.protocol}`;
-  const lines = [
-    ...diff.hosts.up.map((h) => `- new host ${h.host}: open ${h.openPorts.join(', ') || 'none'}`),
-    ...diff.hosts.down.map((h) => `- host gone ${h.host} (was open: ${h.openPorts.join(', ') || 'none'})`),
-    ...diff.ports.opened.map((p) => `- opened ${at(p)} (was ${p.from})`),
-    ...diff.ports.closed.map((p) => `- closed ${at(p)} (now ${p.to})`),
-    ...diff.services.map((s) => `- service ${at(s)}: ${facts(s.from)} → ${facts(s.to)}`),
-    ...diff.certificates.map(
-      (c) =>
-        `- certificate ${at(c)}: ${c.fields.join(', ')} changed; now ${c.to.subject ?? '?'}, expires ${c.to.notAfter ?? '?'}`,
-    ),
-    ...diff.scripts.map((s) => `- script ${s.id} on ${at(s)}: output changed`),
-    ...diff.ports.changed.map((p) => `- state ${at(p)}: ${p.from} → ${p.to}`),
-  ];
-  const notChecked = diff.hosts.notChecked.length + diff.ports.notChecked.length;
+  const lines = diffRows(diff).map((r) => `- ${r.kind} ${r.where}: ${r.what}`);
+  const notChecked = notCheckedPlaces(diff).length;
+  const flapping = flappingPlaces(diff).length;
   const quiet = [
     notChecked ? `Not checked (${view.head.id} did not probe them, so not called closed): ${notChecked}.` : '',
-    diff.ports.udpFlapping.length
-      ? `UDP open|filtered flapping, usually not a change: ${diff.ports.udpFlapping.length}.`
-      : '',
+    flapping ? `UDP open|filtered flapping, usually not a change: ${flapping}.` : '',
   ].filter(Boolean);
   return bounded([`${view.head.id} compared with ${base.id}. ${view.summary}`], [...lines, ...quiet]);
 }
