@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBannerServer } from '../../test/helpers/banner-server.ts';
+import { runCli } from '../../test/helpers/cli.ts';
 import { useStack } from '../../test/helpers/e2e.ts';
-import { ROOT } from '../stack.ts';
 
 /** The `scangate` CLI as a person runs it (its bin, with the Node gate in front) against the real stack. */
 const stack = useStack();
 const banner = useBannerServer();
-const BIN = join(ROOT, 'scripts', 'scangate.mjs');
 let scanToken = '';
 
 beforeAll(async () => {
@@ -17,17 +13,7 @@ beforeAll(async () => {
   scanToken = await stack.mintToken('scan', 'cli-user');
 }, 60_000);
 
-/** Runs the CLI; never throws, so a test sees the exit code, stdout and stderr of a failure too. */
-async function cli(args: string[], token = scanToken): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, SCANGATE_URL: stack.url, SCANGATE_TOKEN: token, SCANGATE_HOME: stack.dir };
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env, cwd: stack.dir });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const { code, stdout, stderr } = e as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const cli = (args: string[], token = scanToken) => runCli(stack, token, args);
 
 describe('scangate CLI', () => {
   it('help, --help, help <command> and <command> --help print usage and exit 0', async () => {

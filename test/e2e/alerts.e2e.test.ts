@@ -1,12 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../../scripts/stack.ts';
+import { freePort } from '../../scripts/stack.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../../worker/domain/alerts/signing.ts';
+import { runCli } from '../helpers/cli.ts';
 import { useStack } from '../helpers/e2e.ts';
 
 /**
@@ -246,12 +244,7 @@ describe('alerts (real wrangler dev, runner, nmap and a loopback webhook receive
   }, 180_000);
 
   it('is driven from the CLI: create prints the secret once, test delivers a signed event, deliveries lists it', async () => {
-    const cli = async (args: string[], token = stack.admin) => {
-      const env = { ...process.env, SCANGATE_URL: stack.url, SCANGATE_TOKEN: token, SCANGATE_HOME: stack.dir };
-      return promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'scangate.mjs'), ...args], { env }).catch(
-        (e: { code: number; stdout: string; stderr: string }) => e,
-      );
-    };
+    const cli = (args: string[], token = stack.admin) => runCli(stack, token, args);
     const made = await cli([
       'alerts',
       'create',

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/stack.ts';
+import { runCli } from '../helpers/cli.ts';
 import { useStack } from '../helpers/e2e.ts';
 
 /**
@@ -15,7 +15,6 @@ import { useStack } from '../helpers/e2e.ts';
  */
 const stack = useStack();
 const run = promisify(execFile);
-const BIN = join(ROOT, 'scripts', 'scangate.mjs');
 let token = '';
 const servers: Server[] = [];
 
@@ -44,16 +43,7 @@ async function xmlFile(id: string): Promise<string> {
   return path;
 }
 
-async function cli(args: string[], as = token): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, SCANGATE_URL: stack.url, SCANGATE_TOKEN: as, SCANGATE_HOME: stack.dir };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env, cwd: stack.dir });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const { code, stdout, stderr } = e as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const cli = (args: string[], as = token) => runCli(stack, as, args);
 
 beforeAll(async () => {
   await stack.readyRunner('e2e-history');
