@@ -179,6 +179,27 @@ describe('inventory through the API', () => {
     expect((await api('/v1/inventory/hosts?cursor=zz', { token })).status).toBe(400);
   });
 
+  it('a hostile runner cannot put hosts the scan did not target into the inventory, the diff or the changes', async () => {
+    const { net, runner } = await newRunner();
+    const token = await mintToken('scan', `inventory-forged-${net}`);
+    const first = await finishedScan(runner, net, token, 'up');
+    // The runner adds a host of another network, with ssh open, to the report of a scan of 127.<net>.0.1 only.
+    const forged = await finishedScan(runner, net, token, 'up', (xml) => {
+      const host = /<host [\s\S]*<\/host>/.exec(xml)![0];
+      return xml.replace(host, `${host}\n${host.replaceAll(`127.${net}.0.1`, '10.9.9.9')}`);
+    });
+    const all = await json(await api('/v1/inventory?cidr=10.0.0.0/8&state=any', { token }));
+    expect(all.services).toEqual([]);
+    expect((await json(await api('/v1/inventory/hosts?cidr=10.0.0.0/8&state=any', { token }))).hosts).toEqual([]);
+    const diff = await json(await diffOf(forged, token));
+    expect(diff.base.id).toBe(first);
+    expect(diff.diff.hosts.up).toEqual([]);
+    expect(diff.summary).toBe(`Since ${first}: no changes.`);
+    // What the scan did target is recorded as usual.
+    const own = await json(await api(`/v1/inventory?address=127.${net}.0.1`, { token }));
+    expect(own.services.map((s: { port: number }) => s.port)).toEqual([2222, 4430]);
+  });
+
   it('pages with a cursor and refuses malformed filters with a fix', async () => {
     const { net, runner } = await newRunner();
     const token = await mintToken('scan', `inventory-page-${net}`);

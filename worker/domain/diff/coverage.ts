@@ -90,10 +90,17 @@ function parseAddress(key: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 }
 
 export function coverageOf(side: ScanSide): Coverage {
+  const matchers = side.targets.map(targetMatcher);
+  const covers = (key: string, hostnames: readonly string[]) => {
+    const address = parseAddress(key);
+    return matchers.some((m) => m(address, hostnames));
+  };
+  // The report comes from a runner, which may lie: a host outside the scan's own targets was not scanned by it, and
+  // is left out (so a hostile runner cannot put other networks into the diff, the inventory or an alert).
   const hosts = new Map<string, HostView>();
   for (const host of side.report.hosts) {
     const view = hostView(host);
-    if (view && !hosts.has(view.key)) hosts.set(view.key, view);
+    if (view && !hosts.has(view.key) && covers(view.key, view.hostnames)) hosts.set(view.key, view);
   }
   const probes = new Map<Protocol, PortSet | null>();
   for (const probe of side.report.probes ?? []) {
@@ -102,15 +109,11 @@ export function coverageOf(side: ScanSide): Coverage {
     // Two scan types on one protocol (-sS and -sA): a port counts as probed if either probed it.
     probes.set(probe.protocol, known && set ? [...known, ...set].sort((a, b) => a[0] - b[0]) : (set ?? known ?? null));
   }
-  const matchers = side.targets.map(targetMatcher);
   return {
     hosts,
     discovery: !DISCOVERY_OFF.test(side.report.scanner.args ?? ''),
     probes,
-    covers(key, hostnames) {
-      const address = parseAddress(key);
-      return matchers.some((m) => m(address, hostnames));
-    },
+    covers,
     probed(host, protocol, port) {
       if (host?.ports.has(portKey(protocol, port))) return true;
       const set = probes.get(protocol);
