@@ -52,14 +52,13 @@ describe('runner faults (real wrangler dev, real runner, real nmap)', () => {
     const nmap = await until('nmap to start', () => nmapChildOf(proc.pid));
 
     process.kill(proc.pid, 'SIGKILL');
-    const killedAt = Date.now();
     await until('nmap to die with its runner', () => processGone(nmap) || undefined, 5000);
 
     const lost = await stack.waitForScan(token, id, (s) => s.status === 'failed', 20_000);
     expect(lost.error).toMatchObject({ type: 'runner_lost' });
     expect(lost.error.recoverySuggestion).toBeTruthy();
-    // Lease 5 s, then the alarm: well inside 5 s + slack of the kill.
-    expect(Date.now() - killedAt).toBeLessThan(12_000);
+    // Lost at its 5 s lease (the alarm), not at the scan's deadline: the edge says which.
+    expect(lost.error.message).toMatch(/stayed away past its 5 s lease/);
 
     const { body } = await stack.api(stack.admin, 'GET', '/v1/breakers');
     const breaker = body.breakers.find((b: any) => b.runnerId === runnerId);
@@ -71,12 +70,12 @@ describe('runner faults (real wrangler dev, real runner, real nmap)', () => {
 
   it('a revoked runner is cut off at once and cannot connect again', async () => {
     const { proc, id, tokenFile } = await stack.readyRunner('revoked-runner');
-    const revokedAt = Date.now();
     const res = await stack.api(stack.admin, 'DELETE', `/v1/runners/${id}`);
     expect(res.status).toBe(200);
     // Exit code 3: token refused or revoked (a person must act; systemd does not restart on it).
     expect((await proc.exited).code).toBe(3);
-    expect(Date.now() - revokedAt).toBeLessThan(5000);
+    // At once: it never scheduled a reconnect (link.closed with reconnectInMs precedes every backoff).
+    expect(proc.log).not.toMatch(/"reconnectInMs"/);
     expect(proc.log).toMatch(/revoked|token_rejected/);
 
     const again = stack.runner({ tokenFile, networks: ['127.0.0.0/8'] });
